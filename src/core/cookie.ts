@@ -1,0 +1,66 @@
+import { parse, serialize } from 'cookie';
+import type { ResolvedCookie } from './options.js';
+
+/** Anything that carries a Cookie header. */
+export type RequestLike =
+  | { headers: { get(name: string): string | null } } // web Request
+  | { headers: { cookie?: string | string[] | undefined } } // node IncomingMessage
+  | { get(name: string): string | null } // Headers
+  | string
+  | null
+  | undefined;
+
+/** The Cookie header of whatever `load` was given. */
+export function cookieHeader(req: RequestLike): string | undefined {
+  if (req === undefined || req === null) return undefined;
+  if (typeof req === 'string') return req;
+  if ('headers' in req) {
+    const headers = req.headers as { get?: unknown; cookie?: string | string[] };
+    if (typeof headers.get === 'function') return (headers.get as (n: string) => string | null)('cookie') ?? undefined;
+    const c = headers.cookie;
+    return Array.isArray(c) ? c.join('; ') : c;
+  }
+  if (typeof (req as { get?: unknown }).get === 'function') return (req as { get(n: string): string | null }).get('cookie') ?? undefined;
+  return undefined;
+}
+
+/** The session cookie's value; a cheap scan first, so requests without it parse nothing. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header || !header.includes(name)) return undefined;
+  return parse(header)[name];
+}
+
+export function sessionCookie(cookie: ResolvedCookie, value: string, maxAge: number | undefined, now: number): string {
+  return serialize(cookie.name, value, {
+    maxAge,
+    expires: maxAge === undefined ? undefined : new Date(now + maxAge * 1000),
+    domain: cookie.domain,
+    path: cookie.path,
+    secure: cookie.secure,
+    httpOnly: cookie.httpOnly,
+    sameSite: cookie.sameSite,
+    partitioned: cookie.partitioned,
+  });
+}
+
+/** Expires the cookie with the same name, path and domain (Django's delete_cookie). */
+export function deletionCookie(cookie: ResolvedCookie): string {
+  return serialize(cookie.name, '', {
+    maxAge: 0,
+    expires: new Date(0),
+    domain: cookie.domain,
+    path: cookie.path,
+    secure: cookie.secure,
+    httpOnly: cookie.httpOnly,
+    sameSite: cookie.sameSite,
+    partitioned: cookie.partitioned,
+  });
+}
+
+/** Adds `Cookie` to a Vary header value, case-insensitively; `*` stays `*`. */
+export function varyWithCookie(existing: string | undefined): string {
+  if (!existing) return 'Cookie';
+  const parts = existing.split(',').map((p) => p.trim().toLowerCase());
+  if (parts.includes('*') || parts.includes('cookie')) return existing;
+  return `${existing}, Cookie`;
+}

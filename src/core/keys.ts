@@ -1,0 +1,29 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+/** Django's session key: 32 characters of [a-z0-9] from a CSPRNG (about 165 bits). */
+export const KEY_LENGTH = 32;
+const KEY_RE = /^[a-z0-9]{32}$/;
+
+/** A new random session key. Bytes >= 252 are rejected so that `% 36` has no bias. */
+export function newSessionKey(): string {
+  let key = '';
+  while (key.length < KEY_LENGTH) {
+    const bytes = randomBytes(48);
+    for (let i = 0; i < bytes.length && key.length < KEY_LENGTH; i++) {
+      const b = bytes[i]!;
+      if (b < 252) key += ALPHABET[b % 36];
+    }
+  }
+  return key;
+}
+
+/** Whether a cookie value has the shape of a key this library could have made. */
+export function isWellFormedKey(value: string): boolean {
+  return value.length === KEY_LENGTH && KEY_RE.test(value);
+}
+
+/** What native stores keep at rest instead of the key, so a copy of the database hands out no live session. */
+export function digestKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}

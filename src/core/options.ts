@@ -1,0 +1,124 @@
+import { ConfigError } from './errors.js';
+import type { Logger } from './log.js';
+import { consoleLogger } from './log.js';
+
+export interface CookieOptions {
+  /** The cookie's name [SESSION_COOKIE_NAME]. @default 'sessionid' */
+  name?: string;
+  /** Default session age in whole seconds, also the cookie's Max-Age [SESSION_COOKIE_AGE]. @default 1209600 (two weeks) */
+  maxAge?: number;
+  /** Domain attribute, e.g. '.example.com' to share with subdomains [SESSION_COOKIE_DOMAIN]. @default undefined (host only) */
+  domain?: string;
+  /** Path attribute [SESSION_COOKIE_PATH]. @default '/' */
+  path?: string;
+  /** Send only over HTTPS [SESSION_COOKIE_SECURE]. @default false */
+  secure?: boolean;
+  /** Hide from page scripts [SESSION_COOKIE_HTTPONLY]. @default true */
+  httpOnly?: boolean;
+  /** SameSite attribute (RFC 6265bis §4.1.2.7); false omits it [SESSION_COOKIE_SAMESITE]. @default 'lax' */
+  sameSite?: 'lax' | 'strict' | 'none' | false;
+  /** Partitioned attribute (CHIPS). @default false */
+  partitioned?: boolean;
+}
+
+export interface SessionsOptions<S> {
+  /** Where sessions live. @default new SqliteStore({ path: './sessions.sqlite3' }) */
+  store?: S;
+  cookie?: CookieOptions;
+  /** Save and re-send the cookie on every request, not only when modified [SESSION_SAVE_EVERY_REQUEST]. @default false */
+  saveEveryRequest?: boolean;
+  /** Sessions without their own expiry end when the browser closes [SESSION_EXPIRE_AT_BROWSER_CLOSE]. @default false */
+  expireAtBrowserClose?: boolean;
+  /** Where conflicts given up on and other events are reported. @default console */
+  logger?: Logger;
+  /** The clock, in milliseconds since the epoch; tests inject one. @default Date.now */
+  clock?: () => number;
+}
+
+export interface ResolvedCookie {
+  name: string;
+  maxAge: number;
+  domain: string | undefined;
+  path: string;
+  secure: boolean;
+  httpOnly: boolean;
+  sameSite: 'lax' | 'strict' | 'none' | false;
+  partitioned: boolean;
+}
+
+const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/; // RFC 6265 §4.1.1 token
+
+function bool(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new ConfigError(option, `expected true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Validates the cookie options once, at createSessions. */
+export function resolveCookie(cookie: CookieOptions = {}): ResolvedCookie {
+  if (typeof cookie !== 'object' || cookie === null) throw new ConfigError('cookie', 'give an object of cookie options, e.g. { name: "sessionid" }');
+  const known = new Set(['name', 'maxAge', 'domain', 'path', 'secure', 'httpOnly', 'sameSite', 'partitioned']);
+  for (const k of Object.keys(cookie)) {
+    if (!known.has(k)) throw new ConfigError(`cookie.${k}`, `unknown cookie option; the options are ${[...known].join(', ')}`);
+  }
+  const name = cookie.name ?? 'sessionid';
+  if (typeof name !== 'string' || !COOKIE_NAME_RE.test(name)) {
+    throw new ConfigError('cookie.name', `${JSON.stringify(name)} is not a valid cookie name (RFC 6265 token: letters, digits and !#$%&'*+-.^_\`|~)`);
+  }
+  const maxAge = cookie.maxAge ?? 1209600;
+  if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge <= 0) {
+    throw new ConfigError('cookie.maxAge', `must be a positive whole number of seconds (e.g. 1209600 for two weeks), got ${String(maxAge)}`);
+  }
+  const domain = cookie.domain;
+  if (domain !== undefined && (typeof domain !== 'string' || !/^\.?[A-Za-z0-9.-]+$/.test(domain))) {
+    throw new ConfigError('cookie.domain', `${JSON.stringify(domain)} is not a domain; give e.g. ".example.com", or leave it out for the current host`);
+  }
+  const path = cookie.path ?? '/';
+  if (typeof path !== 'string' || !path.startsWith('/') || /[;\x00-\x1f\x7f]/.test(path)) {
+    throw new ConfigError('cookie.path', `${JSON.stringify(path)} must start with "/" and hold no ";" or control characters`);
+  }
+  const sameSite = cookie.sameSite ?? 'lax';
+  if (sameSite !== false && sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') {
+    throw new ConfigError('cookie.sameSite', `expected 'lax', 'strict', 'none' or false, got ${JSON.stringify(sameSite)}`);
+  }
+  const secure = bool('cookie.secure', cookie.secure, false);
+  if (sameSite === 'none' && !secure) {
+    throw new ConfigError('cookie.sameSite', "'none' needs cookie.secure: true, or browsers reject the cookie");
+  }
+  const partitioned = bool('cookie.partitioned', cookie.partitioned, false);
+  if (partitioned && !secure) throw new ConfigError('cookie.partitioned', 'needs cookie.secure: true, or browsers reject the cookie');
+  return {
+    name,
+    maxAge,
+    domain,
+    path,
+    secure,
+    httpOnly: bool('cookie.httpOnly', cookie.httpOnly, true),
+    sameSite,
+    partitioned,
+  };
+}
+
+export interface ResolvedOptions {
+  cookie: ResolvedCookie;
+  saveEveryRequest: boolean;
+  expireAtBrowserClose: boolean;
+  logger: Logger;
+  clock: () => number;
+}
+
+export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'createSessions takes an options object, e.g. createSessions({ store })');
+  const known = new Set(['store', 'cookie', 'saveEveryRequest', 'expireAtBrowserClose', 'logger', 'clock']);
+  for (const k of Object.keys(options)) {
+    if (!known.has(k)) throw new ConfigError(k, `unknown option; the options are ${[...known].join(', ')}`);
+  }
+  if (options.clock !== undefined && typeof options.clock !== 'function') throw new ConfigError('clock', 'give a function returning milliseconds, like Date.now');
+  return {
+    cookie: resolveCookie(options.cookie),
+    saveEveryRequest: bool('saveEveryRequest', options.saveEveryRequest, false),
+    expireAtBrowserClose: bool('expireAtBrowserClose', options.expireAtBrowserClose, false),
+    logger: options.logger ?? consoleLogger,
+    clock: options.clock ?? Date.now,
+  };
+}

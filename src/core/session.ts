@@ -1,0 +1,356 @@
+import { checkValue, type SessionData } from './codec.js';
+import { SessionKeyError } from './errors.js';
+
+/** The reserved key under which Django, and sessionkit, keep a per-session expiry. */
+export const EXPIRY_KEY = '_session_expiry';
+
+/** One change made by this request, replayed onto a fresher record when a commit conflicts. */
+export type Op =
+  | { kind: 'set'; key: string; value: unknown }
+  | { kind: 'delete'; key: string }
+  | { kind: 'modify'; key: string; fn: (current: any) => unknown }
+  | { kind: 'clear' };
+
+/** Applies this request's changes, in order, to `data` (mutating it). */
+export function replay(data: SessionData, ops: readonly Op[]): SessionData {
+  for (const op of ops) {
+    switch (op.kind) {
+      case 'set':
+        data[op.key] = op.value;
+        break;
+      case 'delete':
+        delete data[op.key];
+        break;
+      case 'modify': {
+        const value = op.fn(data[op.key]);
+        checkValue(op.key, value);
+        data[op.key] = value;
+        break;
+      }
+      case 'clear':
+        for (const k of Object.keys(data)) delete data[k];
+        break;
+    }
+  }
+  return data;
+}
+
+/** What the engine (sessions.ts) needs of a session; not part of the public API. */
+export interface SessionEngine {
+  /** The default age in seconds (cookie.maxAge). */
+  readonly maxAge: number;
+  readonly expireAtBrowserClose: boolean;
+  now(): number;
+  flush(state: SessionState): Promise<void>;
+  cycleKey(state: SessionState): Promise<void>;
+}
+
+/** The mutable state of one session during one request. */
+export interface SessionState {
+  data: SessionData;
+  key: string | null;
+  /** The version of the stored record this request loaded or last wrote (0: none). */
+  version: number;
+  /** Changes since the last write, replayed on a conflict. */
+  ops: Op[];
+  /** JSON of object values handed out by reads, to detect nested changes at commit. */
+  snapshots: Map<string, string> | null;
+  accessed: boolean;
+  modified: boolean;
+  /** The request carried the session cookie. */
+  hadCookie: boolean;
+  /** The request's cookie named no live session; until the session is looked at, it is not empty (Django). */
+  unresolvedCookie: boolean;
+}
+
+type Key<D> = keyof D & string;
+
+let stateOf: (session: Session<any>) => SessionState;
+
+/**
+ * One visitor's session during one request: Django's `request.session`, typed by `Data`.
+ * Loaded before the handler runs (when the request carried a cookie); saved by the adapter's commit.
+ */
+export class Session<Data extends Record<string, any> = Record<string, any>> {
+  readonly #s: SessionState;
+  readonly #engine: SessionEngine;
+
+  static {
+    stateOf = (session) => session.#s;
+  }
+
+  /** @internal Sessions are made by `sessions.load()`. */
+  constructor(engine: SessionEngine, state: SessionState) {
+    this.#engine = engine;
+    this.#s = state;
+  }
+
+  /** The session key; null until the session is saved [session_key]. */
+  get key(): string | null {
+    return this.#s.key;
+  }
+
+  #touch(): SessionData {
+    const s = this.#s;
+    s.accessed = true;
+    s.unresolvedCookie = false;
+    return s.data;
+  }
+
+  #handOut(key: string, value: unknown): void {
+    if (value !== null && typeof value === 'object') {
+      const s = this.#s;
+      s.snapshots ??= new Map();
+      if (!s.snapshots.has(key)) s.snapshots.set(key, JSON.stringify(value));
+    }
+  }
+
+  #write(op: Op): void {
+    const s = this.#s;
+    s.modified = true;
+    s.ops.push(op);
+    if (op.kind === 'clear') s.snapshots = null;
+    else s.snapshots?.delete(op.key);
+  }
+
+  /** The value under `key`, or `fallback` (undefined when not given) [get]. */
+  get<K extends Key<Data>>(key: K): Data[K] | undefined;
+  get<K extends Key<Data>>(key: K, fallback: Data[K]): Data[K];
+  get(key: string, fallback?: unknown): unknown {
+    const data = this.#touch();
+    if (!Object.hasOwn(data, key)) return fallback;
+    const value = data[key];
+    this.#handOut(key, value);
+    return value;
+  }
+
+  /** The value under `key`; throws SessionKeyError when absent [session[key]]. */
+  require<K extends Key<Data>>(key: K): Data[K] {
+    const data = this.#touch();
+    if (!Object.hasOwn(data, key)) throw new SessionKeyError(key);
+    const value = data[key];
+    this.#handOut(key, value);
+    return value as Data[K];
+  }
+
+  /** Stores a value; throws SessionDataError at once when it does not survive a JSON round trip [session[key] = value]. */
+  set<K extends Key<Data>>(key: K, value: Data[K]): void {
+    checkValue(key, value);
+    this.#touch()[key] = value;
+    this.#write({ kind: 'set', key, value });
+  }
+
+  /** Removes `key`; true when it was there [del session[key]]. */
+  delete(key: Key<Data>): boolean {
+    const data = this.#touch();
+    if (!Object.hasOwn(data, key)) return false;
+    delete data[key];
+    this.#write({ kind: 'delete', key });
+    return true;
+  }
+
+  /** [key in session] */
+  has(key: Key<Data>): boolean {
+    return Object.hasOwn(this.#touch(), key);
+  }
+
+  /** Removes and returns the value; without a fallback an absent key throws SessionKeyError [pop]. */
+  pop<K extends Key<Data>>(key: K): Data[K];
+  pop<K extends Key<Data>>(key: K, fallback: Data[K]): Data[K];
+  pop(key: string, ...fallback: unknown[]): unknown {
+    const data = this.#touch();
+    if (!Object.hasOwn(data, key)) {
+      if (fallback.length > 0) return fallback[0];
+      throw new SessionKeyError(key);
+    }
+    const value = data[key];
+    delete data[key];
+    this.#write({ kind: 'delete', key });
+    return value;
+  }
+
+  /** The existing value, or stores and returns `value` [setdefault]. */
+  setDefault<K extends Key<Data>>(key: K, value: Data[K]): Data[K] {
+    const data = this.#touch();
+    if (Object.hasOwn(data, key)) {
+      this.#handOut(key, data[key]);
+      return data[key] as Data[K];
+    }
+    this.set(key, value);
+    return value;
+  }
+
+  /**
+   * Atomic read-modify-write of one key: `fn(current)` gives the new value, which is returned.
+   * When a parallel request changed the session first, `fn` runs again on the fresh value at commit.
+   * `fn` must be synchronous and free of side effects, since it may run more than once.
+   */
+  modify<K extends Key<Data>>(key: K, fn: (current: Data[K] | undefined) => Data[K]): Data[K] {
+    const data = this.#touch();
+    const value = fn(data[key] as Data[K] | undefined);
+    checkValue(key, value);
+    data[key] = value;
+    this.#write({ kind: 'modify', key, fn });
+    return value;
+  }
+
+  /** Sets every key of `values` [update]. */
+  update(values: Partial<Data>): void {
+    for (const k of Object.keys(values)) checkValue(k, values[k]);
+    const data = this.#touch();
+    this.#s.modified = true;
+    for (const k of Object.keys(values)) {
+      data[k] = values[k];
+      this.#write({ kind: 'set', key: k, value: values[k] });
+    }
+  }
+
+  /** [keys] */
+  keys(): IterableIterator<Key<Data>> {
+    return (Object.keys(this.#touch()) as Key<Data>[])[Symbol.iterator]();
+  }
+
+  /** [values] */
+  values(): IterableIterator<Data[Key<Data>]> {
+    return this.#entries()
+      .map(([, v]) => v)
+      [Symbol.iterator]();
+  }
+
+  /** [items] */
+  entries(): IterableIterator<[Key<Data>, Data[Key<Data>]]> {
+    return this.#entries()[Symbol.iterator]();
+  }
+
+  #entries(): [Key<Data>, Data[Key<Data>]][] {
+    const data = this.#touch();
+    const out = Object.entries(data) as [Key<Data>, Data[Key<Data>]][];
+    for (const [k, v] of out) this.#handOut(k, v);
+    return out;
+  }
+
+  /** Removes every key and keeps the session key [clear]. */
+  clear(): void {
+    const s = this.#s;
+    s.accessed = true;
+    s.unresolvedCookie = false;
+    s.data = {};
+    this.#write({ kind: 'clear' });
+  }
+
+  /** No data and no key [is_empty]. */
+  get isEmpty(): boolean {
+    const s = this.#s;
+    if (s.unresolvedCookie) return false;
+    if (s.key !== null) return false;
+    for (const _ in s.data) return false;
+    return true;
+  }
+
+  /** Whether the session will be saved at commit; may be set by hand [modified]. */
+  get modified(): boolean {
+    return this.#s.modified;
+  }
+  set modified(value: boolean) {
+    this.#s.modified = value;
+  }
+
+  /** Data was read or written: the response gets `Vary: Cookie` [accessed]. */
+  get accessed(): boolean {
+    return this.#s.accessed;
+  }
+
+  /** Deletes the session from the store, clears it; a new key is made on the next save (logout) [flush]. */
+  async flush(): Promise<void> {
+    this.#touch();
+    await this.#engine.flush(this.#s);
+  }
+
+  /** Keeps the data under a new key and deletes the old one (login, against fixation) [cycle_key]. */
+  async cycleKey(): Promise<void> {
+    this.#touch();
+    await this.#engine.cycleKey(this.#s);
+  }
+
+  /**
+   * Seconds of inactivity after which the session expires (0: when the browser closes), an
+   * absolute date, or null for the default [set_expiry].
+   */
+  setExpiry(value: number | Date | null): void {
+    const data = this.#touch();
+    if (value === null) {
+      if (Object.hasOwn(data, EXPIRY_KEY)) {
+        delete data[EXPIRY_KEY];
+        this.#write({ kind: 'delete', key: EXPIRY_KEY });
+      }
+      return;
+    }
+    let stored: number | string;
+    if (value instanceof Date) {
+      if (Number.isNaN(value.getTime())) throw new TypeError('sessionkit: setExpiry got an invalid Date');
+      stored = toPythonIso(value);
+    } else if (typeof value === 'number' && Number.isFinite(value)) {
+      stored = Math.trunc(value);
+    } else {
+      throw new TypeError('sessionkit: setExpiry takes seconds (a finite number), a Date, or null');
+    }
+    data[EXPIRY_KEY] = stored;
+    this.#write({ kind: 'set', key: EXPIRY_KEY, value: stored });
+  }
+
+  /** Seconds until the session expires [get_expiry_age]. */
+  get expiryAge(): number {
+    return expiryAge(this.#touch()[EXPIRY_KEY], this.#engine.maxAge, this.#engine.now());
+  }
+
+  /** When the session expires [get_expiry_date]. */
+  get expiryDate(): Date {
+    return new Date(expiresAt(this.#touch()[EXPIRY_KEY], this.#engine.maxAge, this.#engine.now()));
+  }
+
+  /** Whether the cookie lasts only until the browser closes [get_expire_at_browser_close]. */
+  get expireAtBrowserClose(): boolean {
+    const expiry = this.#touch()[EXPIRY_KEY];
+    if (expiry === undefined || expiry === null) return this.#engine.expireAtBrowserClose;
+    return expiry === 0;
+  }
+
+  toJSON(): SessionData {
+    return this.#s.data;
+  }
+}
+
+export { stateOf };
+
+/** Django's `get_expiry_age`: seconds, floored. */
+export function expiryAge(expiry: unknown, maxAge: number, now: number): number {
+  if (typeof expiry === 'string') {
+    const at = parseExpiry(expiry);
+    if (at !== null) return Math.floor((at - now) / 1000);
+  }
+  if (typeof expiry === 'number' && expiry !== 0) return expiry;
+  return maxAge;
+}
+
+/** The expiry instant in milliseconds: an absolute date as is, otherwise `now` + the age. */
+export function expiresAt(expiry: unknown, maxAge: number, now: number): number {
+  if (typeof expiry === 'string') {
+    const at = parseExpiry(expiry);
+    if (at !== null) return at;
+  }
+  if (typeof expiry === 'number' && expiry !== 0) return now + expiry * 1000;
+  return now + maxAge * 1000;
+}
+
+function parseExpiry(text: string): number | null {
+  // Python writes up to microseconds; Date.parse wants at most milliseconds.
+  const at = Date.parse(text.replace(/(\.\d{3})\d+/, '$1'));
+  return Number.isNaN(at) ? null : at;
+}
+
+/** A Date as Python's `datetime.isoformat()` writes an aware UTC datetime, which Django parses back. */
+export function toPythonIso(date: Date): string {
+  const iso = date.toISOString(); // 2030-01-01T00:00:00.123Z
+  const ms = date.getUTCMilliseconds();
+  return ms === 0 ? `${iso.slice(0, 19)}+00:00` : `${iso.slice(0, 23)}000+00:00`;
+}

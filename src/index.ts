@@ -1,0 +1,33 @@
+import { makeSessions, type Sessions } from './core/sessions.js';
+import type { SessionsOptions } from './core/options.js';
+import { SqliteStore } from './stores/sqlite.js';
+import type { AnyStore } from './stores/store.js';
+
+/**
+ * Sessions for a web application, with Django's semantics. Options are checked here, once:
+ * a bad one throws ConfigError naming it.
+ */
+export function createSessions<Data extends Record<string, any> = Record<string, any>>(
+  options: SessionsOptions<AnyStore> = {},
+): Sessions<Data> {
+  return makeSessions<Data>(options, () => new SqliteStore({ path: './sessions.sqlite3' }));
+}
+
+export type { Sessions, CommitOptions } from './core/sessions.js';
+export type { SessionsOptions, CookieOptions } from './core/options.js';
+export type { RequestLike } from './core/cookie.js';
+export type { Logger } from './core/log.js';
+export type { SessionData } from './core/codec.js';
+export { Session } from './core/session.js';
+export {
+  SessionError,
+  SessionKeyError,
+  SessionDataError,
+  SessionInterruptedError,
+  StoreUnavailableError,
+  ConfigError,
+} from './core/errors.js';
+export type { SessionStore, ClientSideStore, AnyStore, StoredSession, UpdateResult, StoreStats } from './stores/store.js';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export { SqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
+export { createStore } from './stores/url.js';

@@ -1,0 +1,75 @@
+import type { SessionData } from '../core/codec.js';
+
+export type { SessionData } from '../core/codec.js';
+
+/** What a server-side store holds for one session. */
+export interface StoredSession {
+  data: SessionData;
+  /** When the session expires, in milliseconds since the epoch. */
+  expiresAt: number;
+  /** Changes on every write; an update is conditional on it (compare-and-set). */
+  version: number;
+}
+
+/** The result of a conditional update. */
+export type UpdateResult =
+  | { status: 'ok'; version: number }
+  /** the record changed since `expectedVersion` was read: reload, merge, retry */
+  | { status: 'conflict' }
+  /** the record is gone (deleted, flushed or expired elsewhere): never bring it back */
+  | { status: 'missing' };
+
+/**
+ * The contract every server-side store implements (Django's SessionBase backend methods).
+ * Keys are passed as the visitor holds them; a native store keeps only `digestKey(key)` at rest.
+ * Every method maps driver failures and timeouts to `StoreUnavailableError`.
+ * `now` is milliseconds since the epoch (injected by tests; `Date.now()` otherwise).
+ */
+export interface SessionStore {
+  /** The live session under `key`, or null when it is absent or expired. Never creates a record. */
+  load(key: string, now?: number): Promise<StoredSession | null>;
+  /** Create-only write. Returns the new version, or null when `key` is already taken (live or expired). */
+  create(key: string, data: SessionData, expiresAt: number, now?: number): Promise<number | null>;
+  /** Update-only write, conditional on the version the request loaded. */
+  update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now?: number): Promise<UpdateResult>;
+  /** Removes the record, if any. */
+  delete(key: string): Promise<void>;
+  /** Whether a record exists under `key`, expired or not (Django's `exists`). */
+  exists(key: string): Promise<boolean>;
+  /** Removes expired records; says how many. */
+  clearExpired(now?: number): Promise<number>;
+  /** How many records, how many of them expired, and the bytes of data held (for `sessionkit stats`). */
+  stats(now?: number): Promise<StoreStats>;
+  /** Releases connections the store owns. */
+  close(): Promise<void>;
+}
+
+export interface StoreStats {
+  count: number;
+  expired: number;
+  bytes: number;
+}
+
+/**
+ * A store that keeps the whole session on the client (the signed cookie store): the cookie value
+ * itself is the session. It has no records, so no conditional writes and no server-side logout.
+ */
+export interface ClientSideStore {
+  readonly clientSide: true;
+  /** The session a cookie value carries, or null when it does not verify or is older than `maxAge` seconds. */
+  unseal(value: string, maxAge: number, now?: number): StoredSessionData | null;
+  /** The cookie value for `data`; throws SessionDataError when it would not fit in a cookie. */
+  seal(data: SessionData, now?: number): string;
+  clearExpired(now?: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface StoredSessionData {
+  data: SessionData;
+}
+
+export type AnyStore = SessionStore | ClientSideStore;
+
+export function isClientSide(store: AnyStore): store is ClientSideStore {
+  return (store as ClientSideStore).clientSide === true;
+}
