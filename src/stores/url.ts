@@ -4,22 +4,36 @@ import type { Logger } from '../core/log.js';
 import { MemoryStore } from './memory.js';
 import { SqliteStore } from './sqlite.js';
 import type { AnyStore } from './store.js';
+import { redisStoreFromUrl } from './redis.js';
+import { postgresStoreFromUrl } from './postgres.js';
 
 export interface CreateStoreOptions {
   logger?: Logger;
 }
 
-type StoreFactory = (url: URL, raw: string, options: CreateStoreOptions) => AnyStore;
+type StoreFactory = (url: string, options: CreateStoreOptions) => AnyStore;
 
-/** Protocols served by stores whose drivers are optional peer dependencies; filled in by those modules. */
-const factories = new Map<string, StoreFactory>();
+/**
+ * Stores whose drivers are optional peer dependencies. Each module exports a `…FromUrl`
+ * function that loads its driver with `requireOptional`, so `sessionkit` itself loads without them.
+ */
+const factories = new Map<string, StoreFactory>([
+  ['redis:', redisStoreFromUrl],
+  ['rediss:', redisStoreFromUrl],
+  ['postgres:', postgresStoreFromUrl],
+  ['postgresql:', postgresStoreFromUrl],
+]);
 
-/** @internal Lets a store module serve a URL scheme. */
-export function registerStoreScheme(protocol: string, factory: StoreFactory): void {
-  factories.set(protocol, factory);
+const require = createRequire(import.meta.url);
+
+/** Loads a driver the user installs (redis, pg), with an error that says how to install it. */
+export function requireOptional<T>(name: string): T {
+  try {
+    return require(name) as T;
+  } catch (err) {
+    throw new ConfigError('store', `this store needs the ${name} package: npm install ${name}`);
+  }
 }
-
-export const requireOptional = createRequire(import.meta.url);
 
 /**
  * A store from a URL: `memory:`, `sqlite:./file.sqlite3` (or `sqlite:///abs/path`),
@@ -41,11 +55,10 @@ export function createStore(url: string, options: CreateStoreOptions = {}): AnyS
   if (!factory) {
     throw new ConfigError('url', `${JSON.stringify(url)} is not a store URL sessionkit knows; use memory:, sqlite:PATH, redis://, rediss://, postgres:// or postgresql://`);
   }
-  let parsed: URL;
   try {
-    parsed = new URL(url);
+    new URL(url);
   } catch {
     throw new ConfigError('url', `${JSON.stringify(url)} is not a valid URL`);
   }
-  return factory(parsed, url, options);
+  return factory(url, options);
 }
