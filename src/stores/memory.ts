@@ -32,7 +32,7 @@ export class MemoryStore implements SessionStore {
     return { data: decodeData(row.json, this.#logger, 'MemoryStore'), expiresAt: row.expiresAt, version: row.version };
   }
 
-  async create(key: string, data: SessionData, expiresAt: number): Promise<number | null> {
+  async create(key: string, data: SessionData, expiresAt: number, _now?: number): Promise<number | null> {
     const id = digestKey(key);
     if (this.#rows.has(id)) return null;
     this.#rows.set(id, { json: encodeData(data), expiresAt, version: 1 });

@@ -91,7 +91,7 @@ export class SqliteStore implements SessionStore {
     return { data: decodeData(row.data, this.#logger, 'SqliteStore'), expiresAt: row.expires_at, version: row.version };
   }
 
-  async create(key: string, data: SessionData, expiresAt: number): Promise<number | null> {
+  async create(key: string, data: SessionData, expiresAt: number, _now?: number): Promise<number | null> {
     const json = encodeData(data);
     const { changes } = this.#run('create', () => this.#stmt.create.run(digestKey(key), json, expiresAt));
     return changes === 1 ? 1 : null;

@@ -1,0 +1,371 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { makeSessions, type Sessions } from '../core/sessions.js';
+import type { Session } from '../core/session.js';
+import type { SessionsOptions } from '../core/options.js';
+import { StoreUnavailableError } from '../core/errors.js';
+import { MemoryStore } from '../stores/memory.js';
+import type { SessionStore } from '../stores/store.js';
+
+/** What the suite's routes receive: the loaded session and the request line. */
+export interface RouteContext {
+  session: Session<Record<string, any>>;
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  store: SessionStore;
+}
+
+/** What a route answers; the adapter under test turns it into its framework's response. */
+export interface RouteResult {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+  /** Extra Set-Cookie values the application sets itself. */
+  cookies?: string[];
+  /** Send the body in two writes (streaming) where the framework allows it. */
+  stream?: boolean;
+}
+
+export type Routes = (ctx: Omit<RouteContext, 'store'>) => Promise<RouteResult>;
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:40123 */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface DescribeAdapterOptions {
+  /**
+   * Starts a real server on 127.0.0.1 using the adapter: every request (any method, any path)
+   * goes to `routes` with the adapter's session, and the adapter's response carries the result.
+   */
+  start(sessions: Sessions<Record<string, any>>, routes: Routes): Promise<RunningServer>;
+}
+
+/** A store wrapper that counts calls and can be switched off, to see I/O and outages from outside. */
+class ProbeStore implements SessionStore {
+  calls = 0;
+  down = false;
+  constructor(readonly inner: MemoryStore) {}
+  #gate(): void {
+    this.calls++;
+    if (this.down) throw new StoreUnavailableError('probe store is down');
+  }
+  async load(...a: Parameters<SessionStore['load']>) { this.#gate(); return this.inner.load(...a); }
+  async create(...a: Parameters<SessionStore['create']>) { this.#gate(); return this.inner.create(...a); }
+  async update(...a: Parameters<SessionStore['update']>) { this.#gate(); return this.inner.update(...a); }
+  async delete(...a: Parameters<SessionStore['delete']>) { this.#gate(); return this.inner.delete(...a); }
+  async exists(...a: Parameters<SessionStore['exists']>) { this.#gate(); return this.inner.exists(...a); }
+  async clearExpired(...a: Parameters<SessionStore['clearExpired']>) { this.#gate(); return this.inner.clearExpired(...a); }
+  async stats(...a: Parameters<SessionStore['stats']>) { this.#gate(); return this.inner.stats(...a); }
+  async close() {}
+}
+
+function routesFor(store: SessionStore): Routes {
+  return async ({ session, path, query }): Promise<RouteResult> => {
+    switch (path) {
+      case '/untouched':
+        return { status: 200, body: 'untouched' };
+      case '/read':
+        return { status: 200, body: `count=${session.get('count', 0)}` };
+      case '/read-twice':
+        session.get('a');
+        session.get('b');
+        return { status: 200, body: 'read' };
+      case '/incr': {
+        const count = session.get('count', 0) + 1;
+        session.set('count', count);
+        return { status: 200, body: `count=${count}` };
+      }
+      case '/set':
+        for (const [k, v] of query) session.set(k, v);
+        return { status: 200, body: 'set' };
+      case '/flush':
+        await session.flush();
+        return { status: 200, body: 'flushed' };
+      case '/cycle':
+        await session.cycleKey();
+        return { status: 200, body: 'cycled' };
+      case '/browser-close':
+        session.setExpiry(0);
+        session.set('x', 1);
+        return { status: 200, body: 'ok' };
+      case '/fail':
+        session.set('hello', 'world');
+        return { status: Number(query.get('status') ?? 500), body: 'failed' };
+      case '/redirect':
+        session.set('flash', 'moved');
+        return { status: 303, body: '', headers: { Location: '/read' } };
+      case '/stream':
+        session.set('streamed', true);
+        return { status: 200, body: 'chunk-one/chunk-two', stream: true };
+      case '/own-headers':
+        session.set('x', 1);
+        return { status: 200, body: 'ok', headers: { Vary: 'Accept-Encoding' }, cookies: ['theme=dark; Path=/'] };
+      case '/deleted-elsewhere':
+        await store.delete(session.key!);
+        session.set('after', 'logout');
+        return { status: 200, body: 'should not be seen' };
+      default:
+        return { status: 404, body: 'not found' };
+    }
+  };
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  setCookie: string[];
+  vary: string | null;
+}
+
+async function request(base: string, path: string, cookie?: string, method = 'GET'): Promise<Reply> {
+  const res = await fetch(base + path, { method, headers: cookie ? { cookie } : {}, redirect: 'manual' });
+  return { status: res.status, body: await res.text(), setCookie: res.headers.getSetCookie(), vary: res.headers.get('vary') };
+}
+
+const sessionCookieOf = (r: Reply, name = 'sessionid') => r.setCookie.find((c) => c.startsWith(`${name}=`));
+const pairOf = (header: string | undefined) => {
+  assert.ok(header, 'expected a session Set-Cookie');
+  return header.split(';')[0]!;
+};
+
+/**
+ * The behaviour table every adapter passes (API.md "What reaches the browser"), over a real
+ * server on 127.0.0.1 and a real HTTP client.
+ */
+export function describeAdapter(name: string, options: DescribeAdapterOptions): void {
+  describe(`adapter behaviour: ${name}`, () => {
+    async function withServer(
+      sessionOptions: Omit<SessionsOptions<unknown>, 'store'>,
+      fn: (base: string, probe: ProbeStore, sessions: Sessions<Record<string, any>>) => Promise<void>,
+    ): Promise<void> {
+      const probe = new ProbeStore(new MemoryStore({ logger: { warn() {}, error() {} } }));
+      const sessions = makeSessions<Record<string, any>>({ ...sessionOptions, store: probe }, () => probe);
+      const server = await options.start(sessions, routesFor(probe));
+      try {
+        await fn(server.url, probe, sessions);
+      } finally {
+        await server.close();
+      }
+    }
+
+    it('an untouched request without a cookie gets no cookie, no Vary, and costs no store I/O', () =>
+      withServer({}, async (base, probe) => {
+        const r = await request(base, '/untouched');
+        assert.equal(r.status, 200);
+        assert.equal(r.body, 'untouched');
+        assert.deepEqual(r.setCookie, []);
+        assert.equal(r.vary, null);
+        await request(base, '/read');
+        await request(base, '/flush');
+        assert.equal(probe.calls, 0, 'no store call for requests without the session cookie');
+      }));
+
+    it('a read without a cookie varies on Cookie but sets none', () =>
+      withServer({}, async (base) => {
+        const r = await request(base, '/read');
+        assert.equal(r.body, 'count=0');
+        assert.deepEqual(r.setCookie, []);
+        assert.match(r.vary ?? '', /Cookie/);
+      }));
+
+    it('a write sets an HttpOnly, SameSite=Lax cookie with a server-made key, Max-Age and Expires', () =>
+      withServer({}, async (base) => {
+        const r = await request(base, '/incr');
+        const c = sessionCookieOf(r)!;
+        assert.match(c, /^sessionid=[a-z0-9]{32};/);
+        assert.match(c, /; HttpOnly/);
+        assert.match(c, /; SameSite=Lax/);
+        assert.match(c, /; Path=\//);
+        assert.match(c, /; Max-Age=1209600/);
+        assert.match(c, /; Expires=/);
+        assert.doesNotMatch(c, /Secure|Domain|Partitioned/);
+        assert.match(r.vary ?? '', /Cookie/);
+      }));
+
+    it('the visit counter counts per visitor', () =>
+      withServer({}, async (base) => {
+        const first = await request(base, '/incr');
+        const cookie = pairOf(sessionCookieOf(first));
+        assert.equal((await request(base, '/incr', cookie)).body, 'count=2');
+        assert.equal((await request(base, '/incr', cookie)).body, 'count=3');
+        assert.equal((await request(base, '/incr')).body, 'count=1', 'another visitor starts at 1');
+      }));
+
+    it('cookie options reach the header: Secure, no HttpOnly, SameSite=Strict, Domain, Path, Partitioned', () =>
+      withServer(
+        { cookie: { name: 'sid', secure: true, httpOnly: false, sameSite: 'strict', domain: '.example.local', path: '/', partitioned: true, maxAge: 60 } },
+        async (base) => {
+          const c = sessionCookieOf(await request(base, '/incr'), 'sid')!;
+          assert.match(c, /; Secure/);
+          assert.doesNotMatch(c, /HttpOnly/);
+          assert.match(c, /; SameSite=Strict/);
+          assert.match(c, /; Domain=\.example\.local/);
+          assert.match(c, /; Partitioned/);
+          assert.match(c, /; Max-Age=60/);
+        },
+      ));
+
+    it('a read with a valid cookie sends no cookie; a write re-sends the same key', () =>
+      withServer({}, async (base) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        const read = await request(base, '/read', cookie);
+        assert.equal(read.body, 'count=1');
+        assert.deepEqual(read.setCookie, []);
+        assert.match(read.vary ?? '', /Cookie/);
+        const write = await request(base, '/incr', cookie);
+        assert.equal(pairOf(sessionCookieOf(write)), cookie);
+      }));
+
+    it('a request with a cookie loads the session once', () =>
+      withServer({}, async (base, probe) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        const before = probe.calls;
+        await request(base, '/read-twice', cookie);
+        assert.equal(probe.calls - before, 1);
+      }));
+
+    it('flush with a cookie deletes the row and expires the cookie', () =>
+      withServer({}, async (base, probe) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        const key = cookie.split('=')[1]!;
+        const r = await request(base, '/flush', cookie);
+        const c = sessionCookieOf(r)!;
+        assert.match(c, /^sessionid=;/);
+        assert.match(c, /Max-Age=0/);
+        assert.match(c, /Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
+        assert.match(c, /Path=\//);
+        assert.match(r.vary ?? '', /Cookie/);
+        assert.equal(await probe.inner.exists(key), false);
+        assert.equal((await request(base, '/read', cookie)).body, 'count=0', 'the old key loads nothing');
+      }));
+
+    it('the deletion cookie keeps the custom domain and path', () =>
+      withServer({ cookie: { domain: '.example.local', path: '/' } }, async (base) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        const c = sessionCookieOf(await request(base, '/flush', cookie))!;
+        assert.match(c, /Max-Age=0/);
+        assert.match(c, /Domain=\.example\.local/);
+        assert.match(c, /Path=\//);
+      }));
+
+    it('flush without a cookie sets no cookie but varies', () =>
+      withServer({}, async (base) => {
+        const r = await request(base, '/flush');
+        assert.deepEqual(r.setCookie, []);
+        assert.match(r.vary ?? '', /Cookie/);
+      }));
+
+    it('cycleKey answers a new key and the old one loads nothing', () =>
+      withServer({}, async (base) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        const next = pairOf(sessionCookieOf(await request(base, '/cycle', cookie)));
+        assert.notEqual(next, cookie);
+        assert.equal((await request(base, '/read', next)).body, 'count=1');
+        assert.equal((await request(base, '/read', cookie)).body, 'count=0');
+      }));
+
+    it('a response with status 500 or above saves nothing', () =>
+      withServer({}, async (base, probe) => {
+        for (const status of [500, 503]) {
+          const r = await request(base, `/fail?status=${status}`);
+          assert.equal(r.status, status);
+          assert.equal(sessionCookieOf(r), undefined);
+        }
+        assert.equal((await probe.inner.stats()).count, 0);
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        await request(base, '/fail', cookie);
+        const key = cookie.split('=')[1]!;
+        assert.equal((await probe.inner.load(key))!.data.hello, undefined);
+      }));
+
+    it('a made-up or tampered cookie key is never adopted', () =>
+      withServer({}, async (base, probe) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        const key = cookie.split('=')[1]!;
+        const tampered = key.slice(0, -1) + (key.endsWith('a') ? 'b' : 'a');
+        for (const bad of [tampered, 'a'.repeat(32), 'not-a-key-at-all', 'Z'.repeat(32)]) {
+          const r = await request(base, '/incr', `sessionid=${bad}`);
+          assert.equal(r.body, 'count=1');
+          const got = pairOf(sessionCookieOf(r)).split('=')[1]!;
+          assert.notEqual(got, bad);
+          assert.match(got, /^[a-z0-9]{32}$/);
+          assert.equal(await probe.inner.exists(bad), false);
+        }
+      }));
+
+    it('an unknown cookie that is read gets deleted; a short one is deleted even untouched', () =>
+      withServer({}, async (base) => {
+        const read = await request(base, '/read', `sessionid=${'q'.repeat(32)}`);
+        assert.match(sessionCookieOf(read) ?? '', /Max-Age=0/);
+        const untouched = await request(base, '/untouched', `sessionid=${'q'.repeat(32)}`);
+        assert.deepEqual(untouched.setCookie, []);
+        const short = await request(base, '/untouched', 'sessionid=abc');
+        assert.match(sessionCookieOf(short) ?? '', /Max-Age=0/);
+        assert.match(short.vary ?? '', /Cookie/);
+      }));
+
+    it('a session deleted elsewhere while this request changed it answers 400 and is not brought back', () =>
+      withServer({}, async (base, probe) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        const r = await request(base, '/deleted-elsewhere', cookie);
+        assert.equal(r.status, 400);
+        assert.notEqual(r.body, 'should not be seen');
+        assert.equal(await probe.inner.exists(cookie.split('=')[1]!), false);
+      }));
+
+    it('a store that is down answers 503, on load and on commit', () =>
+      withServer({}, async (base, probe) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        probe.down = true;
+        assert.equal((await request(base, '/read', cookie)).status, 503, 'load fails');
+        assert.equal((await request(base, '/incr')).status, 503, 'commit fails');
+        assert.equal((await request(base, '/untouched')).status, 200, 'no cookie, no store: still served');
+        probe.down = false;
+        assert.equal((await request(base, '/read', cookie)).body, 'count=1', 'nothing was lost');
+      }));
+
+    it("the application's own Set-Cookie and Vary headers are kept", () =>
+      withServer({}, async (base) => {
+        const r = await request(base, '/own-headers');
+        assert.ok(r.setCookie.some((c) => c.startsWith('theme=dark')));
+        assert.ok(sessionCookieOf(r));
+        assert.match(r.vary ?? '', /Accept-Encoding/);
+        assert.match(r.vary ?? '', /Cookie/);
+      }));
+
+    it('a redirect and a streamed response carry the cookie too', () =>
+      withServer({}, async (base) => {
+        const redirect = await request(base, '/redirect');
+        assert.equal(redirect.status, 303);
+        assert.ok(sessionCookieOf(redirect));
+        const stream = await request(base, '/stream');
+        assert.equal(stream.body, 'chunk-one/chunk-two');
+        assert.ok(sessionCookieOf(stream));
+      }));
+
+    it('saveEveryRequest re-sends the cookie on a read', () =>
+      withServer({ saveEveryRequest: true }, async (base) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        assert.equal(pairOf(sessionCookieOf(await request(base, '/read', cookie))), cookie);
+        assert.deepEqual((await request(base, '/untouched')).setCookie, [], 'an empty session is never saved');
+      }));
+
+    it('a browser-close session gets a cookie without Max-Age or Expires', () =>
+      withServer({}, async (base) => {
+        const c = sessionCookieOf(await request(base, '/browser-close'))!;
+        assert.doesNotMatch(c, /Max-Age|Expires/i);
+      }));
+
+    it('corrupt stored data reads as an empty session, never a 500', () =>
+      withServer({}, async (base, probe) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        probe.inner.putRaw(cookie.split('=')[1]!, '}{ garbage', Date.now() + 60_000);
+        const r = await request(base, '/read', cookie);
+        assert.equal(r.status, 200);
+        assert.equal(r.body, 'count=0');
+      }));
+  });
+}
