@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { createSessions, createStore, ConfigError, MemoryStore, SessionDataError, SqliteStore } from '../index.js';
+import { isWellFormedKey, newSessionKey } from './keys.js';
+
+describe('createSessions options', () => {
+  const store = new MemoryStore();
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['cookie.maxAge zero', { cookie: { maxAge: 0 } }, /cookie\.maxAge/],
+    ['cookie.maxAge fractional', { cookie: { maxAge: 1.5 } }, /cookie\.maxAge/],
+    ['cookie.maxAge a string', { cookie: { maxAge: '60' } }, /cookie\.maxAge/],
+    ['cookie.name with a space', { cookie: { name: 'my session' } }, /cookie\.name/],
+    ['cookie.sameSite unknown', { cookie: { sameSite: 'sometimes' } }, /cookie\.sameSite/],
+    ['cookie.sameSite none without secure', { cookie: { sameSite: 'none' } }, /cookie\.sameSite/],
+    ['cookie.path without a slash', { cookie: { path: 'app' } }, /cookie\.path/],
+    ['cookie.domain with a semicolon', { cookie: { domain: 'a.com; x' } }, /cookie\.domain/],
+    ['cookie.partitioned without secure', { cookie: { partitioned: true } }, /cookie\.partitioned/],
+    ['an unknown cookie option', { cookie: { maxage: 10 } }, /cookie\.maxage/],
+    ['saveEveryRequest not a boolean', { saveEveryRequest: 'yes' }, /saveEveryRequest/],
+    ['an unknown option', { saveEveryRequests: true }, /saveEveryRequests/],
+    ['a store that is not a store', { store: {} }, /store/],
+  ];
+  for (const [why, options, option] of bad) {
+    it(`rejects ${why} with a ConfigError naming the option`, () => {
+      assert.throws(() => createSessions({ store, ...options } as never), (err: unknown) => err instanceof ConfigError && err.code === 'CONFIG' && option.test(err.message) && err.message.startsWith('sessionkit:'));
+    });
+  }
+
+  it('accepts every documented option', () => {
+    const s = createSessions({
+      store,
+      cookie: { name: 'sessionid', maxAge: 1209600, domain: undefined, path: '/', secure: true, httpOnly: true, sameSite: 'none', partitioned: true },
+      saveEveryRequest: false,
+      expireAtBrowserClose: false,
+    });
+    assert.equal(s.cookieName, 'sessionid');
+  });
+
+  it('defaults to a SqliteStore at ./sessions.sqlite3', async () => {
+    const s = createSessions();
+    assert.ok(s.store instanceof SqliteStore);
+    await s.close();
+    for (const f of ['sessions.sqlite3', 'sessions.sqlite3-wal', 'sessions.sqlite3-shm']) rmSync(f, { force: true });
+  });
+});
+
+describe('load accepts anything carrying a Cookie header', () => {
+  it('a web Request, node-style headers, a Headers object, a string, or nothing', async () => {
+    const sessions = createSessions<{ n: number }>({ store: new MemoryStore() });
+    const s = await sessions.load();
+    s.set('n', 7);
+    const cookie = (await sessions.commit(s))!.split(';')[0]!;
+    const shapes = [
+      new Request('http://x/', { headers: { cookie: `a=b; ${cookie}` } }),
+      { headers: { cookie } },
+      new Headers({ cookie }),
+      cookie,
+    ];
+    for (const shape of shapes) assert.equal((await sessions.load(shape)).get('n'), 7);
+    assert.equal((await sessions.load(undefined)).get('n'), undefined);
+  });
+});
+
+describe('commit', () => {
+  it('answers no header for an untouched or read-only session, and Set-Cookie for a write', async () => {
+    const sessions = createSessions({ store: new MemoryStore() });
+    assert.equal(await sessions.commit(await sessions.load()), null);
+    const read = await sessions.load();
+    read.get('x');
+    assert.equal(await sessions.commit(read), null);
+    const write = await sessions.load();
+    write.set('x', 1);
+    assert.match((await sessions.commit(write))!, /^sessionid=[a-z0-9]{32}; Max-Age=1209600; Path=\/; Expires=.+; HttpOnly; SameSite=Lax$/);
+  });
+
+  it('saves nothing for status 500 and above', async () => {
+    const store = new MemoryStore();
+    const sessions = createSessions({ store });
+    const s = await sessions.load();
+    s.set('x', 1);
+    assert.equal(await sessions.commit(s, { status: 500 }), null);
+    assert.equal(await sessions.commit(s, { status: 503 }), null);
+    assert.equal((await store.stats()).count, 0);
+    assert.ok(await sessions.commit(s, { status: 499 }));
+  });
+
+  it('an emptied session that keeps its key is saved, as Django does', async () => {
+    const store = new MemoryStore();
+    const sessions = createSessions({ store });
+    const s = await sessions.load();
+    s.set('foo', 'bar');
+    const cookie = (await sessions.commit(s))!.split(';')[0]!;
+    const again = await sessions.load(cookie);
+    again.delete('foo');
+    const header = await sessions.commit(again);
+    assert.equal(header!.split(';')[0], cookie);
+    assert.deepEqual((await store.load(cookie.split('=')[1]!))!.data, {});
+  });
+
+  it('a nested value changed into something JSON cannot hold is refused at commit', async () => {
+    const sessions = createSessions({ store: new MemoryStore() });
+    const s = await sessions.load();
+    s.set('cart', []);
+    await sessions.commit(s);
+    s.get('cart').push(new Date());
+    await assert.rejects(sessions.commit(s), SessionDataError);
+  });
+
+  it('modify re-runs on the fresh value when another request wrote first', async () => {
+    const sessions = createSessions<{ n: number }>({ store: new MemoryStore() });
+    const s = await sessions.load();
+    s.set('n', 0);
+    const cookie = (await sessions.commit(s))!.split(';')[0]!;
+    const a = await sessions.load(cookie);
+    const b = await sessions.load(cookie);
+    assert.equal(a.modify('n', (n) => (n ?? 0) + 1), 1);
+    assert.equal(b.modify('n', (n) => (n ?? 0) + 1), 1);
+    await sessions.commit(a);
+    await sessions.commit(b);
+    assert.equal((await sessions.load(cookie)).get('n'), 2);
+  });
+});
+
+describe('keys', () => {
+  it('are 32 characters of [a-z0-9], spread over the whole alphabet', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const k = newSessionKey();
+      assert.ok(isWellFormedKey(k));
+      for (const c of k) seen.add(c);
+    }
+    assert.equal(seen.size, 36);
+  });
+});
+
+describe('createStore', () => {
+  it('builds memory and sqlite stores from URLs', async () => {
+    assert.ok(createStore('memory:') instanceof MemoryStore);
+    const s = createStore('sqlite::memory:');
+    assert.ok(s instanceof SqliteStore);
+    await s.close();
+  });
+
+  it('rejects unknown schemes and empty paths with ConfigError', () => {
+    for (const url of ['', 'mysql://x/y', 'sqlite:', 'nonsense']) assert.throws(() => createStore(url), ConfigError);
+  });
+});
