@@ -122,6 +122,27 @@ describe('commit', () => {
   });
 });
 
+describe('new keys', () => {
+  it('a new key that is already taken is retried with another', async () => {
+    const taken: string[] = [];
+    class CrowdedStore extends MemoryStore {
+      override async create(key: string, data: Record<string, unknown>, expiresAt: number): Promise<number | null> {
+        if (taken.length < 3) {
+          taken.push(key);
+          return null;
+        }
+        return super.create(key, data, expiresAt);
+      }
+    }
+    const sessions = createSessions({ store: new CrowdedStore() });
+    const s = await sessions.load();
+    s.set('x', 1);
+    const key = (await sessions.commit(s))!.split(';')[0]!.split('=')[1]!;
+    assert.equal(taken.length, 3);
+    assert.ok(!taken.includes(key));
+  });
+});
+
 describe('keys', () => {
   it('are 32 characters of [a-z0-9], spread over the whole alphabet', () => {
     const seen = new Set<string>();
