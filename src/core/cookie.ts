@@ -30,31 +30,30 @@ export function readCookie(header: string | undefined, name: string): string | u
   return parse(header)[name];
 }
 
-export function sessionCookie(cookie: ResolvedCookie, value: string, maxAge: number | undefined, now: number): string {
-  return serialize(cookie.name, value, {
-    maxAge,
-    expires: maxAge === undefined ? undefined : new Date(now + maxAge * 1000),
+/** RFC 6265 §4.1.1 cookie-octet: session keys and signed tokens (`[A-Za-z0-9_.:-]`) are sent as is, as Django sends them. */
+const COOKIE_OCTETS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
+const encodeValue = (v: string): string => (COOKIE_OCTETS.test(v) ? v : encodeURIComponent(v));
+
+function attributes(cookie: ResolvedCookie) {
+  return {
     domain: cookie.domain,
     path: cookie.path,
     secure: cookie.secure,
     httpOnly: cookie.httpOnly,
     sameSite: cookie.sameSite,
     partitioned: cookie.partitioned,
-  });
+  };
+}
+
+/** The session cookie; without `maxAge` it lasts until the browser closes. */
+export function sessionCookie(cookie: ResolvedCookie, value: string, maxAge: number | undefined, now: number): string {
+  const expires = maxAge === undefined ? undefined : new Date(now + maxAge * 1000);
+  return serialize(cookie.name, value, { maxAge, expires, ...attributes(cookie) });
 }
 
 /** Expires the cookie with the same name, path and domain (Django's delete_cookie). */
 export function deletionCookie(cookie: ResolvedCookie): string {
-  return serialize(cookie.name, '', {
-    maxAge: 0,
-    expires: new Date(0),
-    domain: cookie.domain,
-    path: cookie.path,
-    secure: cookie.secure,
-    httpOnly: cookie.httpOnly,
-    sameSite: cookie.sameSite,
-    partitioned: cookie.partitioned,
-  });
+  return serialize(cookie.name, '', { maxAge: 0, expires: new Date(0), ...attributes(cookie) });
 }
 
 /** Adds `Cookie` to a Vary header value, case-insensitively; `*` stays `*`. */
