@@ -30,4 +30,5 @@ export {
 export type { SessionStore, ClientSideStore, AnyStore, StoredSession, UpdateResult, StoreStats } from './stores/store.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { SqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
+export { CookieStore, type CookieStoreOptions } from './stores/cookie.js';
 export { createStore } from './stores/url.js';

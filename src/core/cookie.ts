@@ -48,7 +48,7 @@ function attributes(cookie: ResolvedCookie) {
 /** The session cookie; without `maxAge` it lasts until the browser closes. */
 export function sessionCookie(cookie: ResolvedCookie, value: string, maxAge: number | undefined, now: number): string {
   const expires = maxAge === undefined ? undefined : new Date(now + maxAge * 1000);
-  return serialize(cookie.name, value, { maxAge, expires, ...attributes(cookie) });
+  return serialize(cookie.name, value, { encode: encodeValue, maxAge, expires, ...attributes(cookie) });
 }
 
 /** Expires the cookie with the same name, path and domain (Django's delete_cookie). */

@@ -1,0 +1,85 @@
+import { SessionDataError, ConfigError } from '../core/errors.js';
+import { consoleLogger, type Logger } from '../core/log.js';
+import { EXPIRY_KEY, expiresAt } from '../core/session.js';
+import { createSigner, type Secret, type Signer } from '../core/signing.js';
+import type { SessionData } from '../core/codec.js';
+import type { ClientSideStore, StoredSessionData } from './store.js';
+
+/** Django's signed_cookies salt: cookies are readable by a Django site with the same SECRET_KEY. */
+export const SIGNED_COOKIES_SALT = 'django.contrib.sessions.backends.signed_cookies';
+
+/** Browsers keep at least 4096 bytes per cookie (RFC 6265 §6.1); sessionkit counts `name=value` against it. */
+export const MAX_COOKIE_BYTES = 4096;
+
+export interface CookieStoreOptions {
+  /** Django's SECRET_KEY, or [current, ...older] for rotation: the first signs, every one verifies. */
+  secret: Secret;
+  /** The session cookie's name, counted in the 4096-byte limit; give the same as `cookie.name`. @default 'sessionid' */
+  cookieName?: string;
+  /** Where tampered cookies are reported (a security event). @default console */
+  logger?: Logger;
+}
+
+/**
+ * The whole session in a signed cookie, in Django's signed_cookies format
+ * (`django.contrib.sessions.backends.signed_cookies`): stateless, nothing on the server.
+ *
+ * Limits (see docs/cookie-store.md): no server-side logout, since a copied cookie stays valid
+ * until it ages out; 4096 bytes; no merging of parallel requests (the last cookie wins).
+ */
+export class CookieStore implements ClientSideStore {
+  readonly clientSide = true as const;
+  readonly #signer: Signer;
+  readonly #logger: Logger;
+  readonly #nameBytes: number;
+
+  constructor(options: CookieStoreOptions) {
+    if (typeof options !== 'object' || options === null) throw new ConfigError('secret', 'new CookieStore({ secret }) needs a secret: Django\'s SECRET_KEY, or an array of keys');
+    // Sessions hold at most a 4 KB cookie; 1 MiB of JSON out of one is already absurd (zip-bomb guard).
+    this.#signer = createSigner({ secret: options.secret, salt: SIGNED_COOKIES_SALT, maxDecompressed: 1024 * 1024 });
+    const name = options.cookieName ?? 'sessionid';
+    if (typeof name !== 'string' || name === '') throw new ConfigError('cookieName', 'give the session cookie\'s name, as in cookie.name');
+    this.#nameBytes = Buffer.byteLength(name);
+    this.#logger = options.logger ?? consoleLogger;
+  }
+
+  seal(data: SessionData, now = Date.now()): string {
+    const value = this.#signer.dumps(data, now);
+    const size = this.#nameBytes + 1 + value.length; // name=value; the value is ASCII
+    if (size > MAX_COOKIE_BYTES) {
+      throw new SessionDataError(
+        `the session cookie would be ${size} bytes (name=value), over the ${MAX_COOKIE_BYTES} bytes browsers keep; store less in the session or use a server-side store`,
+      );
+    }
+    return value;
+  }
+
+  /**
+   * Verifies the signature and the age. Django checks only SESSION_COOKIE_AGE against the signing
+   * time (ticket #19201); sessionkit also honours the session's own expiry (`setExpiry`),
+   * measured from the signing time, so a cookie never outlives what the session asked for.
+   */
+  unseal(value: string, maxAge: number, now = Date.now()): StoredSessionData | null {
+    const r = this.#signer.loads(value, { now });
+    if (!r.ok) {
+      if (r.reason === 'signature') this.#logger.warn('session cookie signature does not verify (tampered, or signed with an unknown secret); starting a fresh session', { security: true, store: 'CookieStore' });
+      else this.#logger.warn('session cookie verified but does not decode; starting a fresh session', { store: 'CookieStore' });
+      return null;
+    }
+    const data = r.value;
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      this.#logger.warn('session cookie verified but holds no object; starting a fresh session', { store: 'CookieStore' });
+      return null;
+    }
+    const signedAt = r.timestamp * 1000;
+    const until = expiresAt((data as SessionData)[EXPIRY_KEY], maxAge, signedAt);
+    if (now > until) return null; // aged out (Django: age > max_age, strictly): routine, not a security event
+    return { data: data as SessionData };
+  }
+
+  async clearExpired(): Promise<number> {
+    return 0; // nothing is kept on the server
+  }
+
+  async close(): Promise<void> {}
+}
