@@ -1,8 +1,409 @@
-import { ConfigError } from '../core/errors.js';
-import type { CreateStoreOptions } from './url.js';
-import type { AnyStore } from './store.js';
+import { createHash } from 'node:crypto';
+import type { RedisClientType, RedisClusterType } from 'redis';
+import { consoleLogger, type Logger } from '../core/log.js';
+import { encodeData, type SessionData } from '../core/codec.js';
+import { ConfigError, StoreUnavailableError } from '../core/errors.js';
+import { digestKey } from '../core/keys.js';
+import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
+import { requireOptional, type CreateStoreOptions } from './url.js';
 
-/** Placeholder until RedisStore lands: createStore('redis…') says it is not built yet. */
-export function redisStoreFromUrl(_url: string, _options: CreateStoreOptions): AnyStore {
-  throw new ConfigError('url', 'RedisStore is not available yet');
+/** A node-redis (v5+) client: `createClient()` for one server, `createCluster()` for Redis Cluster. */
+export type RedisStoreClient = RedisClientType<any, any, any, any, any> | RedisClusterType<any, any, any, any, any>;
+
+export interface RedisStoreOptions {
+  /** A node-redis client the user built and connects (`await client.connect()`); the store never closes it. */
+  client: RedisStoreClient;
+  /** Put before every key; keeps sessions apart from other data in the same database. @default 'sessionkit:' */
+  prefix?: string;
+  /** Where corrupt values and client errors are reported. @default console */
+  logger?: Logger;
+  /**
+   * How long one Redis command may take, in milliseconds, before the request fails with
+   * StoreUnavailableError (adapters answer 503) instead of waiting for a server that is down.
+   * @default 2000
+   */
+  timeout?: number;
+}
+
+/*
+ * The value of one session key is JSON text that always starts `{"v":VERSION,"e":EXPIRES_AT,"d":`
+ * followed by the session data. Both this file and the Lua script below read the version and the
+ * expiry from that fixed prefix, so they always agree on the version of a value, even a corrupt
+ * one (no prefix: version 0), and a save after corruption overwrites it by compare-and-set.
+ */
+const HEAD = /^\{"v":(\d+),"e":(-?[\d.]+),"d":/;
+
+function encodeValue(version: number, expiresAt: number, data: SessionData): string {
+  return `{"v":${version},"e":${expiresAt},"d":${encodeData(data)}}`;
+}
+
+/**
+ * Compare-and-set on one key, atomic because Redis runs a script without interleaving. KEYS[1]
+ * the session key; ARGV: expected version, now (ms), TTL (ms; <= 0 means the new value is already
+ * expired), the new value. Returns the new version, 'conflict' or 'missing'. A missing key is
+ * never written: a session deleted elsewhere is not brought back.
+ */
+const UPDATE_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 'missing' end
+local version = 0
+local v, e = string.match(cur, '^{"v":(%d+),"e":(%-?[%d%.]+),"d":')
+if v then
+  version = tonumber(v)
+  if tonumber(e) <= tonumber(ARGV[2]) then return 'missing' end
+end
+if version ~= tonumber(ARGV[1]) then return 'conflict' end
+if tonumber(ARGV[3]) <= 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
+end
+return version + 1
+`;
+
+/** Deletes KEYS[1] if its value says it expired at or before ARGV[1] (ms); returns 1 if it did. */
+const CLEAR_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local e = string.match(cur, '^{"v":%d+,"e":(%-?[%d%.]+),"d":')
+if e and tonumber(e) <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`;
+
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+const UPDATE_SHA = sha1(UPDATE_SCRIPT);
+const CLEAR_SHA = sha1(CLEAR_SCRIPT);
+
+/** What the store uses of a node-redis client, typed loosely so v5 and later builds agree. */
+interface NodeClient {
+  sendCommand(args: string[], options?: object): Promise<unknown>;
+  readonly isOpen?: boolean;
+  readonly isReady?: boolean;
+  connect(): Promise<unknown>;
+  close?(): Promise<void>;
+  quit?(): Promise<unknown>;
+  destroy?(): void;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  listenerCount(event: string): number;
+}
+interface ClusterClient extends Omit<NodeClient, 'sendCommand'> {
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[], options?: object): Promise<unknown>;
+  readonly masters: { client?: NodeClient }[];
+  nodeClient?(node: unknown): Promise<NodeClient>;
+}
+
+function isCluster(client: unknown): client is ClusterClient {
+  return Array.isArray((client as ClusterClient).masters);
+}
+
+/** Escapes a literal for a SCAN MATCH glob. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Sessions in Redis, standalone or Cluster: one string key per session,
+ * `{prefix}{{sha256 of the session key}}`, whose TTL is the session's expiry, so Redis itself
+ * forgets expired sessions. New sessions are written create-only (`SET NX`), saves are a
+ * compare-and-set on the version in a Lua script, so parallel requests never lose each other's
+ * changes and a session deleted elsewhere is never brought back.
+ */
+export class RedisStore implements SessionStore {
+  readonly #client: NodeClient | ClusterClient;
+  readonly #cluster: boolean;
+  readonly #prefix: string;
+  readonly #logger: Logger;
+  readonly #timeout: number;
+  /** Set for a client this store created (redisStoreFromUrl): connected lazily, closed by close(). */
+  readonly #owned: boolean;
+  /** For an owned client: the last error message while it is down, null while it is up. */
+  #down: string | null = null;
+  #waiting: Promise<void> | null = null;
+  #errorLogged = false;
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.#owned = (options as { [OWNED]?: boolean })[OWNED] === true;
+    const client = options?.client as unknown as NodeClient | ClusterClient | undefined;
+    if (!client || typeof client.sendCommand !== 'function') {
+      throw new ConfigError('client', 'give a node-redis client: new RedisStore({ client: createClient({ url }) }), or createCluster({ rootNodes }) for Redis Cluster');
+    }
+    const prefix = options.prefix ?? 'sessionkit:';
+    if (typeof prefix !== 'string') throw new ConfigError('prefix', 'give the key prefix as a string, e.g. "sessionkit:"');
+    if (/[{}]/.test(prefix)) throw new ConfigError('prefix', `${JSON.stringify(prefix)} contains { or }, which would change how Redis Cluster hashes the keys; leave braces out`);
+    const timeout = options.timeout ?? 2000;
+    if (!Number.isInteger(timeout) || timeout <= 0) throw new ConfigError('timeout', 'give whole milliseconds above 0, e.g. 2000');
+    this.#client = client;
+    this.#cluster = isCluster(client);
+    this.#prefix = prefix;
+    this.#logger = options.logger ?? consoleLogger;
+    this.#timeout = timeout;
+    // node-redis emits 'error' on every lost connection and reconnect attempt; an EventEmitter
+    // without an 'error' listener throws, which would crash the process.
+    if (this.#owned) {
+      client.on('ready', () => void (this.#down = null));
+      client.on('error', (err: Error) => void (this.#down = err?.message ?? String(err)));
+    }
+    if (client.listenerCount('error') === (this.#owned ? 1 : 0)) {
+      client.on('error', (err: Error) => {
+        if (this.#errorLogged) return;
+        this.#errorLogged = true; // once per outage; reset by the next command that succeeds
+        this.#logger.error('Redis client error; requests get StoreUnavailableError until it reconnects', { error: err?.message });
+      });
+    }
+  }
+
+  #redisKey(key: string): string {
+    return `${this.#prefix}{${digestKey(key)}}`;
+  }
+
+  /**
+   * For a client this store owns: connects it on first use and waits (bounded by the timeout) until
+   * it is ready. While it is known to be down (an 'error' since the last 'ready') requests fail at
+   * once instead of each waiting out the timeout; node-redis keeps reconnecting in the background.
+   */
+  #ready(): Promise<void> | null {
+    const client = this.#client;
+    if (!this.#owned || client.isReady) return null;
+    if (!client.isOpen) {
+      this.#down = null;
+      client.connect().catch(() => {}); // failures arrive as 'error' events, logged by the listener
+    } else if (this.#down) {
+      return Promise.reject(new StoreUnavailableError(`Redis is unreachable (${this.#down}); check that it is running, or the URL given to createStore`));
+    }
+    // One wait shared by every request that arrives while connecting: one pair of listeners.
+    this.#waiting ??= new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error) => {
+        client.off('ready', onReady);
+        client.off('error', onError);
+        this.#waiting = null;
+        if (err) reject(new StoreUnavailableError(`cannot connect to Redis: ${err.message}; check that it is running, or the URL given to createStore`, { cause: err }));
+        else resolve();
+      };
+      const onReady = () => settle();
+      const onError = (err: Error) => settle(err);
+      client.on('ready', onReady);
+      client.on('error', onError);
+    });
+    return this.#waiting;
+  }
+
+  /** One command on the node that holds `key` (or any node when `key` is undefined), bounded by the timeout. */
+  async #send(what: string, key: string | undefined, readonly: boolean, args: string[], on?: NodeClient): Promise<unknown> {
+    if (this.#closed) throw new StoreUnavailableError(`RedisStore ${what}: the store is closed`);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`Redis did not answer ${what} within ${this.#timeout} ms; check that Redis is running and reachable, or raise the RedisStore timeout option`)),
+        this.#timeout,
+      );
+    });
+    try {
+      const ready = this.#ready();
+      if (ready) {
+        ready.catch(() => {}); // it may settle after the timeout won the race
+        await Promise.race([ready, timedOut]);
+      }
+      // A command still waiting in node-redis's offline queue is dropped when its timeout passes,
+      // so a request that already failed with 503 cannot write later.
+      const options = this.#cluster || !this.#client.isReady ? { timeout: this.#timeout } : undefined;
+      const reply = await Promise.race([
+        on
+          ? on.sendCommand(args, options)
+          : this.#cluster
+            ? (this.#client as ClusterClient).sendCommand(key, readonly, args, options)
+            : (this.#client as NodeClient).sendCommand(args, options),
+        timedOut,
+      ]);
+      this.#errorLogged = false;
+      return reply;
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      throw new StoreUnavailableError(`Redis ${what} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** EVALSHA, falling back to EVAL when the server (or this Cluster node) has not seen the script yet. */
+  async #script(what: string, key: string, sha: string, script: string, args: string[]): Promise<unknown> {
+    try {
+      return await this.#send(what, key, false, ['EVALSHA', sha, '1', key, ...args]);
+    } catch (err) {
+      const message = ((err as StoreUnavailableError).cause as Error | undefined)?.message ?? '';
+      if (!message.startsWith('NOSCRIPT')) throw err;
+      return this.#send(what, key, false, ['EVAL', script, '1', key, ...args]);
+    }
+  }
+
+  async load(key: string, now = Date.now()): Promise<StoredSession | null> {
+    const id = this.#redisKey(key);
+    const text = (await this.#send('load', id, true, ['GET', id])) as string | null;
+    if (text === null || text === undefined) return null;
+    const head = HEAD.exec(text);
+    if (head) {
+      const expiresAt = Number(head[2]);
+      if (expiresAt <= now) return null;
+      try {
+        const data: unknown = JSON.parse(text.slice(head[0].length, -1));
+        if (text.endsWith('}') && data !== null && typeof data === 'object' && !Array.isArray(data)) {
+          return { data: data as SessionData, expiresAt, version: Number(head[1]) };
+        }
+      } catch {
+        // corrupt data after a good head: logged below
+      }
+    }
+    // Garbage under the key: an empty session, logged, with the version the update script also
+    // reads from it, so the next save overwrites it.
+    this.#logger.warn('session data corrupted; reading it as an empty session', { where: 'RedisStore' });
+    const ttl = Number(await this.#send('load', id, true, ['PTTL', id]));
+    const expiresAt = head ? Number(head[2]) : ttl > 0 ? now + ttl : Number.MAX_SAFE_INTEGER;
+    return { data: {}, expiresAt, version: head ? Number(head[1]) : 0 };
+  }
+
+  async create(key: string, data: SessionData, expiresAt: number, now = Date.now()): Promise<number | null> {
+    const id = this.#redisKey(key);
+    const ttl = Math.ceil(expiresAt - now);
+    if (ttl <= 0) {
+      // Already expired: nothing to keep. The key is still create-only.
+      return (await this.#send('create', id, true, ['EXISTS', id])) === 1 ? null : 1;
+    }
+    const reply = await this.#send('create', id, false, ['SET', id, encodeValue(1, expiresAt, data), 'NX', 'PX', String(ttl)]);
+    return reply === null || reply === undefined ? null : 1;
+  }
+
+  async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
+    const id = this.#redisKey(key);
+    const ttl = Math.ceil(expiresAt - now);
+    const value = encodeValue(expectedVersion + 1, expiresAt, data);
+    const reply = await this.#script('update', id, UPDATE_SHA, UPDATE_SCRIPT, [String(expectedVersion), String(now), String(ttl), value]);
+    if (reply === 'conflict') return { status: 'conflict' };
+    if (reply === 'missing') return { status: 'missing' };
+    if (typeof reply !== 'number') throw new StoreUnavailableError(`Redis update answered ${JSON.stringify(reply)}, not a version`);
+    return { status: 'ok', version: reply };
+  }
+
+  async delete(key: string): Promise<void> {
+    const id = this.#redisKey(key);
+    await this.#send('delete', id, false, ['DEL', id]);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const id = this.#redisKey(key);
+    return (await this.#send('exists', id, true, ['EXISTS', id])) === 1;
+  }
+
+  /** Calls `each` with every batch of this store's keys, on every master of a Cluster. */
+  async #scan(what: string, each: (node: NodeClient | undefined, keys: string[]) => Promise<void>): Promise<void> {
+    const nodes: (NodeClient | undefined)[] = [];
+    if (this.#cluster) {
+      const cluster = this.#client as ClusterClient;
+      await this.#ready();
+      for (const master of cluster.masters) {
+        nodes.push(master.client?.isReady ? master.client : await this.#bounded(what, cluster.nodeClient!(master)));
+      }
+    } else nodes.push(undefined);
+    const match = `${globEscape(this.#prefix)}{*}`;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const reply = (await this.#send(what, undefined, true, ['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'], node)) as [string, string[]];
+        cursor = String(reply[0]);
+        if (reply[1].length > 0) await each(node, reply[1]);
+      } while (cursor !== '0');
+    }
+  }
+
+  async #bounded<T>(what: string, promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        promise,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new StoreUnavailableError(`Redis did not answer ${what} within ${this.#timeout} ms`)), this.#timeout);
+        }),
+      ]);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      throw new StoreUnavailableError(`Redis ${what} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Redis drops a session when its TTL passes, so there is normally nothing to clear. This scans
+   * anyway and removes values whose recorded expiry has passed by `now` (a clock ahead of Redis's,
+   * or an injected one), each with a script that checks the expiry again atomically.
+   */
+  async clearExpired(now = Date.now()): Promise<number> {
+    let removed = 0;
+    await this.#scan('clearExpired', async (node, keys) => {
+      const results = await Promise.all(
+        keys.map((k) =>
+          node
+            ? this.#send('clearExpired', k, false, ['EVAL', CLEAR_SCRIPT, '1', k, String(now)], node)
+            : this.#script('clearExpired', k, CLEAR_SHA, CLEAR_SCRIPT, [String(now)]),
+        ),
+      );
+      for (const r of results) removed += r === 1 ? 1 : 0;
+    });
+    return removed;
+  }
+
+  async stats(now = Date.now()): Promise<StoreStats> {
+    const stats: StoreStats = { count: 0, expired: 0, bytes: 0 };
+    await this.#scan('stats', async (node, keys) => {
+      const values = await Promise.all(keys.map((k) => this.#send('stats', k, true, ['GET', k], node) as Promise<string | null>));
+      for (const text of values) {
+        if (text === null || text === undefined) continue; // expired between SCAN and GET
+        stats.count++;
+        stats.bytes += Buffer.byteLength(text);
+        const head = HEAD.exec(text);
+        if (head && Number(head[2]) <= now) stats.expired++;
+      }
+    });
+    return stats;
+  }
+
+  /** Closes the client only when this store created it (redisStoreFromUrl); a client passed in stays open. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#owned) return;
+    const client = this.#client;
+    if (!client.isOpen) return;
+    if (!client.isReady) {
+      client.destroy?.();
+      return;
+    }
+    try {
+      await this.#bounded('close', client.close ? client.close() : Promise.resolve(client.quit?.()));
+    } catch {
+      client.destroy?.();
+    }
+  }
+}
+
+/** Marks a client created by redisStoreFromUrl, which the store then owns. */
+const OWNED = Symbol('sessionkit.redis.owned');
+
+/**
+ * `createStore('redis://host:port/db')` and `rediss://…` (TLS): a RedisStore over a node-redis
+ * client it creates and owns. The client connects on the first request and has no offline queue,
+ * so while Redis is down requests fail at once with StoreUnavailableError instead of queueing.
+ */
+export function redisStoreFromUrl(url: string, options: CreateStoreOptions): AnyStore {
+  const redis = requireOptional<typeof import('redis')>('redis');
+  const timeout = 2000;
+  const client = redis.createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: timeout },
+  });
+  return new RedisStore({ client, logger: options.logger, timeout, [OWNED]: true } as RedisStoreOptions);
 }
