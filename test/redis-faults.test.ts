@@ -1,0 +1,143 @@
+/**
+ * Redis stopped (or hung) mid-way: requests fail with StoreUnavailableError within the store's
+ * timeout instead of hanging, the process does not crash on the client's 'error' events, and once
+ * the same server is back (same port, same append-only file) the same sessions load again intact.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createClient } from 'redis';
+import { createSessions, StoreUnavailableError, type Sessions } from '../src/index.js';
+import { RedisStore } from '../src/stores/redis.js';
+import { createStore } from '../src/stores/url.js';
+import { recordingLogger } from '../src/testing/store-suite.js';
+import { startRedis, stopAll, type RedisServer } from './support/redis.js';
+
+const TIMEOUT = 1000;
+const unhandled: unknown[] = [];
+const onUnhandled = (err: unknown) => void unhandled.push(err);
+
+before(() => {
+  process.on('unhandledRejection', onUnhandled);
+});
+after(async () => {
+  process.off('unhandledRejection', onUnhandled);
+  await stopAll();
+});
+
+/** Saves a session holding `data` and returns its cookie. */
+async function saveSession(sessions: Sessions, data: Record<string, unknown>): Promise<string> {
+  const s = await sessions.load();
+  s.update(data);
+  const header = await sessions.commit(s);
+  assert.ok(header);
+  return header.split(';')[0]!;
+}
+
+/** Resolves when `fn` stops throwing, polling as the client reconnects (bounded). */
+async function eventually<T>(what: string, fn: () => Promise<T>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what} did not recover in ${ms} ms`, { cause: err });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+async function assertUnavailableWithin(promise: Promise<unknown>, limit: number): Promise<number> {
+  const started = Date.now();
+  await assert.rejects(promise, (err: unknown) => err instanceof StoreUnavailableError && err.code === 'STORE_UNAVAILABLE' && err.message.startsWith('sessionkit:'));
+  const took = Date.now() - started;
+  assert.ok(took <= limit, `StoreUnavailableError took ${took} ms, more than ${limit} ms`);
+  return took;
+}
+
+describe('Redis stopped mid-way, with a client the user passed in', () => {
+  let redis: RedisServer;
+  let client: ReturnType<typeof createClient>;
+  let sessions: Sessions;
+  const logger = recordingLogger();
+
+  before(async () => {
+    redis = await startRedis({ persistent: true });
+    // Default node-redis options: an offline queue and no 'error' listener of the user's own.
+    client = createClient({ url: redis.url });
+    await client.connect();
+    sessions = createSessions({ store: new RedisStore({ client, logger, timeout: TIMEOUT }), logger });
+  });
+  after(async () => {
+    client.destroy();
+  });
+
+  it('load and commit fail with StoreUnavailableError within the timeout, the process survives, and the session is back after a restart', async () => {
+    const cookie = await saveSession(sessions, { user: 'alice', cart: ['apple'] });
+    assert.equal(client.listenerCount('error'), 1, 'the store attached the only error listener');
+
+    await redis.kill();
+    const fresh = await sessions.load();
+    fresh.set('x', 1);
+    await assertUnavailableWithin(sessions.load(cookie), TIMEOUT + 500);
+    await assertUnavailableWithin(sessions.commit(fresh), TIMEOUT + 500);
+    assert.ok(logger.records.some((r) => r.level === 'error' && /Redis client error/.test(r.message)), 'the client error was logged');
+
+    await redis.restart();
+    const back = await eventually('loading after the restart', () => sessions.load(cookie));
+    assert.deepEqual(Object.fromEntries(back.entries()), { user: 'alice', cart: ['apple'] });
+    back.modify('cart', (cart: string[]) => [...cart, 'pear']);
+    assert.ok(await sessions.commit(back));
+    assert.deepEqual((await sessions.load(cookie)).get('cart'), ['apple', 'pear']);
+    // The commit that failed while Redis was down stays failed: nothing queued came back later.
+    assert.equal(Number(await client.dbSize()), 1);
+  });
+
+  it('a server that hangs (SIGSTOP) gets StoreUnavailableError after the timeout, not a hang', async () => {
+    const cookie = await saveSession(sessions, { user: 'bob' });
+    process.kill(redis.pid!, 'SIGSTOP');
+    try {
+      const took = await assertUnavailableWithin(sessions.load(cookie), TIMEOUT + 500);
+      assert.ok(took >= TIMEOUT - 50, `gave up after ${took} ms, before the timeout`);
+    } finally {
+      process.kill(redis.pid!, 'SIGCONT');
+    }
+    assert.equal((await eventually('loading after SIGCONT', () => sessions.load(cookie))).get('user'), 'bob');
+  });
+});
+
+describe('Redis stopped mid-way, with createStore(redis://…)', () => {
+  let redis: RedisServer;
+  let sessions: Sessions;
+  const logger = recordingLogger();
+
+  before(async () => {
+    redis = await startRedis({ persistent: true });
+    sessions = createSessions({ store: createStore(`${redis.url}/0`, { logger }), logger });
+  });
+  after(async () => {
+    await sessions.close();
+  });
+
+  it('fails fast while Redis is down (no offline queue), and loads the same session once it is back', async () => {
+    const cookie = await saveSession(sessions, { user: 'carol', count: 3 });
+    await redis.kill();
+    // The first request notices the lost connection; the ones after fail at once.
+    await assertUnavailableWithin(sessions.load(cookie), TIMEOUT * 2 + 500);
+    const took = await assertUnavailableWithin(sessions.load(cookie), 200);
+    const fresh = await sessions.load();
+    fresh.set('x', 1);
+    await assertUnavailableWithin(sessions.commit(fresh), 200);
+    assert.ok(took < 200);
+
+    await redis.restart();
+    const back = await eventually('loading after the restart', () => sessions.load(cookie));
+    assert.deepEqual(Object.fromEntries(back.entries()), { user: 'carol', count: 3 });
+    back.set('count', 4);
+    assert.ok(await sessions.commit(back));
+    assert.equal((await sessions.load(cookie)).get('count'), 4);
+  });
+
+  it('no unhandled rejection or error escaped', () => {
+    assert.deepEqual(unhandled, []);
+  });
+});
