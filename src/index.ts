@@ -30,5 +30,6 @@ export {
 export type { SessionStore, ClientSideStore, AnyStore, StoredSession, UpdateResult, StoreStats } from './stores/store.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { SqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
+export { RedisStore, type RedisStoreOptions, type RedisStoreClient } from './stores/redis.js';
 export { CookieStore, type CookieStoreOptions } from './stores/cookie.js';
 export { createStore } from './stores/url.js';
