@@ -96,6 +96,17 @@ interface ClusterClient extends Omit<NodeClient, 'sendCommand'> {
   nodeClient?(node: unknown): Promise<NodeClient>;
 }
 
+interface Pending {
+  deadline: number;
+  what: string;
+  reject(err: unknown): void;
+}
+
+function unavailable(what: string, err: unknown): StoreUnavailableError {
+  if (err instanceof StoreUnavailableError) return err;
+  return new StoreUnavailableError(`Redis ${what} failed: ${(err as Error)?.message ?? String(err)}; check that Redis is running and reachable`, { cause: err });
+}
+
 function isCluster(client: unknown): client is ClusterClient {
   return Array.isArray((client as ClusterClient).masters);
 }
@@ -123,6 +134,9 @@ export class RedisStore implements SessionStore {
   /** For an owned client: the last error message while it is down, null while it is up. */
   #down: string | null = null;
   #waiting: Promise<void> | null = null;
+  /** Commands in flight, each with its deadline. */
+  readonly #pending = new Set<Pending>();
+  #sweeper: NodeJS.Timeout | null = null;
   #errorLogged = false;
   #closed = false;
 
@@ -193,40 +207,71 @@ export class RedisStore implements SessionStore {
   }
 
   /** One command on the node that holds `key` (or any node when `key` is undefined), bounded by the timeout. */
-  async #send(what: string, key: string | undefined, readonly: boolean, args: string[], on?: NodeClient): Promise<unknown> {
-    if (this.#closed) throw new StoreUnavailableError(`RedisStore ${what}: the store is closed`);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreUnavailableError(`Redis did not answer ${what} within ${this.#timeout} ms; check that Redis is running and reachable, or raise the RedisStore timeout option`)),
-        this.#timeout,
+  #send(what: string, key: string | undefined, readonly: boolean, args: string[], on?: NodeClient): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new StoreUnavailableError(`RedisStore ${what}: the store is closed; create a new one`));
+    const deadline = Date.now() + this.#timeout;
+    const ready = this.#ready();
+    if (ready) return this.#bounded(what, ready, deadline).then(() => this.#dispatch(what, key, readonly, args, on, deadline));
+    return this.#dispatch(what, key, readonly, args, on, deadline);
+  }
+
+  #dispatch(what: string, key: string | undefined, readonly: boolean, args: string[], on: NodeClient | undefined, deadline: number): Promise<unknown> {
+    // A command still waiting in node-redis's offline queue is dropped when its timeout passes,
+    // so a request that already failed with 503 cannot write later.
+    const options = this.#cluster || !this.#client.isReady ? { timeout: Math.max(1, deadline - Date.now()) } : undefined;
+    let reply: Promise<unknown>;
+    try {
+      reply = on
+        ? on.sendCommand(args, options)
+        : this.#cluster
+          ? (this.#client as ClusterClient).sendCommand(key, readonly, args, options)
+          : (this.#client as NodeClient).sendCommand(args, options);
+    } catch (err) {
+      return Promise.reject(unavailable(what, err));
+    }
+    return this.#bounded(what, reply, deadline);
+  }
+
+  /**
+   * `promise`, or StoreUnavailableError once `deadline` passes. One sweeping interval serves every
+   * command in flight, instead of a timer each: this sits on the path of every request.
+   */
+  #bounded<T>(what: string, promise: Promise<T>, deadline = Date.now() + this.#timeout): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { deadline, what, reject };
+      this.#pending.add(entry);
+      if (this.#sweeper === null) this.#startSweeper();
+      promise.then(
+        (value) => {
+          this.#pending.delete(entry);
+          this.#errorLogged = false;
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.#pending.delete(entry);
+          reject(unavailable(what, err));
+        },
       );
     });
-    try {
-      const ready = this.#ready();
-      if (ready) {
-        ready.catch(() => {}); // it may settle after the timeout won the race
-        await Promise.race([ready, timedOut]);
+  }
+
+  #startSweeper(): void {
+    const tick = Math.max(5, Math.min(100, Math.ceil(this.#timeout / 10)));
+    this.#sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const entry of this.#pending) {
+        if (entry.deadline > now) continue;
+        this.#pending.delete(entry);
+        entry.reject(
+          new StoreUnavailableError(`Redis did not answer ${entry.what} within ${this.#timeout} ms; check that Redis is running and reachable, or raise the RedisStore timeout option`),
+        );
       }
-      // A command still waiting in node-redis's offline queue is dropped when its timeout passes,
-      // so a request that already failed with 503 cannot write later.
-      const options = this.#cluster || !this.#client.isReady ? { timeout: this.#timeout } : undefined;
-      const reply = await Promise.race([
-        on
-          ? on.sendCommand(args, options)
-          : this.#cluster
-            ? (this.#client as ClusterClient).sendCommand(key, readonly, args, options)
-            : (this.#client as NodeClient).sendCommand(args, options),
-        timedOut,
-      ]);
-      this.#errorLogged = false;
-      return reply;
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) throw err;
-      throw new StoreUnavailableError(`Redis ${what} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
+      if (this.#pending.size === 0) {
+        clearInterval(this.#sweeper!);
+        this.#sweeper = null;
+      }
+    }, tick);
+    this.#sweeper.unref();
   }
 
   /** EVALSHA, falling back to EVAL when the server (or this Cluster node) has not seen the script yet. */
@@ -302,7 +347,6 @@ export class RedisStore implements SessionStore {
     const nodes: (NodeClient | undefined)[] = [];
     if (this.#cluster) {
       const cluster = this.#client as ClusterClient;
-      await this.#ready();
       for (const master of cluster.masters) {
         nodes.push(master.client?.isReady ? master.client : await this.#bounded(what, cluster.nodeClient!(master)));
       }
@@ -315,23 +359,6 @@ export class RedisStore implements SessionStore {
         cursor = String(reply[0]);
         if (reply[1].length > 0) await each(node, reply[1]);
       } while (cursor !== '0');
-    }
-  }
-
-  async #bounded<T>(what: string, promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        promise,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new StoreUnavailableError(`Redis did not answer ${what} within ${this.#timeout} ms`)), this.#timeout);
-        }),
-      ]);
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) throw err;
-      throw new StoreUnavailableError(`Redis ${what} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
     }
   }
 
