@@ -1,0 +1,162 @@
+// The lesson of /learn: why sessions matter, and five practice questions, for sessionkit in TypeScript.
+
+export interface Question {
+  id: number;
+  prompt: string;
+  code?: string;
+  choices: Record<string, string>;
+  answer: string;
+  steps: string[];
+  mistakes: string[];
+}
+
+export const lesson = {
+  title: 'Why sessions matter',
+  problem:
+    'HTTP forgets. Every request reaches the server on its own, so without help a site cannot tell ' +
+    'that the visitor opening the cart is the one who just logged in: you would sign in on every page, ' +
+    'and your cart would empty itself as you browse.',
+  idea:
+    'A session fixes that. The first time a site has something to remember, it gives your browser a ' +
+    'cookie holding only a long random key. The browser sends the key back with every request, and the ' +
+    'server keeps the data itself (who you are, your cart, your favourite colour) under that key.',
+  before: "if (req.query.user === 'john') showWelcome(); else askLogin(); // anyone can type ?user=john",
+  after: "if (req.session.get('user') === 'john') showWelcome(); else askLogin(); // only the server sets it",
+  takeaways: [
+    'Sessions remember a visitor’s data from one request to the next.',
+    'They spare visitors repeated logins and lost carts.',
+    'The browser holds only a random key; the data stays on the server.',
+  ],
+};
+
+export const questions: Question[] = [
+  {
+    id: 1,
+    prompt: 'What are sessions for in a web application?',
+    choices: {
+      a: 'They make pages load faster.',
+      b: 'They fix bugs in your code automatically.',
+      c: 'They change the design of the site for each visitor.',
+      d: 'They let the site remember a visitor’s data between requests.',
+    },
+    answer: 'd',
+    steps: [
+      'Each HTTP request arrives on its own; the server keeps no memory of earlier ones.',
+      'A session keeps data such as the login, the cart or preferences on the server, under a key the browser sends back, so the site remembers the visitor.',
+    ],
+    mistakes: ['Thinking sessions speed up loading', 'Believing sessions fix code bugs', 'Confusing sessions with design changes'],
+  },
+  {
+    id: 2,
+    prompt: "In an Express app using sessionkit, how do you store 'Alice' under the key user?",
+    choices: {
+      a: "req.session.set('user', 'Alice')",
+      b: "req.setSession('user', 'Alice')",
+      c: "req.session.user = 'Alice'",
+      d: "session.user = 'Alice' (no request needed)",
+    },
+    answer: 'a',
+    steps: [
+      'The middleware gives every request its session as req.session.',
+      "Values are written with set(key, value), so req.session.set('user', 'Alice') stores it; the session is saved before the response leaves.",
+    ],
+    mistakes: [
+      'Assigning a property as in express-session: sessionkit stores nothing that way',
+      'Inventing a method on the request such as req.setSession',
+      'Trying to reach the session without the request',
+    ],
+  },
+  {
+    id: 3,
+    prompt: 'What does this route answer the first time a new visitor opens it?',
+    code: [
+      "app.get('/count', (req, res) => {",
+      "  const count = req.session.get('count', 0) + 1;",
+      "  req.session.set('count', count);",
+      '  res.type(\'text/plain\').send(`Count: ${count}`);',
+      '});',
+    ].join('\n'),
+    choices: { a: 'Count: 0', b: 'Count: 1', c: 'Count: undefined', d: 'An error, because the visitor has no session yet' },
+    answer: 'b',
+    steps: [
+      "A new visitor has nothing stored, so get('count', 0) returns the fallback 0.",
+      'The route adds 1 and stores it, so the first answer is Count: 1 (then 2, 3, ...).',
+    ],
+    mistakes: [
+      'Expecting Count: 0 and forgetting the + 1',
+      'Expecting undefined: the second argument of get is the fallback',
+      'Thinking a session must be created by hand first',
+    ],
+  },
+  {
+    id: 4,
+    prompt: 'What happens here?',
+    code: [
+      "req.session.set('user', 'Bob');",
+      "req.session.delete('user');",
+      "res.send(req.session.require('user'));",
+    ].join('\n'),
+    choices: {
+      a: "require throws a SessionKeyError, because 'user' was deleted",
+      b: 'It sends Bob',
+      c: 'It sends an empty page',
+      d: 'It does not compile: sessions have no delete method',
+    },
+    answer: 'a',
+    steps: [
+      "delete('user') removes the key from the session.",
+      "require('user') demands the key and throws SessionKeyError when it is absent (Django raises KeyError). Use get('user') when the value is optional.",
+    ],
+    mistakes: [
+      'Thinking the delete call is wrong',
+      'Assuming session keys cannot be deleted',
+      'Forgetting that require throws on a missing key',
+    ],
+  },
+  {
+    id: 5,
+    prompt: 'Which lines complete the two routes, saving the colour in one and showing it in the other?',
+    code: [
+      "app.get('/color/set', (req, res) => {",
+      '  const color = req.query.color;',
+      "  if (typeof color === 'string') /* 1: save color */;",
+      "  res.type('text/plain').send('Color saved');",
+      '});',
+      "app.get('/color', (req, res) => {",
+      '  const color = /* 2: read it, or "unknown" */;',
+      '  res.type(\'text/plain\').send(`Favorite color: ${color}`);',
+      '});',
+    ].join('\n'),
+    choices: {
+      a: "1: req.session.color = color   2: req.session.color ?? 'unknown'",
+      b: "1: req.session.save('color', color)   2: req.session.load('color')",
+      c: "1: req.session.set('color', color)   2: req.session.get('color', 'unknown')",
+      d: "1: res.cookie('color', color)   2: req.cookies.color",
+    },
+    answer: 'c',
+    steps: [
+      "Save with set: req.session.set('color', color).",
+      "Read with a fallback so a new visitor gets a value: req.session.get('color', 'unknown').",
+    ],
+    mistakes: [
+      'Using property syntax, which stores nothing',
+      'Calling methods a session does not have (save, load)',
+      'Putting the data itself in a cookie, where the browser can read and change it',
+    ],
+  },
+];
+
+/** The question with this id, or undefined. */
+export function findQuestion(id: string): Question | undefined {
+  return questions.find((q) => String(q.id) === id);
+}
+
+/** The learn.json shape: what was answered and what was right. */
+export function progress(answers: Record<string, string>) {
+  const list = questions.map((q) => ({
+    id: q.id,
+    answered: Object.hasOwn(answers, q.id),
+    correct: answers[q.id] === q.answer,
+  }));
+  return { answered: list.filter((q) => q.answered).length, correct: list.filter((q) => q.correct).length, questions: list };
+}

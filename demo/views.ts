@@ -1,0 +1,163 @@
+// Server-rendered pages. Every interpolated value is escaped unless it is already Html.
+import { lesson, questions } from './learn.js';
+
+export class Html {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function render(value: unknown): string {
+  if (value instanceof Html) return value.text;
+  if (Array.isArray(value)) return value.map(render).join('');
+  if (value === null || value === undefined || value === false) return '';
+  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+/** A template tag that escapes what it interpolates. */
+export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+  return new Html(strings.reduce((out, s, i) => out + render(values[i - 1]) + s));
+}
+
+export const money = (n: number) => `€${n.toFixed(2)}`;
+
+export interface Visitor {
+  user: string | null;
+  cartCount: number;
+}
+
+export function page(title: string, visitor: Visitor, body: Html): string {
+  return html`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · sessionkit demo</title><link rel="stylesheet" href="/style.css"></head>
+<body>
+<header><a class="brand" href="/">sessionkit shop</a>
+<nav><a href="/shop">Shop</a> <a href="/cart">Cart (${visitor.cartCount})</a> <a href="/learn">Learn</a> <a href="/count">Counter</a> <a href="/color">Colour</a></nav>
+<span class="who">${visitor.user ? `Signed in as ${visitor.user}` : 'Not signed in'}</span></header>
+<main><h1>${title}</h1>
+${body}</main>
+<footer><a href="/session">What this site remembers about you</a> · a demo of sessionkit</footer>
+</body>
+</html>
+`.text;
+}
+
+export function loginForm(error?: string): Html {
+  return html`<form method="post" action="/login" class="card">
+${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+<label>Username <input name="username" autocomplete="username" required></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button>Sign in</button>
+<p class="hint">Try alice / wonderland or bob / builder.</p>
+</form>`;
+}
+
+export function home(name: string | null, color: string | undefined, error?: string): Html {
+  return html`${name
+    ? html`<p class="welcome">Welcome, ${name}</p>
+<form method="post" action="/logout"><button>Sign out</button></form>`
+    : loginForm(error)}
+<section class="card"><h2>Favourite colour</h2>
+<p>${color ? html`Yours is <strong>${color}</strong>.` : 'You have not picked one yet.'}</p>
+<form method="get" action="/color/set"><input name="color" placeholder="teal" maxlength="40" required> <button>Save</button></form></section>
+<section><h2>Try it</h2><ul>
+<li><a href="/shop">Shop</a>: put things in a cart that follows you across pages, logins and restarts.</li>
+<li><a href="/count">/count</a>: a visit counter, one per visitor.</li>
+<li><a href="/color">/color</a>: the colour you saved above.</li>
+<li><a href="/learn">Learn</a>: why sessions matter, with five practice questions.</li>
+<li><a href="/session">/session</a>: everything this site keeps about you (also as <a href="/session.json">JSON</a>).</li>
+</ul></section>`;
+}
+
+export interface Product {
+  id: string;
+  name: string;
+  price: number;
+}
+
+export function shop(products: Product[]): Html {
+  return html`<ul class="products">${products.map(
+    (p) => html`<li class="card"><h2>${p.name}</h2><p class="price">${money(p.price)}</p>
+<form method="post" action="/cart/add"><input type="hidden" name="item" value="${p.id}">
+<input name="qty" type="number" value="1" min="1" max="99" aria-label="Quantity"> <button>Add to cart</button></form></li>`,
+  )}</ul>`;
+}
+
+export interface Line extends Product {
+  qty: number;
+}
+
+export function cart(items: Line[], total: number): Html {
+  if (items.length === 0) return html`<p>Your cart is empty. <a href="/shop">Go shopping</a>.</p>`;
+  return html`<table class="cart"><thead><tr><th>Item</th><th>Qty</th><th>Price</th><th>Subtotal</th></tr></thead><tbody>
+${items.map((l) => html`<tr><td>${l.name}</td><td>${l.qty}</td><td>${money(l.price)}</td><td>${money(l.price * l.qty)}</td></tr>`)}
+</tbody><tfoot><tr><th colspan="3">Total</th><th class="total">${money(total)}</th></tr></tfoot></table>
+<form method="post" action="/cart/checkout"><button>Check out</button></form>
+<p class="hint">Also as <a href="/cart.json">JSON</a>.</p>`;
+}
+
+export function order(number: string, total: number): Html {
+  return html`<p>Thank you! Your order number is <strong class="order">${number}</strong> (${money(total)}).</p>
+<p>Your cart is empty again. <a href="/shop">Keep shopping</a>.</p>`;
+}
+
+export function learn(answers: Record<string, string>): Html {
+  const answered = questions.filter((q) => Object.hasOwn(answers, q.id));
+  const correct = answered.filter((q) => answers[q.id] === q.answer).length;
+  return html`<section class="lesson"><p>${lesson.problem}</p><p>${lesson.idea}</p>
+<p>Before: trusting the request.</p><pre><code>${lesson.before}</code></pre>
+<p>After: asking the session.</p><pre><code>${lesson.after}</code></pre>
+<ul>${lesson.takeaways.map((t) => html`<li>${t}</li>`)}</ul></section>
+<h2>Practice</h2><p class="score">Score so far: ${correct} of ${answered.length} (${questions.length} questions)</p>
+${questions.map((q) => {
+  const chosen = answers[q.id];
+  return html`<section class="card question" id="q${q.id}"><h3>${q.id}. ${q.prompt}</h3>
+${q.code ? html`<pre><code>${q.code}</code></pre>` : ''}
+<form method="post" action="/learn/answer#q${q.id}"><input type="hidden" name="question" value="${q.id}">
+${Object.entries(q.choices).map(
+  ([id, text]) => html`<label class="choice"><input type="radio" name="choice" value="${id}" required${chosen === id ? html` checked` : ''}> ${id.toUpperCase()}. ${text}</label>`,
+)}
+<button>Check</button></form>
+${chosen === undefined ? '' : html`<div class="${chosen === q.answer ? 'right' : 'wrong'}">
+<p class="verdict">${chosen === q.answer ? 'Right!' : `Wrong: the answer is ${q.answer.toUpperCase()}.`}</p>
+<ol>${q.steps.map((s, i) => html`<li>Step ${i + 1}: ${s}</li>`)}</ol>
+<p>Common mistakes:</p><ul>${q.mistakes.map((m) => html`<li>${m}</li>`)}</ul></div>`}
+</section>`;
+})}`;
+}
+
+export interface SessionView {
+  cookie: string | null;
+  signedData: boolean;
+  data: Record<string, unknown>;
+  expiresAt: Date | null;
+  ageSeconds: number;
+}
+
+export function sessionPage(v: SessionView): Html {
+  if (v.cookie === null) {
+    return html`<p class="note">Nothing is stored about you yet, and your browser holds no session cookie from this site.
+Count a <a href="/count">visit</a> or add something to your <a href="/shop">cart</a>, then come back.</p>`;
+  }
+  const days = Math.floor(v.ageSeconds / 86400);
+  const hours = Math.floor((v.ageSeconds % 86400) / 3600);
+  return html`<h2>The cookie your browser holds</h2>
+<pre><code class="cookie">${v.cookie}</code></pre>
+${v.signedData
+  ? html`<p>The whole session, signed so that it cannot be changed without the server noticing; page scripts cannot read it (HttpOnly).</p>
+<h2>What it holds</h2>`
+  : html`<p>Only a random key: it means nothing by itself, and page scripts cannot read it (HttpOnly).</p>
+<h2>What the server keeps under that key</h2>`}
+<pre><code class="data">${JSON.stringify(v.data, null, 2)}</code></pre>
+<h2>Until when</h2>
+<p>Expires <time datetime="${v.expiresAt?.toISOString()}">${v.expiresAt?.toUTCString()}</time>,
+in ${days} days and ${hours} hours; every change to the session renews this. Also as <a href="/session.json">JSON</a>.</p>`;
+}
+
+export function problem(message: string): Html {
+  return html`<p class="error" role="alert">${message}</p><p><a href="/">Back home</a></p>`;
+}

@@ -1,0 +1,242 @@
+// The demo shop over plain HTTP: status codes, redirects, JSON shapes and bad input.
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { demoDir, freePort, startDemo, type Demo } from './support/demo.js';
+
+/** One browser-less visitor: keeps the session cookie as a browser would. */
+class Visitor {
+  cookie: string | null = null;
+  constructor(readonly base: string) {}
+
+  async fetch(path: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookie) headers.set('cookie', `sessionid=${this.cookie}`);
+    let body = init.body;
+    if (init.form) {
+      headers.set('content-type', 'application/x-www-form-urlencoded');
+      body = new URLSearchParams(init.form).toString();
+    }
+    const res = await fetch(this.base + path, { method: init.form ? 'POST' : init.method, headers, body, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const m = /^sessionid=([^;]*)/.exec(c);
+      if (m) this.cookie = /Max-Age=0/i.test(c) ? null : m[1]!;
+    }
+    return res;
+  }
+  post(path: string, form: Record<string, string>) {
+    return this.fetch(path, { form });
+  }
+  async json(path: string): Promise<any> {
+    return (await this.fetch(path)).json();
+  }
+}
+
+let demo: Demo;
+const dir = demoDir();
+
+before(async () => {
+  demo = await startDemo({ cwd: dir.dir, port: await freePort() });
+});
+after(async () => {
+  await demo?.stop();
+  dir.remove();
+});
+
+describe('demo shop over HTTP', () => {
+  test('a new visitor has nothing stored and gets no cookie', async () => {
+    const v = new Visitor(demo.url);
+    const res = await v.fetch('/session.json');
+    assert.deepEqual(await res.json(), { stored: false, data: {}, expiresAt: null });
+    assert.deepEqual(res.headers.getSetCookie(), []);
+    for (const path of ['/', '/shop', '/cart', '/cart.json', '/learn', '/learn.json', '/color', '/session']) {
+      assert.equal((await v.fetch(path)).status, 200, path);
+    }
+    assert.equal(v.cookie, null);
+  });
+
+  test('the counter counts per visitor, as text/plain', async () => {
+    const a = new Visitor(demo.url);
+    const b = new Visitor(demo.url);
+    for (const n of [1, 2, 3]) assert.equal(await (await a.fetch('/count')).text(), `Count: ${n}`);
+    const res = await b.fetch('/count');
+    assert.match(res.headers.get('content-type')!, /^text\/plain/);
+    assert.equal(await res.text(), 'Count: 1');
+  });
+
+  test('the favourite colour is saved and shown, escaped in HTML', async () => {
+    const v = new Visitor(demo.url);
+    assert.equal(await (await v.fetch('/color')).text(), 'Favorite color: unknown');
+    assert.equal((await v.fetch('/color/set')).status, 400);
+    assert.equal(await (await v.fetch('/color/set?color=%3Cb%3Eteal')).text(), 'Color saved');
+    assert.equal(await (await v.fetch('/color')).text(), 'Favorite color: <b>teal');
+    const home = await (await v.fetch('/')).text();
+    assert.match(home, /&lt;b&gt;teal/);
+    assert.doesNotMatch(home, /<b>teal/);
+  });
+
+  test('cart: add, JSON shape, total; unknown item and bad quantity are 400 and store nothing', async () => {
+    const v = new Visitor(demo.url);
+    const forms: Record<string, string>[] = [{ item: 'unicorn' }, { item: 'tea', qty: '0' }, { item: 'tea', qty: 'many' }, {}];
+    for (const form of forms) {
+      const res = await v.post('/cart/add', form);
+      assert.equal(res.status, 400, JSON.stringify(form));
+      assert.deepEqual(res.headers.getSetCookie(), []);
+    }
+    const res = await v.post('/cart/add', { item: 'tea', qty: '2' });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/cart');
+    await v.post('/cart/add', { item: 'mug' });
+    assert.deepEqual(await v.json('/cart.json'), {
+      items: [
+        { id: 'tea', name: 'Earl Grey tea, 100 g', qty: 2, price: 6.5 },
+        { id: 'mug', name: 'Enamel mug', qty: 1, price: 12 },
+      ],
+      total: 25,
+    });
+    assert.match(await (await v.fetch('/cart')).text(), /€25\.00/);
+  });
+
+  test('checkout empties the cart and shows an order number; an empty cart is 400', async () => {
+    const v = new Visitor(demo.url);
+    assert.equal((await v.post('/cart/checkout', {})).status, 400);
+    await v.post('/cart/add', { item: 'pen' });
+    const res = await v.post('/cart/checkout', {});
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /order number is <strong class="order">\d{6}<\/strong>/);
+    assert.deepEqual(await v.json('/cart.json'), { items: [], total: 0 });
+    assert.equal((await v.post('/cart/checkout', {})).status, 400);
+  });
+
+  test('20 parallel add-to-cart requests of one visitor all survive', async () => {
+    const v = new Visitor(demo.url);
+    await v.fetch('/count'); // a session to share
+    const key = v.cookie;
+    assert.ok(key);
+    const results = await Promise.all(Array.from({ length: 20 }, () => v.post('/cart/add', { item: 'notebook' })));
+    assert.deepEqual(results.map((r) => r.status), Array(20).fill(303));
+    assert.equal(v.cookie, key);
+    const cart = await v.json('/cart.json');
+    assert.equal(cart.items[0].qty, 20);
+    assert.equal(cart.total, 198);
+  });
+
+  test('a wrong password is 401 with the form and an error, and changes nothing', async () => {
+    const v = new Visitor(demo.url);
+    await v.post('/cart/add', { item: 'tea' });
+    const key = v.cookie;
+    const { data: before } = await v.json('/session.json');
+    const forms: Record<string, string>[] = [{ username: 'alice', password: 'wrong' }, { username: 'mallory', password: 'wonderland' }, { username: 'alice' }];
+    for (const form of forms) {
+      const res = await v.post('/login', form);
+      assert.equal(res.status, 401, JSON.stringify(form));
+      const body = await res.text();
+      assert.match(body, /Wrong username or password/);
+      assert.match(body, /<form method="post" action="\/login"/);
+      assert.deepEqual(res.headers.getSetCookie(), []);
+    }
+    assert.equal(v.cookie, key);
+    assert.deepEqual((await v.json('/session.json')).data, before);
+  });
+
+  test('login cycles the key, keeps the cart and greets the user; logout deletes it all', async () => {
+    const v = new Visitor(demo.url);
+    await v.post('/cart/add', { item: 'tote' });
+    const before = v.cookie!;
+    const res = await v.post('/login', { username: 'bob', password: 'builder' });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/');
+    assert.ok(v.cookie && v.cookie !== before);
+    assert.match(await (await v.fetch('/')).text(), /Welcome, Bob/);
+    assert.deepEqual((await v.json('/session.json')).data, { cart: { tote: 1 }, user: 'bob' });
+    assert.equal((await new Visitor(demo.url).fetch('/session.json', { headers: { cookie: `sessionid=${before}` } })).status, 200);
+    const old = new Visitor(demo.url);
+    old.cookie = before;
+    assert.equal((await old.json('/session.json')).stored, false, 'the pre-login key loads nothing');
+
+    const loggedIn = v.cookie!;
+    const out = await v.post('/logout', {});
+    assert.equal(out.status, 303);
+    assert.equal(out.headers.get('location'), '/');
+    assert.match(out.headers.getSetCookie().join(), /sessionid=; .*Max-Age=0/);
+    assert.equal(v.cookie, null);
+    old.cookie = loggedIn;
+    assert.deepEqual(await old.json('/session.json'), { stored: false, data: {}, expiresAt: null });
+  });
+
+  test('learn: answers are recorded; unknown question or choice is 400', async () => {
+    const v = new Visitor(demo.url);
+    const forms: Record<string, string>[] = [
+      { question: '6', choice: 'a' },
+      { question: '1', choice: 'e' },
+      { question: '1' },
+      { question: 'x', choice: 'a' },
+      { question: 'constructor', choice: 'a' },
+      { question: '1', choice: 'toString' },
+    ];
+    for (const form of forms) {
+      assert.equal((await v.post('/learn/answer', form)).status, 400, JSON.stringify(form));
+    }
+    assert.equal(v.cookie, null);
+    const res = await v.post('/learn/answer', { question: '3', choice: 'b' });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/learn');
+    await v.post('/learn/answer', { question: '4', choice: 'd' });
+    const json = await v.json('/learn.json');
+    assert.equal(json.answered, 2);
+    assert.equal(json.correct, 1);
+    assert.equal(json.questions.length, 5);
+    assert.deepEqual(json.questions[2], { id: 3, answered: true, correct: true });
+    assert.deepEqual(json.questions[3], { id: 4, answered: true, correct: false });
+    assert.deepEqual(json.questions[0], { id: 1, answered: false, correct: false });
+    const page = await (await v.fetch('/learn')).text();
+    assert.match(page, /Score so far: 1 of 2/);
+    assert.match(page, /Right!/);
+    assert.match(page, /Wrong: the answer is A\./);
+  });
+
+  test('/session shows the key, the data and the expiry; every page links it', async () => {
+    const v = new Visitor(demo.url);
+    assert.match(await (await v.fetch('/session')).text(), /Nothing is stored about you yet/);
+    await v.fetch('/color/set?color=teal');
+    const json = await v.json('/session.json');
+    assert.equal(json.stored, true);
+    assert.deepEqual(json.data, { color: 'teal' });
+    const days = (Date.parse(json.expiresAt) - Date.now()) / 86_400_000;
+    assert.ok(days > 13.9 && days <= 14, String(days));
+    const page = await (await v.fetch('/session')).text();
+    assert.ok(page.includes(`sessionid=${v.cookie}`));
+    assert.match(page, /&quot;color&quot;: &quot;teal&quot;/);
+    assert.match(page, /in 14 days and 0 hours/);
+    for (const path of ['/', '/shop', '/cart', '/learn', '/session']) {
+      assert.match(await (await v.fetch(path)).text(), /<footer><a href="\/session">/, path);
+    }
+  });
+
+  test('a secret is generated into ./data/secret on the first start', () => {
+    const file = join(dir.dir, 'data/secret');
+    assert.ok(readFileSync(file, 'utf8').trim().length >= 40);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+  });
+
+  test('SESSION_STORE=cookie: keeps the session in a signed cookie', async () => {
+    const d = demoDir();
+    const cookieDemo = await startDemo({ cwd: d.dir, port: await freePort(), env: { SESSION_STORE: 'cookie:' } });
+    try {
+      const v = new Visitor(cookieDemo.url);
+      await v.fetch('/count');
+      assert.equal(await (await v.fetch('/count')).text(), 'Count: 2');
+      assert.match(v.cookie!, /:/); // Django's signed format, not a random key
+      v.cookie = v.cookie!.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'));
+      assert.equal(await (await v.fetch('/count')).text(), 'Count: 1', 'a tampered cookie is not trusted');
+    } finally {
+      assert.equal(await cookieDemo.stop(), 0);
+      d.remove();
+    }
+  });
+
+  test('SIGTERM shuts the server down cleanly (exit code 0)', async () => {
+    assert.equal(await demo.stop(), 0);
+  });
+});
