@@ -1,0 +1,81 @@
+/**
+ * What every bench server shares: which session library and store it runs (from the
+ * environment the parent sets), the sessionkit setup, and the IPC the parent drives
+ * (`ready` with the port, `mem` answered with the heap and RSS after a full GC).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Impl = 'bare' | 'sessionkit' | 'express-session' | 'fastify-session' | 'iron-session';
+export type StoreKind = 'none' | 'memory' | 'sqlite' | 'redis' | 'cookie';
+
+export const impl = (process.env.BENCH_IMPL ?? 'bare') as Impl;
+export const storeKind = (process.env.BENCH_STORE ?? 'none') as StoreKind;
+export const redisUrl = process.env.BENCH_REDIS_URL ?? '';
+/** Secrets for the libraries that sign or encrypt (fixed: this is a benchmark, not a deployment). */
+export const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+export const onExit = (fn: () => Promise<void> | void) => cleanups.push(fn);
+
+/** sessionkit from the built package (`npm run build` runs first), as a user would import it. */
+export async function sessionkitSessions() {
+  const sk: Record<string, any> = await import('../../dist/index.js');
+  const logger = { warn() {}, error() {} };
+  let store: unknown;
+  switch (storeKind) {
+    case 'memory':
+      store = new sk.MemoryStore({ logger });
+      break;
+    case 'sqlite': {
+      const dir = mkdtempSync(join(tmpdir(), 'sessionkit-bench-'));
+      store = new sk.SqliteStore({ path: join(dir, 'sessions.sqlite3'), logger });
+      onExit(() => rmSync(dir, { recursive: true, force: true }));
+      break;
+    }
+    case 'redis': {
+      const { createClient } = await import('redis');
+      const client = createClient({ url: redisUrl });
+      await client.connect();
+      store = new sk.RedisStore({ client, prefix: 'sk:', logger });
+      onExit(async () => void (await client.quit()));
+      break;
+    }
+    case 'cookie':
+      store = new sk.CookieStore({ secret: SECRET });
+      break;
+    default:
+      throw new Error(`bench: sessionkit needs a store, got ${storeKind}`);
+  }
+  return sk.createSessions({ store });
+}
+
+export async function connectRedisStore() {
+  const { createClient } = await import('redis');
+  const { RedisStore } = await import('connect-redis');
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  onExit(async () => void (await client.quit()));
+  return new RedisStore({ client, prefix: 'peer:' });
+}
+
+export const IRON_OPTIONS = { password: SECRET, cookieName: 'iron', cookieOptions: { secure: false } };
+
+/** Tells the parent the port, answers its `mem` requests, and exits cleanly on `stop`. */
+export function ready(server: Server | { address(): AddressInfo | string | null }): void {
+  const { port } = server.address() as AddressInfo;
+  process.on('message', async (msg: { type: string }) => {
+    if (msg.type === 'mem') {
+      for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
+      const m = process.memoryUsage();
+      process.send!({ type: 'mem', heapUsed: m.heapUsed, rss: m.rss, external: m.external });
+    } else if (msg.type === 'stop') {
+      for (const fn of cleanups) await Promise.resolve(fn()).catch(() => {});
+      process.exit(0);
+    }
+  });
+  process.send!({ type: 'ready', port });
+}
