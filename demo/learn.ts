@@ -20,8 +20,8 @@ export const lesson = {
     'A session fixes that. The first time a site has something to remember, it gives your browser a ' +
     'cookie holding only a long random key. The browser sends the key back with every request, and the ' +
     'server keeps the data itself (who you are, your cart, your favourite colour) under that key.',
-  before: "if (req.query.user === 'john') showWelcome(); else askLogin(); // anyone can type ?user=john",
-  after: "if (req.session.get('user') === 'john') showWelcome(); else askLogin(); // only the server sets it",
+  before: "// anyone can type ?user=john\nif (req.query.user === 'john') showWelcome(); else askLogin();",
+  after: "// only the server sets it, after checking a password\nif (req.session.get('user') === 'john') showWelcome(); else askLogin();",
   takeaways: [
     'Sessions remember a visitor’s data from one request to the next.',
     'They spare visitors repeated logins and lost carts.',

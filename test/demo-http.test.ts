@@ -143,14 +143,15 @@ describe('demo shop over HTTP', () => {
   test('login cycles the key, keeps the cart and greets the user; logout deletes it all', async () => {
     const v = new Visitor(demo.url);
     await v.post('/cart/add', { item: 'tote' });
+    await v.post('/learn/answer', { question: '1', choice: 'd' });
     const before = v.cookie!;
     const res = await v.post('/login', { username: 'bob', password: 'builder' });
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/');
     assert.ok(v.cookie && v.cookie !== before);
     assert.match(await (await v.fetch('/')).text(), /Welcome, Bob/);
-    assert.deepEqual((await v.json('/session.json')).data, { cart: { tote: 1 }, user: 'bob' });
-    assert.equal((await new Visitor(demo.url).fetch('/session.json', { headers: { cookie: `sessionid=${before}` } })).status, 200);
+    assert.deepEqual((await v.json('/session.json')).data, { cart: { tote: 1 }, learn: { 1: 'd' }, user: 'bob' });
+    assert.equal((await v.json('/learn.json')).correct, 1, 'learn progress survives the login');
     const old = new Visitor(demo.url);
     old.cookie = before;
     assert.equal((await old.json('/session.json')).stored, false, 'the pre-login key loads nothing');
