@@ -12,6 +12,7 @@ import { createStore } from '../src/stores/url.js';
 import { recordingLogger } from '../src/testing/store-suite.js';
 import { startRedis, stopAll, type RedisServer } from './support/redis.js';
 
+type Data = Record<string, any>;
 const TIMEOUT = 1000;
 const unhandled: unknown[] = [];
 const onUnhandled = (err: unknown) => void unhandled.push(err);
@@ -25,7 +26,7 @@ after(async () => {
 });
 
 /** Saves a session holding `data` and returns its cookie. */
-async function saveSession(sessions: Sessions, data: Record<string, unknown>): Promise<string> {
+async function saveSession(sessions: Sessions<Data>, data: Record<string, unknown>): Promise<string> {
   const s = await sessions.load();
   s.update(data);
   const header = await sessions.commit(s);
@@ -57,7 +58,7 @@ async function assertUnavailableWithin(promise: Promise<unknown>, limit: number)
 describe('Redis stopped mid-way, with a client the user passed in', () => {
   let redis: RedisServer;
   let client: ReturnType<typeof createClient>;
-  let sessions: Sessions;
+  let sessions: Sessions<Data>;
   const logger = recordingLogger();
 
   before(async () => {
@@ -65,7 +66,7 @@ describe('Redis stopped mid-way, with a client the user passed in', () => {
     // Default node-redis options: an offline queue and no 'error' listener of the user's own.
     client = createClient({ url: redis.url });
     await client.connect();
-    sessions = createSessions({ store: new RedisStore({ client, logger, timeout: TIMEOUT }), logger });
+    sessions = createSessions<Data>({ store: new RedisStore({ client, logger, timeout: TIMEOUT }), logger });
   });
   after(async () => {
     client.destroy();
@@ -107,12 +108,12 @@ describe('Redis stopped mid-way, with a client the user passed in', () => {
 
 describe('Redis stopped mid-way, with createStore(redis://…)', () => {
   let redis: RedisServer;
-  let sessions: Sessions;
+  let sessions: Sessions<Data>;
   const logger = recordingLogger();
 
   before(async () => {
     redis = await startRedis({ persistent: true });
-    sessions = createSessions({ store: createStore(`${redis.url}/0`, { logger }), logger });
+    sessions = createSessions<Data>({ store: createStore(`${redis.url}/0`, { logger }), logger });
   });
   after(async () => {
     await sessions.close();

@@ -15,10 +15,11 @@ const clusterServers = () => (cluster ??= startCluster());
 
 after(stopAll);
 
-type AnyClient = ReturnType<typeof createClient> | ReturnType<typeof createCluster>;
+const connectTo = (url: string) => createClient({ url });
+type Client = ReturnType<typeof connectTo>;
 
 /** Every key and value under the prefix, on every node. */
-async function dumpKeys(clients: ReturnType<typeof createClient>[], prefix: string): Promise<string> {
+async function dumpKeys(clients: Client[], prefix: string): Promise<string> {
   const out: Record<string, string | null> = {};
   for (const c of clients) {
     for await (const keys of c.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
@@ -75,7 +76,7 @@ describeStore('RedisStore on a 3-master Redis Cluster', {
 
 describe('RedisStore specifics', () => {
   let url: string;
-  let client: ReturnType<typeof createClient>;
+  let client: Client;
   before(async () => {
     url = (await server()).url;
     client = createClient({ url });
@@ -219,7 +220,7 @@ describe('RedisStore specifics', () => {
 describe('RedisStore on Cluster: keys of one session hash to one slot', () => {
   it('every session key carries its digest as a hash tag', async () => {
     const { rootNodes } = await clusterServers();
-    const client: AnyClient = createCluster({ rootNodes });
+    const client = createCluster({ rootNodes });
     await client.connect();
     try {
       const store = new RedisStore({ client, prefix: 'slots:' });
@@ -231,13 +232,13 @@ describe('RedisStore on Cluster: keys of one session hash to one slot', () => {
       assert.equal(stats.count, 30);
       assert.equal(stats.expired, 0);
       for (const k of keys) {
-        const slot = await (client as ReturnType<typeof createCluster>).sendCommand(undefined, true, ['CLUSTER', 'KEYSLOT', `slots:{${digestKey(k)}}`]);
-        const tagSlot = await (client as ReturnType<typeof createCluster>).sendCommand(undefined, true, ['CLUSTER', 'KEYSLOT', digestKey(k)]);
+        const slot: unknown = await client.sendCommand(undefined, true, ['CLUSTER', 'KEYSLOT', `slots:{${digestKey(k)}}`]);
+        const tagSlot: unknown = await client.sendCommand(undefined, true, ['CLUSTER', 'KEYSLOT', digestKey(k)]);
         assert.equal(slot, tagSlot);
       }
       const perMaster = await Promise.all(
-        (client as ReturnType<typeof createCluster>).masters.map(async (m) => {
-          const node = await (client as ReturnType<typeof createCluster>).nodeClient(m);
+        client.masters.map(async (m) => {
+          const node = await client.nodeClient(m);
           return Number(await node.sendCommand(['DBSIZE']));
         }),
       );

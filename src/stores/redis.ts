@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { RedisClientType, RedisClusterType } from 'redis';
 import { consoleLogger, type Logger } from '../core/log.js';
 import { encodeData, type SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
@@ -7,8 +6,12 @@ import { digestKey } from '../core/keys.js';
 import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
 import { requireOptional, type CreateStoreOptions } from './url.js';
 
-/** A node-redis (v5+) client: `createClient()` for one server, `createCluster()` for Redis Cluster. */
-export type RedisStoreClient = RedisClientType<any, any, any, any, any> | RedisClusterType<any, any, any, any, any>;
+/**
+ * A node-redis (v5+) client: what `createClient()` returns for one server, or `createCluster()` for
+ * Redis Cluster. Typed by the few members the store uses, so a client built with any modules,
+ * scripts or RESP version fits (node-redis's own generic types do not convert into one another).
+ */
+export type RedisStoreClient = NodeClient | ClusterClient;
 
 export interface RedisStoreOptions {
   /** A node-redis client the user built and connects (`await client.connect()`); the store never closes it. */
@@ -77,8 +80,8 @@ const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 const UPDATE_SHA = sha1(UPDATE_SCRIPT);
 const CLEAR_SHA = sha1(CLEAR_SCRIPT);
 
-/** What the store uses of a node-redis client, typed loosely so v5 and later builds agree. */
-interface NodeClient {
+/** What the store uses of a node-redis client (`createClient()`). */
+export interface NodeClient {
   sendCommand(args: string[], options?: object): Promise<unknown>;
   readonly isOpen?: boolean;
   readonly isReady?: boolean;
@@ -90,7 +93,8 @@ interface NodeClient {
   off(event: string, listener: (...args: any[]) => void): unknown;
   listenerCount(event: string): number;
 }
-interface ClusterClient extends Omit<NodeClient, 'sendCommand'> {
+/** What the store uses of a node-redis cluster client (`createCluster()`). */
+export interface ClusterClient extends Omit<NodeClient, 'sendCommand'> {
   sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[], options?: object): Promise<unknown>;
   readonly masters: { client?: NodeClient }[];
   nodeClient?(node: unknown): Promise<NodeClient>;
