@@ -39,8 +39,8 @@ describe('sessionkit/fastify registration', () => {
   it('a missing or wrong sessions option fails at start with ConfigError naming it', async () => {
     for (const options of [{}, { sessions: {} }, { sessions: null }]) {
       const app = Fastify();
-      app.register(sessionPlugin, options as never);
-      await assert.rejects(app.ready(), (err: unknown) => err instanceof ConfigError && err.option === 'sessions');
+      app.register(sessionPlugin as never, options as never);
+      await assert.rejects(async () => { await app.ready(); }, (err: unknown) => err instanceof ConfigError && err.option === 'sessions');
       await app.close().catch(() => {});
     }
   });

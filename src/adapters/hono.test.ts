@@ -28,7 +28,7 @@ describeAdapter('Hono 4 (sessionkit/hono, on @hono/node-server)', {
           await s.write(b!);
         });
       }
-      return c.body(r.status === 303 ? null : r.body);
+      return r.status === 303 ? c.body(null) : c.body(r.body);
     });
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
