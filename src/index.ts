@@ -32,4 +32,6 @@ export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { SqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
 export { RedisStore, type RedisStoreOptions, type RedisStoreClient } from './stores/redis.js';
 export { CookieStore, type CookieStoreOptions } from './stores/cookie.js';
+export { PostgresStore, type PostgresStoreOptions } from './stores/postgres.js';
+export { CachedStore, type CachedStoreOptions } from './stores/cached.js';
 export { createStore } from './stores/url.js';
