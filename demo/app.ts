@@ -32,6 +32,10 @@ function cartLines(cart: Record<string, number>) {
 export function createApp(sessions: Sessions<Data>): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use((_req, res, next) => {
+    res.set('X-Content-Type-Options', 'nosniff'); // text/plain answers echo input: never let a browser run them as HTML
+    next();
+  });
   app.use(express.urlencoded({ extended: false, limit: '10kb' }));
   app.use(sessionMiddleware(sessions));
 

@@ -237,6 +237,18 @@ describe('demo shop over HTTP', () => {
     }
   });
 
+  test('bad settings stop the start with a message naming the setting', async () => {
+    const d = demoDir();
+    try {
+      const inUse = new URL(demo.url).port;
+      await assert.rejects(startDemo({ cwd: d.dir, port: Number(inUse) }), new RegExp(`exited with 1[^]*cannot listen on 127\\.0\\.0\\.1:${inUse}: .*EADDRINUSE`));
+      await assert.rejects(startDemo({ cwd: d.dir, port: 1, env: { PORT: 'eighty' } }), /exited with 1[^]*PORT must be a port number, got "eighty"/);
+      await assert.rejects(startDemo({ cwd: d.dir, port: 1, env: { SESSION_STORE: 'mysql://x' } }), /exited with 1[^]*SESSION_STORE=mysql:\/\/x: sessionkit: .*not a store URL/);
+    } finally {
+      d.remove();
+    }
+  });
+
   test('SIGTERM shuts the server down cleanly (exit code 0)', async () => {
     assert.equal(await demo.stop(), 0);
   });
