@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createSessions, CookieStore, type Sessions } from '../src/index.js';
-import { djangoCodec, djangoUser, DjangoStore, verifyDjangoUserHash } from '../src/django/index.js';
+import { djangoCodec, djangoUser, DjangoStore, djangoStoreFromUrl, verifyDjangoUserHash } from '../src/django/index.js';
 import { recordingLogger } from '../src/testing/store-suite.js';
 import { djangoPython, hasPsycopg2, startDjango, type DjangoPeer } from './support/django/peer.js';
 import { startPostgres, type RunningPostgres } from './support/postgres.js';
@@ -33,6 +33,8 @@ const keyOf = (setCookie: string | null) => {
 const unicode = { name: 'Zoë Ωmega 😀', quote: '"<script>" \\ / \u2028 \x7f', nested: { list: [1, 2.5, -3, true, null, 'é'] } };
 
 interface Side {
+  /** The django+ store URL of the same database (what `sessionkit clearsessions --store` would be given). */
+  url: string;
   db: Database.Database | pg.Pool;
   django: DjangoPeer;
   sessions: Sessions<Data>;
@@ -219,6 +221,18 @@ function interopCases(name: string, skip: string | false, open: () => Promise<Si
       assert.equal((await django.run('exists', { key: deadOurs2 })).exists, false, 'Django removes the one sessionkit expired');
       assert.equal((await django.run('exists', { key: deadDjango2 })).exists, false);
       for (const key of [liveDjango, liveOurs]) assert.equal((await django.run('exists', { key })).exists, true, 'live rows stay');
+
+      // A store made from a django+ URL, as a CLI would make it, clears Django's expired rows too.
+      const deadDjango3 = (await django.run('create', { data: { x: 1 }, expiry: -3600 })).key;
+      const fromUrl = djangoStoreFromUrl(side.url, { secret: SECRET, logger: side.logger });
+      try {
+        assert.ok((await fromUrl.clearExpired()) >= 1);
+        assert.equal((await fromUrl.stats()).expired, 0);
+      } finally {
+        await fromUrl.close();
+      }
+      assert.equal((await django.run('exists', { key: deadDjango3 })).exists, false);
+      assert.equal((await django.run('exists', { key: liveDjango })).exists, true);
     });
 
     it('djangoCodec encodes what Django decodes, and decodes what Django encodes', async () => {
@@ -247,6 +261,7 @@ interopCases('SQLite', skipAll, async () => {
     sessions,
     logger,
     db,
+    url: `django+sqlite:${path}`,
     setRaw: async (key, data) => void db.prepare('UPDATE django_session SET session_data = ? WHERE session_key = ?').run(data, key),
     rawData: async (key) => (db.prepare('SELECT session_data FROM django_session WHERE session_key = ?').get(key) as { session_data: string } | undefined)?.session_data,
     close: async () => {
@@ -283,6 +298,7 @@ interopCases('PostgreSQL', skipPg, async () => {
     sessions,
     logger,
     db: pool,
+    url: `django+${pgServer.url}`,
     setRaw: async (key, data) => void (await pool.query('UPDATE django_session SET session_data = $1 WHERE session_key = $2', [data, key])),
     rawData: async (key) => (await pool.query('SELECT session_data FROM django_session WHERE session_key = $1', [key])).rows[0]?.session_data,
     close: async () => {

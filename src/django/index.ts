@@ -2,6 +2,6 @@
  * `sessionkit/django`: a TypeScript app as a full peer of a Django site on the same sessions.
  * See docs/django.md ("Running beside Django").
  */
-export { DjangoStore, type DjangoStoreOptions } from './store.js';
+export { DjangoStore, djangoStoreFromUrl, type DjangoStoreOptions } from './store.js';
 export { djangoCodec, DJANGO_SESSION_SALT, type DjangoCodec, type DjangoCodecOptions } from './codec.js';
 export { djangoUser, verifyDjangoUserHash, sessionAuthHash, type DjangoUser } from './auth.js';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Pool, QueryConfig, QueryResultRow } from 'pg';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
@@ -74,6 +75,8 @@ function isPool(db: unknown): db is Pool {
   return typeof d.query === 'function' && typeof d.connect === 'function' && typeof d.on === 'function';
 }
 
+let own: (store: DjangoStore, release: () => Promise<void> | void) => void;
+
 /**
  * Sessions in Django's own `django_session` table, shared with a running Django site
  * (`SESSION_ENGINE = "django.contrib.sessions.backends.db"`). Data is in Django's signed format,
@@ -83,6 +86,8 @@ function isPool(db: unknown): db is Pool {
 export class DjangoStore implements SessionStore {
   readonly #codec: DjangoCodec;
   readonly #backend: Backend;
+  /** Set for a store made by djangoStoreFromUrl, which opened the database itself. */
+  #release: (() => Promise<void> | void) | null = null;
 
   constructor(options: DjangoStoreOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('db', 'new DjangoStore({ db, secret }) needs Django\'s database and SECRET_KEY');
@@ -133,10 +138,59 @@ export class DjangoStore implements SessionStore {
     return this.#backend.stats(now);
   }
 
-  /** The database belongs to the caller and stays open; only the store's own listener is removed. */
+  /** A database the caller passed stays open (only the store's own listener is removed); one djangoStoreFromUrl opened is closed. */
   async close(): Promise<void> {
     this.#backend.close();
+    const release = this.#release;
+    this.#release = null;
+    await release?.();
   }
+
+  static {
+    own = (store, release) => void (store.#release = release);
+  }
+}
+
+
+const require = createRequire(import.meta.url);
+
+/**
+ * A DjangoStore from a URL, for the CLI and `createStore`: `django+sqlite:PATH` (Django's SQLite
+ * file) or `django+postgres://user@host/db` (also `django+postgresql://`). The store opens the
+ * database and closes it on `close()`. `secret` defaults to the DJANGO_SECRET_KEY environment variable.
+ */
+export function djangoStoreFromUrl(url: string, options: { secret?: Secret; logger?: Logger; table?: string } = {}): DjangoStore {
+  const secret = options.secret ?? process.env.DJANGO_SECRET_KEY;
+  if (secret === undefined || secret === '') throw new ConfigError('secret', 'a django+ store URL needs Django\'s SECRET_KEY: set the DJANGO_SECRET_KEY environment variable');
+  const m = /^django\+(sqlite|postgres|postgresql):(.*)$/i.exec(url);
+  if (!m) throw new ConfigError('url', `${JSON.stringify(url)} is not a Django store URL; write django+sqlite:PATH or django+postgres://user@host/db`);
+  const scheme = m[1]!.toLowerCase();
+  if (scheme === 'sqlite') {
+    let path = m[2]!;
+    if (path.startsWith('//')) path = path.slice(2);
+    if (path === '') throw new ConfigError('url', `${JSON.stringify(url)} names no file; write e.g. django+sqlite:./db.sqlite3`);
+    const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
+    let db: BetterSqlite3.Database;
+    try {
+      db = new Sqlite(decodeURIComponent(path), { fileMustExist: true, timeout: 5000 });
+    } catch (err) {
+      throw new StoreUnavailableError(`cannot open Django's SQLite file ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    const store = new DjangoStore({ db, secret, table: options.table, logger: options.logger });
+    own(store, () => void db.close());
+    return store;
+  }
+  let pg: { Pool: typeof Pool; default?: { Pool: typeof Pool } };
+  try {
+    pg = require('pg');
+  } catch {
+    throw new ConfigError('url', 'a django+postgres URL needs the pg package: npm install pg');
+  }
+  const PgPool = pg.Pool ?? pg.default!.Pool;
+  const pool = new PgPool({ connectionString: `${scheme}:${m[2]}`, connectionTimeoutMillis: 3000, idleTimeoutMillis: 30_000 });
+  const store = new DjangoStore({ db: pool, secret, table: options.table, logger: options.logger });
+  own(store, () => pool.end());
+  return store;
 }
 
 function sqliteBackend(db: BetterSqlite3.Database, table: string): Backend {
