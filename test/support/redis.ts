@@ -29,9 +29,20 @@ export interface RedisCluster {
 const live = new Set<ChildProcess>();
 const dirs = new Set<string>();
 
-process.on('exit', () => {
+function killLive(): void {
   for (const child of live) child.kill('SIGKILL');
-});
+}
+process.on('exit', killLive);
+// A test run stopped from outside (Ctrl-C, a CI timeout) skips 'exit': kill the servers, then let
+// the signal do what it would have done.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  const onSignal = () => {
+    killLive();
+    process.off(signal, onSignal);
+    process.kill(process.pid, signal);
+  };
+  process.on(signal, onSignal);
+}
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
