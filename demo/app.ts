@@ -36,8 +36,8 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     res.set('X-Content-Type-Options', 'nosniff'); // text/plain answers echo input: never let a browser run them as HTML
     next();
   });
-  app.use(express.urlencoded({ extended: false, limit: '10kb' }));
   app.use(sessionMiddleware(sessions));
+  app.use(express.urlencoded({ extended: false, limit: '10kb' }));
 
   const render = (req: Request, res: Response, title: string, body: views.Html) => {
     const session = getSession<Data>(req);

@@ -1,6 +1,7 @@
 // The demo shop over plain HTTP: status codes, redirects, JSON shapes and bad input.
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { demoDir, freePort, startDemo, type Demo } from './support/demo.js';
@@ -114,9 +115,23 @@ describe('demo shop over HTTP', () => {
     await v.fetch('/count'); // a session to share
     const key = v.cookie;
     assert.ok(key);
-    const results = await Promise.all(Array.from({ length: 20 }, () => v.post('/cart/add', { item: 'notebook' })));
-    assert.deepEqual(results.map((r) => r.status), Array(20).fill(303));
-    assert.equal(v.cookie, key);
+    // Every request loads the session when its headers arrive; the bodies follow only once all
+    // 20 are in flight, so all 20 commits start from the same version and conflict.
+    const body = 'item=notebook';
+    const requests = Array.from({ length: 20 }, () => {
+      const req = http.request(`${demo.url}/cart/add`, {
+        method: 'POST',
+        agent: false,
+        headers: { cookie: `sessionid=${key}`, 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length },
+      });
+      req.flushHeaders();
+      return req;
+    });
+    const responses = requests.map((req) => new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject)));
+    await v.fetch('/session.json'); // answered after the server has read the 20 heads
+    for (const req of requests) req.end(body);
+    const statuses = (await Promise.all(responses)).map((res) => (res.resume(), res.statusCode));
+    assert.deepEqual(statuses, Array(20).fill(303));
     const cart = await v.json('/cart.json');
     assert.equal(cart.items[0].qty, 20);
     assert.equal(cart.total, 198);
