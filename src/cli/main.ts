@@ -16,7 +16,9 @@ commands:
 
 options:
   --store URL            memory:, sqlite:./sessions.sqlite3, redis://host:port/db,
-                         postgres://user@host/db (default: $SESSION_STORE)
+                         postgres://user@host/db,
+                         django+sqlite:PATH (secret from $DJANGO_SECRET_KEY)
+                         (default: $SESSION_STORE)
   -h, --help             show this help
 `;
 

@@ -6,6 +6,7 @@ import { SqliteStore } from './sqlite.js';
 import type { AnyStore } from './store.js';
 import { redisStoreFromUrl } from './redis.js';
 import { postgresStoreFromUrl } from './postgres.js';
+import { djangoStoreFromUrl } from '../django/store.js';
 
 export interface CreateStoreOptions {
   logger?: Logger;
@@ -22,6 +23,10 @@ const factories = new Map<string, StoreFactory>([
   ['rediss:', redisStoreFromUrl],
   ['postgres:', postgresStoreFromUrl],
   ['postgresql:', postgresStoreFromUrl],
+  // Django's own django_session table; the secret comes from DJANGO_SECRET_KEY
+  ['django+sqlite:', djangoStoreFromUrl],
+  ['django+postgres:', djangoStoreFromUrl],
+  ['django+postgresql:', djangoStoreFromUrl],
 ]);
 
 const require = createRequire(import.meta.url);
@@ -37,7 +42,8 @@ export function requireOptional<T>(name: string): T {
 
 /**
  * A store from a URL: `memory:`, `sqlite:./file.sqlite3` (or `sqlite:///abs/path`),
- * `redis://host:port/db`, `rediss://…`, `postgres://user@host/db`, `postgresql://…`.
+ * `redis://host:port/db`, `rediss://…`, `postgres://user@host/db`, `postgresql://…`, and Django's
+ * own table as `django+sqlite:PATH` or `django+postgres://…` (secret from DJANGO_SECRET_KEY).
  * A store made here owns its connections: `close()` ends them.
  */
 export function createStore(url: string, options: CreateStoreOptions = {}): AnyStore {
@@ -56,7 +62,7 @@ export function createStore(url: string, options: CreateStoreOptions = {}): AnyS
     throw new ConfigError('url', `${JSON.stringify(url)} is not a store URL sessionkit knows; use memory:, sqlite:PATH, redis://, rediss://, postgres:// or postgresql://`);
   }
   try {
-    new URL(url);
+    if (!protocol.startsWith('django+sqlite')) new URL(url);
   } catch {
     throw new ConfigError('url', `${JSON.stringify(url)} is not a valid URL`);
   }
