@@ -45,15 +45,59 @@ function attributes(cookie: ResolvedCookie) {
   };
 }
 
+/**
+ * The attributes that never change for one set of cookie options, serialized (and validated) once
+ * by the cookie library, so a commit only splices in the value, Max-Age and Expires, in the
+ * library's attribute order: Max-Age, Domain, Path, Expires, HttpOnly, Secure, Partitioned, SameSite.
+ */
+interface Fixed {
+  /** `; Domain=…; Path=…` */
+  middle: string;
+  /** `; HttpOnly; Secure; Partitioned; SameSite=…` */
+  tail: string;
+  deletion: string;
+}
+const fixedParts = new WeakMap<ResolvedCookie, Fixed>();
+
+function fixedOf(cookie: ResolvedCookie): Fixed {
+  let fixed = fixedParts.get(cookie);
+  if (fixed === undefined) {
+    const head = cookie.name.length + 2; // `name=v`
+    const { domain, path, secure, httpOnly, sameSite, partitioned } = attributes(cookie);
+    fixed = {
+      middle: serialize(cookie.name, 'v', { domain, path }).slice(head),
+      tail: serialize(cookie.name, 'v', { secure, httpOnly, sameSite, partitioned }).slice(head),
+      deletion: serialize(cookie.name, '', { maxAge: 0, expires: new Date(0), ...attributes(cookie) }),
+    };
+    fixedParts.set(cookie, fixed);
+  }
+  return fixed;
+}
+
+// Expires has a resolution of one second: under load most commits reuse the last string.
+let lastExpiresSecond = NaN;
+let lastExpires = '';
+
 /** The session cookie; without `maxAge` it lasts until the browser closes. */
 export function sessionCookie(cookie: ResolvedCookie, value: string, maxAge: number | undefined, now: number): string {
-  const expires = maxAge === undefined ? undefined : new Date(now + maxAge * 1000);
-  return serialize(cookie.name, value, { encode: encodeValue, maxAge, expires, ...attributes(cookie) });
+  const fixed = fixedOf(cookie);
+  if (maxAge === undefined) return `${cookie.name}=${encodeValue(value)}${fixed.middle}${fixed.tail}`;
+  const at = now + maxAge * 1000;
+  if (!Number.isInteger(maxAge) || !Number.isFinite(at)) {
+    // what the library rejects, it rejects with its own TypeError
+    return serialize(cookie.name, value, { encode: encodeValue, maxAge, expires: new Date(at), ...attributes(cookie) });
+  }
+  const second = Math.floor(at / 1000);
+  if (second !== lastExpiresSecond) {
+    lastExpires = new Date(at).toUTCString();
+    lastExpiresSecond = second;
+  }
+  return `${cookie.name}=${encodeValue(value)}; Max-Age=${maxAge}${fixed.middle}; Expires=${lastExpires}${fixed.tail}`;
 }
 
 /** Expires the cookie with the same name, path and domain (Django's delete_cookie). */
 export function deletionCookie(cookie: ResolvedCookie): string {
-  return serialize(cookie.name, '', { maxAge: 0, expires: new Date(0), ...attributes(cookie) });
+  return fixedOf(cookie).deletion;
 }
 
 /** Adds `Cookie` to a Vary header value, case-insensitively; `*` stays `*`. */
