@@ -64,7 +64,7 @@ export async function connectRedisStore() {
 
 export const IRON_OPTIONS = { password: SECRET, cookieName: 'iron', cookieOptions: { secure: false } };
 
-/** Tells the parent the port, answers its `mem` requests, and exits cleanly on `stop`. */
+/** Tells the parent the port, answers its `mem` and `cpu` requests, and exits cleanly on `stop`. */
 export function ready(server: Server | { address(): AddressInfo | string | null }): void {
   const { port } = server.address() as AddressInfo;
   process.on('message', async (msg: { type: string }) => {
@@ -72,6 +72,9 @@ export function ready(server: Server | { address(): AddressInfo | string | null 
       for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
       const m = process.memoryUsage();
       process.send!({ type: 'mem', heapUsed: m.heapUsed, rss: m.rss, external: m.external });
+    } else if (msg.type === 'cpu') {
+      const c = process.cpuUsage();
+      process.send!({ type: 'cpu', micros: c.user + c.system, at: performance.now() });
     } else if (msg.type === 'stop') {
       for (const fn of cleanups) await Promise.resolve(fn()).catch(() => {});
       process.exit(0);
