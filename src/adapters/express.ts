@@ -2,7 +2,36 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Session } from '../core/session.js';
 import type { Sessions } from '../core/sessions.js';
 import { SessionError } from '../core/errors.js';
-import { attachSession, errorResponse } from './http.js';
+import { attachSession, errorResponse, installResponseHooks } from './http.js';
+
+let lastApp: unknown;
+const sessionOf = new WeakMap<object, Session<any>>();
+
+/**
+ * Once per app: the response hooks go on Express's base response prototype (shared by every app
+ * and sub-app, inert for responses without a session) and `req.session` becomes an accessor on
+ * its base request prototype. Per request, nothing is then added to Express's req/res objects,
+ * whose property additions take V8's slow path (Express switches their prototypes per request).
+ */
+function prepareApp(req: Request): void {
+  lastApp = req.app;
+  const app = req.app as unknown as { request: object; response: object };
+  const baseResponse = Object.getPrototypeOf(app.response) as object;
+  const baseRequest = Object.getPrototypeOf(app.request) as object;
+  installResponseHooks(baseResponse);
+  if (!Object.hasOwn(baseRequest, 'session')) {
+    Object.defineProperty(baseRequest, 'session', {
+      configurable: true,
+      enumerable: true,
+      get(this: object) {
+        return sessionOf.get(this);
+      },
+      set(this: object, value: Session<any>) {
+        sessionOf.set(this, value);
+      },
+    });
+  }
+}
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -20,11 +49,11 @@ declare global {
  */
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    attachSession(sessions, req, res).then((session) => {
-      if (session === null) return;
+    if (req.app !== lastApp) prepareApp(req);
+    attachSession(sessions, req, res, (session) => {
       req.session = session as Session<any>;
       next();
-    }, next);
+    });
   };
 }
 

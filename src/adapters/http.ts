@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessionError } from '../core/errors.js';
 import { consoleLogger } from '../core/log.js';
 import type { Session } from '../core/session.js';
-import { commitForResponse, type CommitResult, type Sessions } from '../core/sessions.js';
+import { commitForResponse, loadForRequest, type CommitResult, type Sessions } from '../core/sessions.js';
 import { varyWithCookie } from '../core/cookie.js';
 
 /** The status and text an adapter answers for a sessionkit error (400, 503, else 500). */
@@ -37,6 +37,105 @@ export function sendError(res: ServerResponse, err: unknown): void {
 
 type AnyFn = (...args: any[]) => any;
 
+/** One response's commit in progress; the hooks below are shared by every response. */
+interface Pending {
+  sessions: Sessions<any>;
+  session: Session<any>;
+  /** The arguments of a writeHead call held back until the commit is done. */
+  head: IArguments | null;
+  /** Writes held back while an async commit runs. */
+  queue: [AnyFn, IArguments][] | null;
+  done: boolean;
+}
+
+/**
+ * The responses whose session is not committed yet. A WeakMap rather than a property on the
+ * response: adding a property to a framework's response object (Express switches its prototype
+ * on every request) takes V8's slow path and costs more than the whole commit.
+ */
+const pendingByResponse = new WeakMap<ServerResponse, Pending>();
+
+interface Originals {
+  write: AnyFn;
+  end: AnyFn;
+  writeHead: AnyFn;
+}
+
+const hooked = new WeakSet<object>();
+
+/**
+ * Puts writeHead/write/end hooks on `target` (a response prototype, or one response), which hold
+ * a response back until its session is committed. A response without a pending session passes
+ * straight through, so hooks on a shared prototype are inert for everything else.
+ */
+export function installResponseHooks(target: object): void {
+  if (hooked.has(target)) return;
+  const t = target as ServerResponse;
+  const o: Originals = { write: t.write as AnyFn, end: t.end as AnyFn, writeHead: t.writeHead as AnyFn };
+  function writeHead(this: ServerResponse) {
+    const p = pendingByResponse.get(this);
+    if (p === undefined || p.done) return o.writeHead.apply(this, arguments as unknown as unknown[]);
+    p.head = arguments;
+    if (typeof arguments[0] === 'number') this.statusCode = arguments[0];
+    return this;
+  }
+  function write(this: ServerResponse) {
+    const p = pendingByResponse.get(this);
+    return p === undefined || p.done ? o.write.apply(this, arguments as unknown as unknown[]) : start(this, p, o, o.write, arguments);
+  }
+  function end(this: ServerResponse) {
+    const p = pendingByResponse.get(this);
+    if (p === undefined || p.done) return o.end.apply(this, arguments as unknown as unknown[]);
+    start(this, p, o, o.end, arguments);
+    return this;
+  }
+  const method = (value: AnyFn) => ({ value, writable: true, configurable: true, enumerable: false });
+  Object.defineProperties(target, { writeHead: method(writeHead), write: method(write), end: method(end) });
+  hooked.add(target);
+}
+
+/** The first write or end: commit, then let the head and the held-back writes go. */
+function start(res: ServerResponse, p: Pending, o: Originals, fn: AnyFn, args: IArguments): unknown {
+  if (p.queue !== null) {
+    p.queue.push([fn, args]);
+    return true;
+  }
+  let result: CommitResult | Promise<CommitResult>;
+  try {
+    result = commitForResponse(p.sessions, p.session, res.statusCode);
+  } catch (err) {
+    p.done = true;
+    sendError(res, err);
+    return false;
+  }
+  if (!(result instanceof Promise)) {
+    applyResult(res, result);
+    p.done = true;
+    if (p.head !== null) o.writeHead.apply(res, p.head as unknown as unknown[]);
+    return fn.apply(res, args as unknown as unknown[]);
+  }
+  p.queue = [[fn, args]];
+  result.then(
+    (r) => {
+      applyResult(res, r);
+      p.done = true;
+      if (p.head !== null) o.writeHead.apply(res, p.head as unknown as unknown[]);
+      const queue = p.queue!;
+      p.queue = null;
+      for (const [f, a] of queue) f.apply(res, a as unknown as unknown[]);
+    },
+    (err) => {
+      p.done = true;
+      p.queue = null;
+      sendError(res, err);
+    },
+  );
+  return true;
+}
+
+/** Response prototypes with the hooks, one per original prototype (for node:http responses). */
+const hookedPrototypes = new WeakMap<object, object>();
+
 /**
  * Holds the response's head and body back until the session is committed, so the Set-Cookie and
  * Vary headers go out with it. A request that needs no store write commits synchronously.
@@ -46,87 +145,58 @@ export function commitBeforeHeaders<Data extends Record<string, any>>(
   session: Session<Data>,
   res: ServerResponse,
 ): void {
-  const write = res.write as AnyFn;
-  const end = res.end as AnyFn;
-  const writeHead = res.writeHead as AnyFn;
-  let head: unknown[] | null = null;
-  let queue: [AnyFn, unknown[]][] | null = null; // set while an async commit runs
-  let done = false;
-
-  const restore = () => {
-    done = true;
-    res.write = write as ServerResponse['write'];
-    res.end = end as ServerResponse['end'];
-    res.writeHead = writeHead as ServerResponse['writeHead'];
-  };
-  const flush = () => {
-    restore();
-    if (head) writeHead.apply(res, head);
-    for (const [fn, args] of queue ?? []) fn.apply(res, args);
-    queue = null;
-  };
-  const start = (fn: AnyFn, args: unknown[]): boolean => {
-    if (queue) {
-      queue.push([fn, args]);
-      return true;
-    }
-    let result: CommitResult | Promise<CommitResult>;
-    try {
-      result = commitForResponse(sessions, session, res.statusCode);
-    } catch (err) {
-      restore();
-      sendError(res, err);
-      return false;
-    }
-    if (!(result instanceof Promise)) {
-      applyResult(res, result);
-      queue = [[fn, args]];
-      flush();
-      return true;
-    }
-    queue = [[fn, args]];
-    result.then(
-      (r) => {
-        applyResult(res, r);
-        flush();
-      },
-      (err) => {
-        restore();
-        sendError(res, err);
-      },
-    );
-    return true;
-  };
-
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (done) return writeHead.apply(res, args);
-    head = args;
-    if (typeof args[0] === 'number') res.statusCode = args[0];
-    return res;
-  } as ServerResponse['writeHead'];
-  res.write = function (...args: unknown[]) {
-    return done ? write.apply(res, args) : start(write, args);
-  } as ServerResponse['write'];
-  res.end = function (...args: unknown[]) {
-    if (done) return end.apply(res, args);
-    start(end, args);
-    return res;
-  } as ServerResponse['end'];
+  pendingByResponse.set(res, { sessions, session, head: null, queue: null, done: false });
+  if (hooksInChain(res)) return;
+  if (Object.hasOwn(res, 'end') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'writeHead')) {
+    installResponseHooks(res); // something before us (e.g. compression) put its own methods here: wrap those
+    return;
+  }
+  const proto = Object.getPrototypeOf(res) as object;
+  let hookedProto = hookedPrototypes.get(proto);
+  if (hookedProto === undefined) {
+    hookedProto = Object.create(proto) as object;
+    installResponseHooks(hookedProto);
+    hookedPrototypes.set(proto, hookedProto);
+  }
+  Object.setPrototypeOf(res, hookedProto);
 }
 
-/** Loads the request's session and arranges its commit; answers 503 itself when the store is down. */
-export async function attachSession<Data extends Record<string, any>>(
+/** Whether the writeHead/write/end this response will call are the hooks. */
+function hooksInChain(res: object): boolean {
+  for (let p: object | null = res; p !== null; p = Object.getPrototypeOf(p)) {
+    if (Object.hasOwn(p, 'end') || Object.hasOwn(p, 'write') || Object.hasOwn(p, 'writeHead')) return hooked.has(p);
+  }
+  return false;
+}
+
+/**
+ * Loads the request's session and arranges its commit, then calls `next(session)`: at once when
+ * the request carries no session cookie (no store I/O), after the load otherwise. Answers 503
+ * (or 400) itself when loading fails.
+ */
+export function attachSession<Data extends Record<string, any>>(
   sessions: Sessions<Data>,
   req: IncomingMessage,
   res: ServerResponse,
-): Promise<Session<Data> | null> {
-  let session: Session<Data>;
+  next: (session: Session<Data>) => void,
+): void {
+  let loaded: Session<Data> | Promise<Session<Data>>;
   try {
-    session = await sessions.load(req);
+    loaded = loadForRequest(sessions, req);
   } catch (err) {
     sendError(res, err);
-    return null;
+    return;
   }
-  commitBeforeHeaders(sessions, session, res);
-  return session;
+  if (loaded instanceof Promise) {
+    loaded.then(
+      (session) => {
+        commitBeforeHeaders(sessions, session, res);
+        next(session);
+      },
+      (err) => sendError(res, err),
+    );
+  } else {
+    commitBeforeHeaders(sessions, loaded, res);
+    next(loaded);
+  }
 }

@@ -18,8 +18,7 @@ export function withSession<Data extends Record<string, any>>(
   handler: SessionHandler<Data>,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    attachSession(sessions, req, res).then((session) => {
-      if (session === null) return;
+    attachSession(sessions, req, res, (session) => {
       try {
         const out = handler(req, res, session);
         if (out instanceof Promise) out.catch((err) => fail(res, err));

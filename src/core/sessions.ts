@@ -58,6 +58,14 @@ export function commitForResponse<Data extends Record<string, any>>(
   return (sessions as Engine<Data>).commitResult(session, status);
 }
 
+/** @internal The adapters' load: a Session at once when no store I/O is needed, else a Promise. */
+export function loadForRequest<Data extends Record<string, any>>(
+  sessions: Sessions<Data>,
+  req: RequestLike,
+): Session<Data> | Promise<Session<Data>> {
+  return (sessions as Engine<Data>).loadNow(req);
+}
+
 /** @internal createSessions without the default store (core imports no store). */
 export function makeSessions<Data extends Record<string, any>>(
   options: SessionsOptions<AnyStore>,
@@ -100,6 +108,12 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   }
 
   load(req?: RequestLike): Promise<Session<Data>> {
+    const session = this.loadNow(req);
+    return session instanceof Promise ? session : Promise.resolve(session);
+  }
+
+  /** @internal `load`, answering synchronously when no store I/O is needed (no cookie, cookie store). */
+  loadNow(req?: RequestLike): Session<Data> | Promise<Session<Data>> {
     const value = readCookie(cookieHeader(req), this.#o.cookie.name);
     const state: SessionState = {
       data: {},
@@ -114,18 +128,18 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     };
     // Django keeps a cookie value of 8+ characters as "not empty" until the session is looked at;
     // a shorter one is empty at once, so its cookie is deleted even when the view never touched it.
-    if (value === undefined || value.length < 8) return Promise.resolve(this.#session(state));
+    if (value === undefined || value.length < 8) return this.#session(state);
     if (this.#client) {
       const found = this.#client.unseal(value, this.maxAge, this.now());
       if (found) {
         state.data = found.data;
         state.key = value;
       } else state.unresolvedCookie = true;
-      return Promise.resolve(this.#session(state));
+      return this.#session(state);
     }
     if (!isWellFormedKey(value)) {
       state.unresolvedCookie = true;
-      return Promise.resolve(this.#session(state));
+      return this.#session(state);
     }
     return this.#server!.load(value, this.now()).then((found) => {
       if (found) {
