@@ -2,7 +2,8 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Session } from '../core/session.js';
 import type { Sessions } from '../core/sessions.js';
 import { SessionError } from '../core/errors.js';
-import { attachSession, errorResponse, installResponseHooks } from './http.js';
+import type { ServerResponse } from 'node:http';
+import { attachSession, errorResponse, installResponseHooks, pendingSession } from './http.js';
 
 let lastApp: unknown;
 const sessionOf = new WeakMap<object, Session<any>>();
@@ -23,8 +24,8 @@ function prepareApp(req: Request): void {
     Object.defineProperty(baseRequest, 'session', {
       configurable: true,
       enumerable: true,
-      get(this: object) {
-        return sessionOf.get(this);
+      get(this: { res?: ServerResponse }) {
+        return sessionOf.get(this) ?? (this.res ? pendingSession(this.res) : undefined);
       },
       set(this: object, value: Session<any>) {
         sessionOf.set(this, value);
@@ -50,10 +51,8 @@ declare global {
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.app !== lastApp) prepareApp(req);
-    attachSession(sessions, req, res, (session) => {
-      req.session = session as Session<any>;
-      next();
-    });
+    // req.session reads the session attachSession registered for this response (see prepareApp)
+    attachSession(sessions, req, res, () => next());
   };
 }
 

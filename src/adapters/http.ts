@@ -63,6 +63,11 @@ interface Originals {
 
 const hooked = new WeakSet<object>();
 
+/** The session a response is waiting to commit, if any (lets Express's `req.session` read it). */
+export function pendingSession(res: ServerResponse): Session<any> | undefined {
+  return pendingByResponse.get(res)?.session;
+}
+
 /**
  * Puts writeHead/write/end hooks on `target` (a response prototype, or one response), which hold
  * a response back until its session is committed. A response without a pending session passes
