@@ -46,6 +46,10 @@ interface Pending {
   /** Writes held back while an async commit runs. */
   queue: [AnyFn, IArguments][] | null;
   done: boolean;
+  /** The methods the own-property hooks wrap (null when the hooks sit on a prototype). */
+  write: AnyFn | null;
+  end: AnyFn | null;
+  writeHead: AnyFn | null;
 }
 
 /**
@@ -138,8 +142,30 @@ function start(res: ServerResponse, p: Pending, o: Originals, fn: AnyFn, args: I
   return true;
 }
 
-/** Response prototypes with the hooks, one per original prototype (for node:http responses). */
-const hookedPrototypes = new WeakMap<object, object>();
+/*
+ * Hooks set as own properties of one response (node:http, whose responses keep a stable shape):
+ * shared functions, so a request allocates no closures. Prototype hooks would need
+ * Object.setPrototypeOf on each response, which sends node's own hot paths to slow code.
+ */
+function ownWriteHead(this: ServerResponse) {
+  const p = pendingByResponse.get(this) as Pending & Originals;
+  if (p.done) return p.writeHead.apply(this, arguments as unknown as unknown[]);
+  p.head = arguments;
+  if (typeof arguments[0] === 'number') this.statusCode = arguments[0];
+  return this;
+}
+
+function ownWrite(this: ServerResponse) {
+  const p = pendingByResponse.get(this) as Pending & Originals;
+  return p.done ? p.write.apply(this, arguments as unknown as unknown[]) : start(this, p, p, p.write, arguments);
+}
+
+function ownEnd(this: ServerResponse) {
+  const p = pendingByResponse.get(this) as Pending & Originals;
+  if (p.done) return p.end.apply(this, arguments as unknown as unknown[]);
+  start(this, p, p, p.end, arguments);
+  return this;
+}
 
 /**
  * Holds the response's head and body back until the session is committed, so the Set-Cookie and
@@ -150,20 +176,15 @@ export function commitBeforeHeaders<Data extends Record<string, any>>(
   session: Session<Data>,
   res: ServerResponse,
 ): void {
-  pendingByResponse.set(res, { sessions, session, head: null, queue: null, done: false });
-  if (hooksInChain(res)) return;
-  if (Object.hasOwn(res, 'end') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'writeHead')) {
-    installResponseHooks(res); // something before us (e.g. compression) put its own methods here: wrap those
-    return;
-  }
-  const proto = Object.getPrototypeOf(res) as object;
-  let hookedProto = hookedPrototypes.get(proto);
-  if (hookedProto === undefined) {
-    hookedProto = Object.create(proto) as object;
-    installResponseHooks(hookedProto);
-    hookedPrototypes.set(proto, hookedProto);
-  }
-  Object.setPrototypeOf(res, hookedProto);
+  const p: Pending = { sessions, session, head: null, queue: null, done: false, write: null, end: null, writeHead: null };
+  pendingByResponse.set(res, p);
+  if (hooksInChain(res)) return; // hooks on a shared prototype (the Express adapter puts them there)
+  p.write = res.write as AnyFn;
+  p.end = res.end as AnyFn;
+  p.writeHead = res.writeHead as AnyFn;
+  res.writeHead = ownWriteHead as ServerResponse['writeHead'];
+  res.write = ownWrite as ServerResponse['write'];
+  res.end = ownEnd as ServerResponse['end'];
 }
 
 /** Whether the writeHead/write/end this response will call are the hooks. */

@@ -51,8 +51,8 @@ export interface SessionState {
   key: string | null;
   /** The version of the stored record this request loaded or last wrote (0: none). */
   version: number;
-  /** Changes since the last write, replayed on a conflict. */
-  ops: Op[];
+  /** Changes since the last write, replayed on a conflict (null: none; allocated on the first). */
+  ops: Op[] | null;
   /** JSON of object values handed out by reads, to detect nested changes at commit. */
   snapshots: Map<string, string> | null;
   accessed: boolean;
@@ -108,7 +108,7 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
   #write(op: Op): void {
     const s = this.#s;
     s.modified = true;
-    s.ops.push(op);
+    (s.ops ??= []).push(op);
     if (op.kind === 'clear') s.snapshots = null;
     else s.snapshots?.delete(op.key);
   }

@@ -119,7 +119,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       data: {},
       key: null,
       version: 0,
-      ops: [],
+      ops: null,
       snapshots: null,
       accessed: false,
       modified: false,
@@ -187,7 +187,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const now = this.now();
     if (this.#client) {
       s.key = this.#client.seal(s.data, now);
-      s.ops = [];
+      s.ops = null;
       s.modified = false;
       return;
     }
@@ -198,7 +198,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       const result = await store.update(s.key, s.data, until, s.version, now).catch(rethrowUnavailable);
       if (result.status === 'ok') {
         s.version = result.version;
-        s.ops = [];
+        s.ops = null;
         s.snapshots = null;
         s.modified = false;
         return;
@@ -207,7 +207,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       // Someone else wrote first: take their record and put this request's own changes on top.
       const fresh = await store.load(s.key, now).catch(rethrowUnavailable);
       if (!fresh) throw new SessionInterruptedError();
-      s.data = replay(fresh.data, s.ops);
+      s.data = replay(fresh.data, s.ops ?? []);
       s.version = fresh.version;
     }
     this.#o.logger.error('gave up a commit after conflicting writes', { attempts: MAX_COMMIT_ATTEMPTS });
@@ -223,7 +223,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       if (version !== null) {
         s.key = key;
         s.version = version;
-        s.ops = [];
+        s.ops = null;
         s.snapshots = null;
         s.modified = false;
         return;
@@ -235,7 +235,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   async flush(s: SessionState): Promise<void> {
     const old = s.key;
     s.data = {};
-    s.ops = [];
+    s.ops = null;
     s.snapshots = null;
     s.key = null;
     s.version = 0;
@@ -272,8 +272,7 @@ function detectNestedChanges(s: SessionState): void {
     if (value !== undefined) checkValue(key, value);
     if (JSON.stringify(value) !== before) {
       s.modified = true;
-      if (value === undefined) s.ops.push({ kind: 'delete', key });
-      else s.ops.push({ kind: 'set', key, value });
+      (s.ops ??= []).push(value === undefined ? { kind: 'delete', key } : { kind: 'set', key, value });
     }
   }
   s.snapshots = null;
