@@ -304,7 +304,7 @@ lines.push(
     `${DURATION} s per measurement, ${CONNECTIONS} connections (one visitor's cookie each), autocannon in the parent process, each server in its own process.`,
   '',
   'req/s is the mean over the run; p99 is the 99th percentile latency. `× bare` compares with the same framework without sessions, ' +
-    '`× peer` with the peer library on the same framework and the same kind of store. See docs/bench.md.',
+    '`× peer` with the peer library on the same framework and the same kind of store. See the README, "Benchmark".',
   '',
 );
 for (const n of notes) lines.push(`> ${n}`, '');
