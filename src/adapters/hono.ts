@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Session } from '../core/session.js';
-import { commitForResponse, type CommitResult, type Sessions } from '../core/sessions.js';
+import { commitForResponse, loadForRequest, type CommitResult, type Sessions } from '../core/sessions.js';
 import { varyWithCookie } from '../core/cookie.js';
 import { errorResponse } from './http.js';
 
@@ -18,7 +18,8 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
   return async (c, next) => {
     let session: Session<Data>;
     try {
-      session = await sessions.load(c.req.raw);
+      const loaded = loadForRequest(sessions, c.req.raw); // no promise when there is no cookie
+      session = loaded instanceof Promise ? await loaded : loaded;
     } catch (err) {
       return answerError(err);
     }

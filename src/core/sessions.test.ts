@@ -122,6 +122,17 @@ describe('commit', () => {
   });
 });
 
+describe('the session key', () => {
+  it('is read-only, as Django\'s session_key', async () => {
+    const sessions = createSessions({ store: new MemoryStore() });
+    const s = await sessions.load();
+    assert.throws(() => {
+      (s as unknown as { key: string }).key = 'a'.repeat(32);
+    }, TypeError);
+    assert.equal(s.key, null);
+  });
+});
+
 describe('new keys', () => {
   it('a new key that is already taken is retried with another', async () => {
     const taken: string[] = [];
