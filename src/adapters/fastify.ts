@@ -3,7 +3,7 @@ import type { Session } from '../core/session.js';
 import { commitForResponse, type CommitResult, type Sessions } from '../core/sessions.js';
 import { ConfigError } from '../core/errors.js';
 import { varyWithCookie } from '../core/cookie.js';
-import { errorResponse } from './http.js';
+import { errorResponse, withSetCookie } from './http.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -80,10 +80,7 @@ Object.assign(sessionPlugin, {
 
 function apply(reply: FastifyReply, result: CommitResult): void {
   if (result.vary) reply.header('Vary', varyWithCookie(reply.getHeader('Vary') as string | undefined));
-  if (result.setCookie !== null) {
-    const prev = reply.getHeader('Set-Cookie');
-    reply.header('Set-Cookie', prev === undefined ? result.setCookie : [...(Array.isArray(prev) ? prev : [String(prev)]), result.setCookie]);
-  }
+  if (result.setCookie !== null) reply.header('Set-Cookie', withSetCookie(reply.getHeader('Set-Cookie'), result.setCookie));
 }
 
 /** A commit that failed answers 400 or 503 in place of the response (nothing has left yet). */

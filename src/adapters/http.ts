@@ -13,13 +13,15 @@ export function errorResponse(err: unknown): { status: number; body: string } {
   return { status: 500, body: 'Internal Server Error\n' };
 }
 
-/** Appends a Set-Cookie value to the ones already on a node response. */
+/** The Set-Cookie header value with `cookie` added after what the application already set. */
+export function withSetCookie(prev: unknown, cookie: string): string | string[] {
+  return prev === undefined ? cookie : [...(Array.isArray(prev) ? prev : [String(prev)]), cookie];
+}
+
+/** Adds the commit's Vary and Set-Cookie to a node response, keeping the application's own. */
 export function applyResult(res: ServerResponse, result: CommitResult): void {
   if (result.vary) res.setHeader('Vary', varyWithCookie(res.getHeader('Vary') as string | undefined));
-  if (result.setCookie !== null) {
-    const prev = res.getHeader('Set-Cookie');
-    res.setHeader('Set-Cookie', prev === undefined ? result.setCookie : [...(Array.isArray(prev) ? prev : [String(prev)]), result.setCookie]);
-  }
+  if (result.setCookie !== null) res.setHeader('Set-Cookie', withSetCookie(res.getHeader('Set-Cookie'), result.setCookie));
 }
 
 /** Answers a sessionkit error on a node response whose headers have not left. */

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Pool, QueryConfig, QueryResultRow } from 'pg';
+import type { Pool, QueryResultRow } from 'pg';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { consoleLogger, type Logger } from '../core/log.js';
 import type { Secret } from '../core/signing.js';
 import type { SessionData } from '../core/codec.js';
 import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../stores/store.js';
 import { djangoCodec, type DjangoCodec } from './codec.js';
+import { boundedQuery } from '../stores/pg-query.js';
+import { requireOptional } from '../stores/url.js';
 
 export interface DjangoStoreOptions {
   /** Django's database: a better-sqlite3 `Database` on Django's SQLite file, or a `pg` Pool on Django's PostgreSQL database. The store never closes it. */
@@ -152,8 +153,6 @@ export class DjangoStore implements SessionStore {
 }
 
 
-const require = createRequire(import.meta.url);
-
 /**
  * A DjangoStore from a URL, for the CLI and `createStore`: `django+sqlite:PATH` (Django's SQLite
  * file) or `django+postgres://user@host/db` (also `django+postgresql://`). The store opens the
@@ -169,7 +168,7 @@ export function djangoStoreFromUrl(url: string, options: { secret?: Secret; logg
     let path = m[2]!;
     if (path.startsWith('//')) path = path.slice(2);
     if (path === '') throw new ConfigError('url', `${JSON.stringify(url)} names no file; write e.g. django+sqlite:./db.sqlite3`);
-    const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
+    const Sqlite = requireOptional<typeof BetterSqlite3>('better-sqlite3');
     let db: BetterSqlite3.Database;
     try {
       db = new Sqlite(decodeURIComponent(path), { fileMustExist: true, timeout: 5000 });
@@ -180,12 +179,7 @@ export function djangoStoreFromUrl(url: string, options: { secret?: Secret; logg
     own(store, () => void db.close());
     return store;
   }
-  let pg: { Pool: typeof Pool; default?: { Pool: typeof Pool } };
-  try {
-    pg = require('pg');
-  } catch {
-    throw new ConfigError('url', 'a django+postgres URL needs the pg package: npm install pg');
-  }
+  const pg = requireOptional<{ Pool: typeof Pool; default?: { Pool: typeof Pool } }>('pg');
   const PgPool = pg.Pool ?? pg.default!.Pool;
   const pool = new PgPool({ connectionString: `${scheme}:${m[2]}`, connectionTimeoutMillis: 3000, idleTimeoutMillis: 30_000 });
   const store = new DjangoStore({ db: pool, secret, table: options.table, logger: options.logger });
@@ -253,29 +247,14 @@ function sqliteBackend(db: BetterSqlite3.Database, table: string): Backend {
 function pgBackend(pool: Pool, table: string, timeout: number, logger: Logger): Backend {
   const onError = (err: Error) => logger.error('an idle PostgreSQL connection failed', { store: 'DjangoStore', message: err.message });
   pool.on('error', onError);
-  const query = <R extends QueryResultRow>(what: string, text: string, values: unknown[]): Promise<{ rows: R[]; rowCount: number }> => {
-    let timer: NodeJS.Timeout | undefined;
-    let q: Promise<{ rows: R[]; rowCount: number | null }>;
-    try {
-      q = pool.query<R>({ text, values, query_timeout: timeout } as QueryConfig);
-    } catch (err) {
-      return Promise.reject(unavailable(what, err));
-    }
-    q.catch(() => {}); // a late failure after the deadline must not be unhandled
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailableError(`Django PostgreSQL ${what} did not answer within ${timeout} ms; check that the server is up, or raise the timeout option`)), timeout);
-    });
-    return Promise.race([q, deadline]).then(
-      (res) => {
-        clearTimeout(timer);
-        return { rows: res.rows, rowCount: res.rowCount ?? 0 };
-      },
-      (err) => {
-        clearTimeout(timer);
-        throw unavailable(what, err);
-      },
+  const query = <R extends QueryResultRow>(what: string, text: string, values: unknown[]): Promise<{ rows: R[]; rowCount: number }> =>
+    boundedQuery<R>(
+      pool,
+      { text, values },
+      timeout,
+      () => new StoreUnavailableError(`Django PostgreSQL ${what} did not answer within ${timeout} ms; check that the server is up, or raise the timeout option`),
+      (err) => unavailable(what, err),
     );
-  };
   const unavailable = (what: string, err: unknown): StoreUnavailableError => {
     if (err instanceof StoreUnavailableError) return err;
     const e = err as { message?: string; code?: string };

@@ -4,6 +4,7 @@ import { consoleLogger, type Logger } from '../core/log.js';
 import { decodeData, encodeData, type SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey } from '../core/keys.js';
+import { boundedQuery } from './pg-query.js';
 import { requireOptional, type CreateStoreOptions } from './url.js';
 import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
 
@@ -125,31 +126,12 @@ CREATE INDEX IF NOT EXISTS ${t.index} ON ${t.qualified} (expires_at);
   /** Runs one query bounded by `timeout`, mapping every failure to StoreUnavailableError. */
   #raw<R extends QueryResultRow>(what: string, config: QueryConfig): Promise<{ rows: R[]; rowCount: number }> {
     if (this.#closed) return Promise.reject(new StoreUnavailableError(`PostgreSQL ${what} failed: the store was closed`));
-    let timer: NodeJS.Timeout | undefined;
-    let query: Promise<{ rows: R[]; rowCount: number | null }>;
-    try {
-      // query_timeout makes pg drop the connection of a query that hangs; the race below also
-      // bounds waiting for a connection from a pool that has no connectionTimeoutMillis.
-      query = this.#pool.query<R>({ ...config, query_timeout: this.#timeout } as QueryConfig);
-    } catch (err) {
-      return Promise.reject(this.#unavailable(what, err));
-    }
-    query.catch(() => {}); // a late failure after the timeout won must not be unhandled
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreUnavailableError(`PostgreSQL ${what} did not answer within ${this.#timeout} ms; check that the server is up and reachable, or raise the timeout option`)),
-        this.#timeout,
-      );
-    });
-    return Promise.race([query, deadline]).then(
-      (res) => {
-        clearTimeout(timer);
-        return { rows: res.rows, rowCount: res.rowCount ?? 0 };
-      },
-      (err) => {
-        clearTimeout(timer);
-        throw this.#unavailable(what, err);
-      },
+    return boundedQuery<R>(
+      this.#pool,
+      config,
+      this.#timeout,
+      () => new StoreUnavailableError(`PostgreSQL ${what} did not answer within ${this.#timeout} ms; check that the server is up and reachable, or raise the timeout option`),
+      (err) => this.#unavailable(what, err),
     );
   }
 

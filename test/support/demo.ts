@@ -2,8 +2,8 @@
 // waits for the address it prints, and stops it by pid.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+export { freePort } from './ports.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,16 +18,6 @@ export function ensureBuilt(): void {
   }
 }
 
-/** A free TCP port on 127.0.0.1, kept across restarts of the demo. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 export interface Demo {
   url: string;

@@ -5,8 +5,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { freePort } from './ports.js';
 import { join } from 'node:path';
 import pg from 'pg';
 
@@ -35,16 +35,6 @@ export function postgresBin(): string | null {
   return versions.length ? join(root, versions[0]!, 'bin') : null;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** uid/gid to run as: the `postgres` user when we are root, else ourselves. */
 function runAs(): { uid?: number; gid?: number } {
