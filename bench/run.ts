@@ -109,8 +109,10 @@ const idOf = (c: Cell) => `${c.framework}/${c.impl}/${c.store}`;
 function peerOf(c: Cell): Cell | null {
   if (c.impl !== 'sessionkit') return null;
   if (c.store === 'cookie') return { framework: c.framework, impl: 'iron-session', store: 'cookie' };
-  if (c.framework === 'express' && (c.store === 'memory' || c.store === 'redis')) return { framework: 'express', impl: 'express-session', store: c.store };
-  if (c.framework === 'fastify' && (c.store === 'memory' || c.store === 'redis')) return { framework: 'fastify', impl: 'fastify-session', store: c.store };
+  if (c.framework === 'express' && (c.store === 'memory' || c.store === 'redis'))
+    return { framework: 'express', impl: 'express-session', store: c.store };
+  if (c.framework === 'fastify' && (c.store === 'memory' || c.store === 'redis'))
+    return { framework: 'fastify', impl: 'fastify-session', store: c.store };
   return null;
 }
 
@@ -219,7 +221,10 @@ async function load(base: string, route: Route, cookies: string[], duration: num
 const skExports: Record<string, unknown> = await import('../dist/index.js');
 const notes: string[] = [];
 const missing = new Set<StoreKind>();
-for (const [store, name] of [['redis', 'RedisStore'], ['cookie', 'CookieStore']] as const) {
+for (const [store, name] of [
+  ['redis', 'RedisStore'],
+  ['cookie', 'CookieStore'],
+] as const) {
   if (!(name in skExports)) {
     missing.add(store);
     notes.push(`sessionkit ${name} is not exported from src/index.ts yet: its cells are skipped.`);
@@ -228,7 +233,9 @@ for (const [store, name] of [['redis', 'RedisStore'], ['cookie', 'CookieStore']]
 const cells = ALL.filter((c) => (!FILTER || FILTER.test(idOf(c))) && !(c.impl === 'sessionkit' && missing.has(c.store)));
 for (const n of notes) console.log(`note: ${n}`);
 const minutes = (cells.length * (ROUTES.length * DURATION + WARMUP + 1)) / 60;
-console.log(`bench: ${cells.length} servers x ${ROUTES.length} routes x ${DURATION} s, ${CONNECTIONS} connections: about ${minutes.toFixed(1)} min\n`);
+console.log(
+  `bench: ${cells.length} servers x ${ROUTES.length} routes x ${DURATION} s, ${CONNECTIONS} connections: about ${minutes.toFixed(1)} min\n`,
+);
 
 let redisUrl = '';
 if (cells.some((c) => c.store === 'redis')) {
@@ -271,7 +278,11 @@ try {
           if (before) {
             const after = await child.ask('mem');
             const sessions = Math.max(1, m.ok);
-            memory.set(id, { sessions, heapPerSession: (after.heapUsed - before.heapUsed) / sessions, rssPerSession: (after.rss - before.rss) / sessions });
+            memory.set(id, {
+              sessions,
+              heapPerSession: (after.heapUsed - before.heapUsed) / sessions,
+              rssPerSession: (after.rss - before.rss) / sessions,
+            });
           }
           const flag = m.errors || m.non2xx ? `  (${m.errors} errors, ${m.non2xx} non-2xx)` : '';
           console.log(
@@ -291,11 +302,19 @@ try {
 
 const ratio = (a: Measure | undefined, b: Measure | undefined) => (a && b && b.rps > 0 ? a.rps / b.rps : null);
 /** Capacity ratio from server CPU per request: how many of `a`'s requests fit in the CPU of one of `b`'s (inverted: higher is better). */
-const cpuRatio = (a: Measure | undefined, b: Measure | undefined) => (a && b && a.cpu > 0 && Number.isFinite(a.cpu) && Number.isFinite(b.cpu) ? b.cpu / a.cpu : null);
+const cpuRatio = (a: Measure | undefined, b: Measure | undefined) =>
+  a && b && a.cpu > 0 && Number.isFinite(a.cpu) && Number.isFinite(b.cpu) ? b.cpu / a.cpu : null;
 const fmt = (r: number | null) => (r === null ? '' : `${r.toFixed(2)}×`);
 const get = (c: Cell, route: string) => results.get(idOf(c))?.get(route);
 const bareOf = (c: Cell): Cell => ({ framework: c.framework, impl: 'bare', store: 'none' });
-const storeName = (c: Cell) => (c.store === 'none' ? '' : c.impl === 'fastify-session' && c.store === 'redis' ? 'redis (connect-redis)' : c.impl === 'express-session' && c.store === 'redis' ? 'redis (connect-redis)' : c.store);
+const storeName = (c: Cell) =>
+  c.store === 'none'
+    ? ''
+    : c.impl === 'fastify-session' && c.store === 'redis'
+      ? 'redis (connect-redis)'
+      : c.impl === 'express-session' && c.store === 'redis'
+        ? 'redis (connect-redis)'
+        : c.store;
 
 const lines: string[] = [];
 lines.push('# sessionkit benchmark results', '');
@@ -312,12 +331,18 @@ for (const f of failures) lines.push(`> failed: ${f}`, '');
 
 // targets
 const targets: { what: string; value: number | null; cpu: number | null; min: number }[] = [];
-const target = (what: string, a: Measure | undefined, b: Measure | undefined, min: number) => targets.push({ what, value: ratio(a, b), cpu: cpuRatio(a, b), min });
+const target = (what: string, a: Measure | undefined, b: Measure | undefined, min: number) =>
+  targets.push({ what, value: ratio(a, b), cpu: cpuRatio(a, b), min });
 for (const c of cells) {
   if (c.impl !== 'sessionkit') continue;
   const bare = bareOf(c);
   for (const route of ['none-new', 'read-new']) {
-    target(`${FRAMEWORK_NAMES[c.framework]}, sessionkit ${c.store}, ${ROUTES.find((r) => r.id === route)!.label} vs bare`, get(c, route), get(bare, route), 0.97);
+    target(
+      `${FRAMEWORK_NAMES[c.framework]}, sessionkit ${c.store}, ${ROUTES.find((r) => r.id === route)!.label} vs bare`,
+      get(c, route),
+      get(bare, route),
+      0.97,
+    );
   }
   for (const route of ['read', 'count']) {
     const label = `${FRAMEWORK_NAMES[c.framework]}, sessionkit ${c.store}, ${route === 'read' ? '/read' : '/count'}`;
@@ -346,7 +371,8 @@ lines.push(
   '',
 );
 lines.push('| target | req/s ratio | by CPU | goal | met |', '|---|---:|---:|---:|:---:|');
-for (const t of measured) lines.push(`| ${t.what} | ${fmt(t.value)} | ${fmt(t.cpu)} | ≥ ${t.min}× | ${t.value! >= t.min ? 'yes' : '**no**'} |`);
+for (const t of measured)
+  lines.push(`| ${t.what} | ${fmt(t.value)} | ${fmt(t.cpu)} | ≥ ${t.min}× | ${t.value! >= t.min ? 'yes' : '**no**'} |`);
 lines.push('');
 
 for (const framework of Object.keys(FRAMEWORK_NAMES) as Framework[]) {
@@ -383,7 +409,9 @@ lines.push('| framework | sessions | store | sessions made | heap bytes/session 
 for (const c of cells) {
   const m = memory.get(idOf(c));
   if (!m || c.impl === 'bare') continue;
-  lines.push(`| ${FRAMEWORK_NAMES[c.framework]} | ${IMPL_NAMES[c.impl]} | ${storeName(c)} | ${m.sessions} | ${m.heapPerSession.toFixed(0)} | ${m.rssPerSession.toFixed(0)} |`);
+  lines.push(
+    `| ${FRAMEWORK_NAMES[c.framework]} | ${IMPL_NAMES[c.impl]} | ${storeName(c)} | ${m.sessions} | ${m.heapPerSession.toFixed(0)} | ${m.rssPerSession.toFixed(0)} |`,
+  );
 }
 lines.push('');
 

@@ -68,7 +68,8 @@ export function createApp(sessions: Sessions<Data>): express.Express {
 
   app.get('/color/set', (req, res) => {
     const color = req.query.color;
-    if (typeof color !== 'string' || color.trim() === '' || color.length > 40) return fail(req, res, 400, 'Give a colour of up to 40 characters: /color/set?color=teal');
+    if (typeof color !== 'string' || color.trim() === '' || color.length > 40)
+      return fail(req, res, 400, 'Give a colour of up to 40 characters: /color/set?color=teal');
     getSession<Data>(req).set('color', color.trim());
     res.type('text/plain').send('Color saved');
   });

@@ -73,7 +73,7 @@ export const questions: Question[] = [
       "app.get('/count', (req, res) => {",
       "  const count = req.session.get('count', 0) + 1;",
       "  req.session.set('count', count);",
-      '  res.type(\'text/plain\').send(`Count: ${count}`);',
+      "  res.type('text/plain').send(`Count: ${count}`);",
       '});',
     ].join('\n'),
     choices: { a: 'Count: 0', b: 'Count: 1', c: 'Count: undefined', d: 'An error, because the visitor has no session yet' },
@@ -91,11 +91,7 @@ export const questions: Question[] = [
   {
     id: 4,
     prompt: 'What happens here?',
-    code: [
-      "req.session.set('user', 'Bob');",
-      "req.session.delete('user');",
-      "res.send(req.session.require('user'));",
-    ].join('\n'),
+    code: ["req.session.set('user', 'Bob');", "req.session.delete('user');", "res.send(req.session.require('user'));"].join('\n'),
     choices: {
       a: "require throws a SessionKeyError, because 'user' was deleted",
       b: 'It sends Bob',
@@ -124,7 +120,7 @@ export const questions: Question[] = [
       '});',
       "app.get('/color', (req, res) => {",
       '  const color = /* 2: read it, or "unknown" */;',
-      '  res.type(\'text/plain\').send(`Favorite color: ${color}`);',
+      "  res.type('text/plain').send(`Favorite color: ${color}`);",
       '});',
     ].join('\n'),
     choices: {

@@ -57,10 +57,12 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 }
 
 export function home(name: string | null, color: string | undefined, error?: string): Html {
-  return html`${name
-    ? html`<p class="welcome">Welcome, ${name}</p>
+  return html`${
+    name
+      ? html`<p class="welcome">Welcome, ${name}</p>
 <form method="post" action="/logout"><button>Sign out</button></form>`
-    : loginForm(error)}
+      : loginForm(error)
+  }
 <section class="card"><h2>Favourite colour</h2>
 <p>${color ? html`Yours is <strong>${color}</strong>.` : 'You have not picked one yet.'}</p>
 <form method="get" action="/color/set"><input name="color" placeholder="teal" maxlength="40" required> <button>Save</button></form></section>
@@ -119,13 +121,18 @@ ${questions.map((q) => {
 ${q.code ? html`<pre><code>${q.code}</code></pre>` : ''}
 <form method="post" action="/learn/answer#q${q.id}"><input type="hidden" name="question" value="${q.id}">
 ${Object.entries(q.choices).map(
-  ([id, text]) => html`<label class="choice"><input type="radio" name="choice" value="${id}" required${chosen === id ? html` checked` : ''}> ${id.toUpperCase()}. ${text}</label>`,
+  ([id, text]) =>
+    html`<label class="choice"><input type="radio" name="choice" value="${id}" required${chosen === id ? html` checked` : ''}> ${id.toUpperCase()}. ${text}</label>`,
 )}
 <button>Check</button></form>
-${chosen === undefined ? '' : html`<div class="${chosen === q.answer ? 'right' : 'wrong'}">
+${
+  chosen === undefined
+    ? ''
+    : html`<div class="${chosen === q.answer ? 'right' : 'wrong'}">
 <p class="verdict">${chosen === q.answer ? 'Right!' : `Wrong: the answer is ${q.answer.toUpperCase()}.`}</p>
 <ol>${q.steps.map((s, i) => html`<li>Step ${i + 1}: ${s}</li>`)}</ol>
-<p>Common mistakes:</p><ul>${q.mistakes.map((m) => html`<li>${m}</li>`)}</ul></div>`}
+<p>Common mistakes:</p><ul>${q.mistakes.map((m) => html`<li>${m}</li>`)}</ul></div>`
+}
 </section>`;
 })}`;
 }
@@ -147,11 +154,13 @@ Count a <a href="/count">visit</a> or add something to your <a href="/shop">cart
   const hours = Math.floor((v.ageSeconds % 86400) / 3600);
   return html`<h2>The cookie your browser holds</h2>
 <pre><code class="cookie">${v.cookie}</code></pre>
-${v.signedData
-  ? html`<p>The whole session, signed so that it cannot be changed without the server noticing; page scripts cannot read it (HttpOnly).</p>
+${
+  v.signedData
+    ? html`<p>The whole session, signed so that it cannot be changed without the server noticing; page scripts cannot read it (HttpOnly).</p>
 <h2>What it holds</h2>`
-  : html`<p>Only a random key: it means nothing by itself, and page scripts cannot read it (HttpOnly).</p>
-<h2>What the server keeps under that key</h2>`}
+    : html`<p>Only a random key: it means nothing by itself, and page scripts cannot read it (HttpOnly).</p>
+<h2>What the server keeps under that key</h2>`
+}
 <pre><code class="data">${JSON.stringify(v.data, null, 2)}</code></pre>
 <h2>Until when</h2>
 <p>Expires <time datetime="${v.expiresAt?.toISOString()}">${v.expiresAt?.toUTCString()}</time>,

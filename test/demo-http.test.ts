@@ -127,7 +127,9 @@ describe('demo shop over HTTP', () => {
       req.flushHeaders();
       return req;
     });
-    const responses = requests.map((req) => new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject)));
+    const responses = requests.map(
+      (req) => new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject)),
+    );
     await v.fetch('/session.json'); // answered after the server has read the 20 heads
     for (const req of requests) req.end(body);
     const statuses = (await Promise.all(responses)).map((res) => (res.resume(), res.statusCode));
@@ -142,7 +144,11 @@ describe('demo shop over HTTP', () => {
     await v.post('/cart/add', { item: 'tea' });
     const key = v.cookie;
     const { data: before } = await v.json('/session.json');
-    const forms: Record<string, string>[] = [{ username: 'alice', password: 'wrong' }, { username: 'mallory', password: 'wonderland' }, { username: 'alice' }];
+    const forms: Record<string, string>[] = [
+      { username: 'alice', password: 'wrong' },
+      { username: 'mallory', password: 'wonderland' },
+      { username: 'alice' },
+    ];
     for (const form of forms) {
       const res = await v.post('/login', form);
       assert.equal(res.status, 401, JSON.stringify(form));
@@ -256,9 +262,18 @@ describe('demo shop over HTTP', () => {
     const d = demoDir();
     try {
       const inUse = new URL(demo.url).port;
-      await assert.rejects(startDemo({ cwd: d.dir, port: Number(inUse) }), new RegExp(`exited with 1[^]*cannot listen on 127\\.0\\.0\\.1:${inUse}: .*EADDRINUSE`));
-      await assert.rejects(startDemo({ cwd: d.dir, port: 1, env: { PORT: 'eighty' } }), /exited with 1[^]*PORT must be a port number, got "eighty"/);
-      await assert.rejects(startDemo({ cwd: d.dir, port: 1, env: { SESSION_STORE: 'mysql://x' } }), /exited with 1[^]*SESSION_STORE=mysql:\/\/x: sessionkit: .*not a store URL/);
+      await assert.rejects(
+        startDemo({ cwd: d.dir, port: Number(inUse) }),
+        new RegExp(`exited with 1[\\s\\S]*cannot listen on 127\\.0\\.0\\.1:${inUse}: .*EADDRINUSE`),
+      );
+      await assert.rejects(
+        startDemo({ cwd: d.dir, port: 1, env: { PORT: 'eighty' } }),
+        /exited with 1[\s\S]*PORT must be a port number, got "eighty"/,
+      );
+      await assert.rejects(
+        startDemo({ cwd: d.dir, port: 1, env: { SESSION_STORE: 'mysql://x' } }),
+        /exited with 1[\s\S]*SESSION_STORE=mysql:\/\/x: sessionkit: .*not a store URL/,
+      );
     } finally {
       d.remove();
     }

@@ -73,7 +73,11 @@ function interopCases(name: string, skip: string | false, open: () => Promise<Si
       assert.equal(s.key, login.key);
       assert.deepEqual(Object.fromEntries(s.entries()), fromDjango.data);
       assert.deepEqual(s.get('nested'), unicode.nested);
-      assert.deepEqual(djangoUser(s), { id: String(login.user_id), backend: 'django.contrib.auth.backends.ModelBackend', hash: login.auth_hash });
+      assert.deepEqual(djangoUser(s), {
+        id: String(login.user_id),
+        backend: 'django.contrib.auth.backends.ModelBackend',
+        hash: login.auth_hash,
+      });
       assert.equal(verifyDjangoUserHash(s, login.password, SECRET), true);
 
       // A password change on the Django side logs the user out on both sides.
@@ -116,7 +120,8 @@ function interopCases(name: string, skip: string | false, open: () => Promise<Si
       const theirs = (await django.run('create', { data: { x: 1 } })).key;
       const a = (await django.run('raw_expire_date', { key: ours })).expire_date as string;
       const b = (await django.run('raw_expire_date', { key: theirs })).expire_date as string;
-      const layout = name === 'SQLite' ? /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?$/ : /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?\+00:00$/;
+      const layout =
+        name === 'SQLite' ? /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?$/ : /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?\+00:00$/;
       assert.match(a, layout);
       assert.match(b, layout);
       // Django's own ORM sees our expiry as a real, aware datetime two weeks out.
@@ -172,7 +177,11 @@ function interopCases(name: string, skip: string | false, open: () => Promise<Si
       const cookieToken = (await django.run('cookie_sign', { data: { user: 'mallory' } })).value as string;
       const good = (await django.run('encode', { data: { user: 'alice' } })).token as string;
       const tampered = good.replace(/^[^:]+/, Buffer.from('{"user":"mallory"}').toString('base64url'));
-      for (const [what, token] of [['tampered', tampered], ['unknown secret', foreign], ['cookie-store token', cookieToken]] as const) {
+      for (const [what, token] of [
+        ['tampered', tampered],
+        ['unknown secret', foreign],
+        ['cookie-store token', cookieToken],
+      ] as const) {
         const key = (await django.run('create', { data: { user: 'alice' } })).key;
         await side.setRaw(key, token);
         const before = logger.records.length;
@@ -272,7 +281,9 @@ interopCases('SQLite', skipAll, async () => {
     db,
     url: `django+sqlite:${path}`,
     setRaw: async (key, data) => void db.prepare('UPDATE django_session SET session_data = ? WHERE session_key = ?').run(data, key),
-    rawData: async (key) => (db.prepare('SELECT session_data FROM django_session WHERE session_key = ?').get(key) as { session_data: string } | undefined)?.session_data,
+    rawData: async (key) =>
+      (db.prepare('SELECT session_data FROM django_session WHERE session_key = ?').get(key) as { session_data: string } | undefined)
+        ?.session_data,
     close: async () => {
       await django.stop();
       db.close();
@@ -309,7 +320,8 @@ interopCases('PostgreSQL', skipPg, async () => {
     db: pool,
     url: `django+${pgServer.url}`,
     setRaw: async (key, data) => void (await pool.query('UPDATE django_session SET session_data = $1 WHERE session_key = $2', [data, key])),
-    rawData: async (key) => (await pool.query('SELECT session_data FROM django_session WHERE session_key = $1', [key])).rows[0]?.session_data,
+    rawData: async (key) =>
+      (await pool.query('SELECT session_data FROM django_session WHERE session_key = $1', [key])).rows[0]?.session_data,
     close: async () => {
       await django.stop();
       await pool.end();
@@ -348,7 +360,7 @@ describe('CookieStore against Django signed_cookies', { skip: skipAll }, () => {
     }
   });
 
-  it('neither side accepts the other\'s server-side token as a cookie', async () => {
+  it("neither side accepts the other's server-side token as a cookie", async () => {
     const token = (await django.run('encode', { data: { user: 'mallory' } })).token as string;
     assert.equal((await sessions.load(cookie(token))).get('user'), undefined);
     assert.equal((await django.run('cookie_read', { value: token })).valid, false);

@@ -88,12 +88,12 @@ describe('PostgreSQL faults', () => {
     const logger = recordingLogger();
     const pool = new pg.Pool({ connectionString: server.url, max: 1 });
     const store = new PostgresStore({ pool, logger, timeout: 800 });
-    const key = (await (async () => {
+    const key = await (async () => {
       const sessions = createSessions({ store, logger });
       const s = await sessions.load();
       s.set('n', 42);
       return (await sessions.commit(s))!.split(';')[0]!.split('=')[1]!;
-    })());
+    })();
     // The backend serving the pool's one connection, and the postmaster that would accept a new one.
     const backend = (await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
     const paused = [backend, server.pid];

@@ -49,7 +49,10 @@ async function eventually<T>(what: string, fn: () => Promise<T>, ms = 10_000): P
 
 async function assertUnavailableWithin(promise: Promise<unknown>, limit: number): Promise<number> {
   const started = Date.now();
-  await assert.rejects(promise, (err: unknown) => err instanceof StoreUnavailableError && err.code === 'STORE_UNAVAILABLE' && err.message.startsWith('sessionkit:'));
+  await assert.rejects(
+    promise,
+    (err: unknown) => err instanceof StoreUnavailableError && err.code === 'STORE_UNAVAILABLE' && err.message.startsWith('sessionkit:'),
+  );
   const took = Date.now() - started;
   assert.ok(took <= limit, `StoreUnavailableError took ${took} ms, more than ${limit} ms`);
   return took;
@@ -81,7 +84,10 @@ describe('Redis stopped mid-way, with a client the user passed in', () => {
     fresh.set('x', 1);
     await assertUnavailableWithin(sessions.load(cookie), TIMEOUT + 500);
     await assertUnavailableWithin(sessions.commit(fresh), TIMEOUT + 500);
-    assert.ok(logger.records.some((r) => r.level === 'error' && /Redis client error/.test(r.message)), 'the client error was logged');
+    assert.ok(
+      logger.records.some((r) => r.level === 'error' && /Redis client error/.test(r.message)),
+      'the client error was logged',
+    );
 
     await redis.restart();
     const back = await eventually('loading after the restart', () => sessions.load(cookie));

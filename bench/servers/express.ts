@@ -24,7 +24,14 @@ if (impl === 'bare') {
 } else if (impl === 'express-session') {
   const { default: session } = await import('express-session');
   // resave/saveUninitialized off: no write for an unchanged session, no cookie for an untouched one (as sessionkit)
-  app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, store: storeKind === 'redis' ? await connectRedisStore() : undefined }));
+  app.use(
+    session({
+      secret: SECRET,
+      resave: false,
+      saveUninitialized: false,
+      store: storeKind === 'redis' ? await connectRedisStore() : undefined,
+    }),
+  );
   const s = (req: Request) => (req as unknown as { session: Record<string, any> }).session;
   app.get('/none', (_req, res) => void res.type('text/plain').send('ok'));
   app.get('/read', (req, res) => void res.type('text/plain').send(`count=${s(req).count ?? 0}`));

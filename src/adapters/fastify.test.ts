@@ -40,7 +40,12 @@ describe('sessionkit/fastify registration', () => {
     for (const options of [{}, { sessions: {} }, { sessions: null }]) {
       const app = Fastify();
       app.register(sessionPlugin as never, options as never);
-      await assert.rejects(async () => { await app.ready(); }, (err: unknown) => err instanceof ConfigError && err.option === 'sessions');
+      await assert.rejects(
+        async () => {
+          await app.ready();
+        },
+        (err: unknown) => err instanceof ConfigError && err.option === 'sessions',
+      );
       await app.close().catch(() => {});
     }
   });

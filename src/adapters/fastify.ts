@@ -86,7 +86,10 @@ function apply(reply: FastifyReply, result: CommitResult): void {
 /** A commit that failed answers 400 or 503 in place of the response (nothing has left yet). */
 function fail(reply: FastifyReply, err: unknown, payload: unknown, next: (err: Error | null, payload?: unknown) => void): void {
   const { status, body } = errorResponse(err);
-  if (status === 500) return next(err as Error);
+  if (status === 500) {
+    next(err as Error);
+    return;
+  }
   (payload as { destroy?: () => void } | null)?.destroy?.(); // a stream that will not be sent
   for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
   reply.code(status).header('Content-Type', 'text/plain; charset=utf-8');

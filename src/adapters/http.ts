@@ -8,8 +8,10 @@ import { varyWithCookie } from '../core/cookie.js';
 /** The status and text an adapter answers for a sessionkit error (400, 503, else 500). */
 export function errorResponse(err: unknown): { status: number; body: string } {
   const code = err instanceof SessionError ? err.code : '';
-  if (code === 'SESSION_INTERRUPTED') return { status: 400, body: 'Bad Request: the session was ended elsewhere (for example a logout in another tab). Please try again.\n' };
-  if (code === 'STORE_UNAVAILABLE') return { status: 503, body: 'Service Unavailable: the session store cannot be reached. Please try again shortly.\n' };
+  if (code === 'SESSION_INTERRUPTED')
+    return { status: 400, body: 'Bad Request: the session was ended elsewhere (for example a logout in another tab). Please try again.\n' };
+  if (code === 'STORE_UNAVAILABLE')
+    return { status: 503, body: 'Service Unavailable: the session store cannot be reached. Please try again shortly.\n' };
   return { status: 500, body: 'Internal Server Error\n' };
 }
 

@@ -56,10 +56,12 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
       return 0;
     }
     if (!command) throw new UsageError('no command given; see sessionkit --help');
-    if (!['clearsessions', 'inspect', 'stats'].includes(command)) throw new UsageError(`unknown command ${command}; the commands are clearsessions, inspect, stats`);
+    if (!['clearsessions', 'inspect', 'stats'].includes(command))
+      throw new UsageError(`unknown command ${command}; the commands are clearsessions, inspect, stats`);
     const storeUrl = url ?? env.SESSION_STORE;
     if (!storeUrl) throw new UsageError('no store given: pass --store URL (or set SESSION_STORE)');
-    if (command === 'inspect' && args.length !== 1) throw new UsageError('inspect takes one session key: sessionkit inspect KEY --store URL');
+    if (command === 'inspect' && args.length !== 1)
+      throw new UsageError('inspect takes one session key: sessionkit inspect KEY --store URL');
     if (command !== 'inspect' && args.length > 0) throw new UsageError(`${command} takes no arguments`);
     store = createStore(storeUrl);
     if (command === 'clearsessions') {

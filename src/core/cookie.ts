@@ -26,7 +26,7 @@ export function cookieHeader(req: RequestLike): string | undefined {
 
 /** The session cookie's value; a cheap scan first, so requests without it parse nothing. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header || !header.includes(name)) return undefined;
+  if (!header?.includes(name)) return undefined;
   return parse(header)[name];
 }
 

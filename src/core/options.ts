@@ -56,22 +56,32 @@ function bool(option: string, value: unknown, fallback: boolean): boolean {
 
 /** Validates the cookie options once, at createSessions. */
 export function resolveCookie(cookie: CookieOptions = {}): ResolvedCookie {
-  if (typeof cookie !== 'object' || cookie === null) throw new ConfigError('cookie', 'give an object of cookie options, e.g. { name: "sessionid" }');
+  if (typeof cookie !== 'object' || cookie === null)
+    throw new ConfigError('cookie', 'give an object of cookie options, e.g. { name: "sessionid" }');
   const known = new Set(['name', 'maxAge', 'domain', 'path', 'secure', 'httpOnly', 'sameSite', 'partitioned']);
   for (const k of Object.keys(cookie)) {
     if (!known.has(k)) throw new ConfigError(`cookie.${k}`, `unknown cookie option; the options are ${[...known].join(', ')}`);
   }
   const name = cookie.name ?? 'sessionid';
   if (typeof name !== 'string' || !COOKIE_NAME_RE.test(name)) {
-    throw new ConfigError('cookie.name', `${JSON.stringify(name)} is not a valid cookie name (RFC 6265 token: letters, digits and !#$%&'*+-.^_\`|~)`);
+    throw new ConfigError(
+      'cookie.name',
+      `${JSON.stringify(name)} is not a valid cookie name (RFC 6265 token: letters, digits and !#$%&'*+-.^_\`|~)`,
+    );
   }
   const maxAge = cookie.maxAge ?? 1209600;
   if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge <= 0) {
-    throw new ConfigError('cookie.maxAge', `must be a positive whole number of seconds (e.g. 1209600 for two weeks), got ${String(maxAge)}`);
+    throw new ConfigError(
+      'cookie.maxAge',
+      `must be a positive whole number of seconds (e.g. 1209600 for two weeks), got ${String(maxAge)}`,
+    );
   }
   const domain = cookie.domain;
   if (domain !== undefined && (typeof domain !== 'string' || !/^\.?[A-Za-z0-9.-]+$/.test(domain))) {
-    throw new ConfigError('cookie.domain', `${JSON.stringify(domain)} is not a domain; give e.g. ".example.com", or leave it out for the current host`);
+    throw new ConfigError(
+      'cookie.domain',
+      `${JSON.stringify(domain)} is not a domain; give e.g. ".example.com", or leave it out for the current host`,
+    );
   }
   const path = cookie.path ?? '/';
   if (typeof path !== 'string' || !path.startsWith('/') || /[;\x00-\x1f\x7f]/.test(path)) {
@@ -108,12 +118,14 @@ export interface ResolvedOptions {
 }
 
 export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'createSessions takes an options object, e.g. createSessions({ store })');
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('options', 'createSessions takes an options object, e.g. createSessions({ store })');
   const known = new Set(['store', 'cookie', 'saveEveryRequest', 'expireAtBrowserClose', 'logger', 'clock']);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, `unknown option; the options are ${[...known].join(', ')}`);
   }
-  if (options.clock !== undefined && typeof options.clock !== 'function') throw new ConfigError('clock', 'give a function returning milliseconds, like Date.now');
+  if (options.clock !== undefined && typeof options.clock !== 'function')
+    throw new ConfigError('clock', 'give a function returning milliseconds, like Date.now');
   return {
     cookie: resolveCookie(options.cookie),
     saveEveryRequest: bool('saveEveryRequest', options.saveEveryRequest, false),

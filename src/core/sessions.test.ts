@@ -23,14 +23,27 @@ describe('createSessions options', () => {
   ];
   for (const [why, options, option] of bad) {
     it(`rejects ${why} with a ConfigError naming the option`, () => {
-      assert.throws(() => createSessions({ store, ...options } as never), (err: unknown) => err instanceof ConfigError && err.code === 'CONFIG' && option.test(err.message) && err.message.startsWith('sessionkit:'));
+      assert.throws(
+        () => createSessions({ store, ...options } as never),
+        (err: unknown) =>
+          err instanceof ConfigError && err.code === 'CONFIG' && option.test(err.message) && err.message.startsWith('sessionkit:'),
+      );
     });
   }
 
   it('accepts every documented option', () => {
     const s = createSessions({
       store,
-      cookie: { name: 'sessionid', maxAge: 1209600, domain: undefined, path: '/', secure: true, httpOnly: true, sameSite: 'none', partitioned: true },
+      cookie: {
+        name: 'sessionid',
+        maxAge: 1209600,
+        domain: undefined,
+        path: '/',
+        secure: true,
+        httpOnly: true,
+        sameSite: 'none',
+        partitioned: true,
+      },
       saveEveryRequest: false,
       expireAtBrowserClose: false,
     });
@@ -114,8 +127,14 @@ describe('commit', () => {
     const cookie = (await sessions.commit(s))!.split(';')[0]!;
     const a = await sessions.load(cookie);
     const b = await sessions.load(cookie);
-    assert.equal(a.modify('n', (n) => (n ?? 0) + 1), 1);
-    assert.equal(b.modify('n', (n) => (n ?? 0) + 1), 1);
+    assert.equal(
+      a.modify('n', (n) => (n ?? 0) + 1),
+      1,
+    );
+    assert.equal(
+      b.modify('n', (n) => (n ?? 0) + 1),
+      1,
+    );
     await sessions.commit(a);
     await sessions.commit(b);
     assert.equal((await sessions.load(cookie)).get('n'), 2);
@@ -123,7 +142,7 @@ describe('commit', () => {
 });
 
 describe('the session key', () => {
-  it('is read-only, as Django\'s session_key', async () => {
+  it("is read-only, as Django's session_key", async () => {
     const sessions = createSessions({ store: new MemoryStore() });
     const s = await sessions.load();
     assert.throws(() => {

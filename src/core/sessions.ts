@@ -211,7 +211,9 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       s.version = fresh.version;
     }
     this.#o.logger.error('gave up a commit after conflicting writes', { attempts: MAX_COMMIT_ATTEMPTS });
-    throw new SessionInterruptedError(`sessionkit: the session kept changing under this request; gave up after ${MAX_COMMIT_ATTEMPTS} attempts`);
+    throw new SessionInterruptedError(
+      `sessionkit: the session kept changing under this request; gave up after ${MAX_COMMIT_ATTEMPTS} attempts`,
+    );
   }
 
   async #create(s: SessionState, now: number): Promise<void> {
@@ -229,7 +231,9 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
         return;
       }
     }
-    throw new StoreUnavailableError(`could not create a new session key after ${MAX_CREATE_ATTEMPTS} attempts; the store refuses every new key`);
+    throw new StoreUnavailableError(
+      `could not create a new session key after ${MAX_CREATE_ATTEMPTS} attempts; the store refuses every new key`,
+    );
   }
 
   async flush(s: SessionState): Promise<void> {

@@ -25,17 +25,26 @@ describe('Django signing: the worked example of django-format.md, byte for byte'
   it('HMAC key is sha256(salt + "signer" + secret)', () => {
     const key = createHash('sha256').update(`${DB_SALT}signertest-secret`).digest('hex');
     assert.equal(key, 'bdf85387cfb1aebc2fcbf94f17ffb65d3732423192291101ed1d6434a0a17922');
-    assert.equal(saltedHmac(`${DB_SALT}signer`, 'eyJjYXQiOiJkb2cifQ:1r31eq', 'test-secret').toString('hex'), '81df9b5f1ba43eec18be8b9f44cf7555b9bfc32b8f7013e15e7280d04b44a7ab');
+    assert.equal(
+      saltedHmac(`${DB_SALT}signer`, 'eyJjYXQiOiJkb2cifQ:1r31eq', 'test-secret').toString('hex'),
+      '81df9b5f1ba43eec18be8b9f44cf7555b9bfc32b8f7013e15e7280d04b44a7ab',
+    );
   });
 
   it('session_data, signed cookie and empty session', () => {
     assert.equal(db.dumps({ cat: 'dog' }, T), 'eyJjYXQiOiJkb2cifQ:1r31eq:gd-bXxukPuwYvoufRM91Vbm_wyuPcBPhXnKA0EtEp6s');
-    assert.equal(createSigner({ secret: 'test-secret', salt: COOKIE_SALT }).dumps({ cat: 'dog' }, T), 'eyJjYXQiOiJkb2cifQ:1r31eq:or5lsglRfetFdncdU2Aox9ybSSoBH7pCLi7z9dhc_CY');
+    assert.equal(
+      createSigner({ secret: 'test-secret', salt: COOKIE_SALT }).dumps({ cat: 'dog' }, T),
+      'eyJjYXQiOiJkb2cifQ:1r31eq:or5lsglRfetFdncdU2Aox9ybSSoBH7pCLi7z9dhc_CY',
+    );
     assert.equal(db.dumps({}, T), 'e30:1r31eq:_F3okiP-noHBD-hYzEdpe7d0AmxCfHuvu0s551rcuJM');
   });
 
   it('the compressed example decodes', () => {
-    const r = db.loads('.eJyrVkrLz1eyUkpKLFLSUYovTi0uzszPi0-tKMgsqgSKGxkYG-gaGAJRiIGBFRhpg0mlWgAhFhBz:1r31eq:EK4BtJBxscyWl_7XL1rxknHzV0-GPHFkOzmIk30AcRU', { now: T });
+    const r = db.loads(
+      '.eJyrVkrLz1eyUkpKLFLSUYovTi0uzszPi0-tKMgsqgSKGxkYG-gaGAJRiIGBFRhpg0mlWgAhFhBz:1r31eq:EK4BtJBxscyWl_7XL1rxknHzV0-GPHFkOzmIk30AcRU',
+      { now: T },
+    );
     assert.deepEqual(r, { ok: true, value: { foo: 'bar', _session_expiry: '2030-01-01T00:00:00+00:00' }, timestamp: 1700000000 });
   });
 });
@@ -48,7 +57,10 @@ describe('Python-compatible JSON', () => {
 
   it('numbers: Python float repr for fractions, ints for integral values', () => {
     // Python: [0,1,-1,2.5,1e-05,0.0001,1.5e-07,123456789.125,-0.5,3.14159,0.1]
-    assert.equal(pythonJson([0, 1, -1, 2.5, 1e-5, 0.0001, 1.5e-7, 123456789.125, -0.5, 3.14159, 0.1]), '[0,1,-1,2.5,1e-05,0.0001,1.5e-07,123456789.125,-0.5,3.14159,0.1]');
+    assert.equal(
+      pythonJson([0, 1, -1, 2.5, 1e-5, 0.0001, 1.5e-7, 123456789.125, -0.5, 3.14159, 0.1]),
+      '[0,1,-1,2.5,1e-05,0.0001,1.5e-07,123456789.125,-0.5,3.14159,0.1]',
+    );
     // Our documented choice: an integral number is a Python int (Python wrote the floats 1e16 and 100.0 as 1e+16 and 100.0).
     assert.equal(pythonJson([1e16, 100.0, 1e22, -0]), '[10000000000000000,100,10000000000000000000000,0]');
     assert.equal(pythonNumber(1.2345e-300), '1.2345e-300');
@@ -62,7 +74,8 @@ describe('Python-compatible JSON', () => {
   });
 
   it('the unicode token equals the one Django made (compressed payload: compare the inflated JSON)', () => {
-    const django = '.eJyrVipWslKKyo8pNTBITVKIKU2xME4BkqkGBgogMfM0MAXilcTkxRTFJMUARZQKY5QUYmIU9BVs9IuTizILSuyAyowMjCzAJhgYKNUCALaRGnA:1r31eq:cbreT21O_UAYwl531QRkCNPcPqmr8Yjrrt5RXquu3KY';
+    const django =
+      '.eJyrVipWslKKyo8pNTBITVKIKU2xME4BkqkGBgogMfM0MAXilcTkxRTFJMUARZQKY5QUYmIU9BVs9IuTizILSuyAyowMjCzAJhgYKNUCALaRGnA:1r31eq:cbreT21O_UAYwl531QRkCNPcPqmr8Yjrrt5RXquu3KY';
     const db = createSigner({ secret: 'test-secret', salt: DB_SALT });
     const value = { s: 'Zoë 😀 \x7f \x00 \t\n\r\b\f "q" \\ / </script> \u2028 \ud800' };
     assert.deepEqual(db.loads(django, { now: T }), { ok: true, value, timestamp: 1700000000 });
@@ -71,7 +84,7 @@ describe('Python-compatible JSON', () => {
     assert.deepEqual(db.loads(ours, { now: T }), { ok: true, value, timestamp: 1700000000 });
   });
 
-  it('reads Python\'s bare NaN and Infinity as null', () => {
+  it("reads Python's bare NaN and Infinity as null", () => {
     const db = createSigner({ secret: 's', salt: DB_SALT });
     const payload = Buffer.from('{"a":NaN,"b":[Infinity,-Infinity],"c":"NaN"}').toString('base64url');
     const token = forge(payload, 's', DB_SALT);
@@ -105,7 +118,10 @@ describe('Django signing: verification', () => {
   });
 
   it('a token signed with another secret (Django-made) does not verify', () => {
-    assert.deepEqual(db.loads('eyJjYXQiOiJkb2cifQ:1r31eq:KJSm0fBypE2UxE1bp6_dfJCw6mPZSiRVCui8oiIirnY', { now: T }), { ok: false, reason: 'signature' });
+    assert.deepEqual(db.loads('eyJjYXQiOiJkb2cifQ:1r31eq:KJSm0fBypE2UxE1bp6_dfJCw6mPZSiRVCui8oiIirnY', { now: T }), {
+      ok: false,
+      reason: 'signature',
+    });
   });
 
   it('a token for another salt (the cookie store) does not verify', () => {
@@ -127,7 +143,10 @@ describe('Django signing: verification', () => {
 
   it('a signed payload that does not decode is malformed, not an exception', () => {
     assert.deepEqual(db.loads(forge('!!!!', 'test-secret', DB_SALT), { now: T }), { ok: false, reason: 'malformed' });
-    assert.deepEqual(db.loads(forge('.' + Buffer.from('not zlib').toString('base64url'), 'test-secret', DB_SALT), { now: T }), { ok: false, reason: 'malformed' });
+    assert.deepEqual(db.loads(forge('.' + Buffer.from('not zlib').toString('base64url'), 'test-secret', DB_SALT), { now: T }), {
+      ok: false,
+      reason: 'malformed',
+    });
   });
 
   it('a zip bomb is refused after the signature check, within the output cap', () => {

@@ -54,7 +54,9 @@ export function b62decode(text: string): number | null {
 
 /** Django's `salted_hmac(key_salt, value, secret, algorithm="sha256")`. */
 export function saltedHmac(keySalt: string, value: string | Buffer, secret: string): Buffer {
-  const key = createHash('sha256').update(keySalt + secret, 'utf8').digest();
+  const key = createHash('sha256')
+    .update(keySalt + secret, 'utf8')
+    .digest();
   return createHmac('sha256', key).update(value).digest();
 }
 
@@ -201,14 +203,19 @@ export interface Signer {
 export function resolveSecret(secret: unknown, option = 'secret'): string[] {
   const keys = typeof secret === 'string' ? [secret] : Array.isArray(secret) ? [...secret] : null;
   if (!keys || keys.length === 0 || keys.some((k) => typeof k !== 'string' || k === '')) {
-    throw new ConfigError(option, 'give a non-empty string (Django\'s SECRET_KEY), or an array of them whose first signs and every one verifies (SECRET_KEY, ...SECRET_KEY_FALLBACKS)');
+    throw new ConfigError(
+      option,
+      "give a non-empty string (Django's SECRET_KEY), or an array of them whose first signs and every one verifies (SECRET_KEY, ...SECRET_KEY_FALLBACKS)",
+    );
   }
   return keys as string[];
 }
 
 /** A signer for one salt; HMAC keys are derived once, here. */
 export function createSigner(options: SignerOptions): Signer {
-  const keys = resolveSecret(options.secret).map((secret) => createHash('sha256').update(`${options.salt}signer${secret}`, 'utf8').digest());
+  const keys = resolveSecret(options.secret).map((secret) =>
+    createHash('sha256').update(`${options.salt}signer${secret}`, 'utf8').digest(),
+  );
   const maxDecompressed = options.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED;
   const sig = (key: Buffer, value: string) => createHmac('sha256', key).update(value, 'utf8').digest('base64url');
 

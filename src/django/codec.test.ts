@@ -37,13 +37,17 @@ describe('djangoCodec (Django SessionBase.encode / decode)', () => {
 
   it('a signed_cookies token is not session data (another salt)', () => {
     const logger = recordingLogger();
-    assert.deepEqual(djangoCodec({ secret: 'test-secret', logger }).decode('eyJjYXQiOiJkb2cifQ:1r31eq:or5lsglRfetFdncdU2Aox9ybSSoBH7pCLi7z9dhc_CY'), {});
+    assert.deepEqual(
+      djangoCodec({ secret: 'test-secret', logger }).decode('eyJjYXQiOiJkb2cifQ:1r31eq:or5lsglRfetFdncdU2Aox9ybSSoBH7pCLi7z9dhc_CY'),
+      {},
+    );
     assert.equal(logger.records.length, 1);
   });
 
   it('decode never throws, whatever it is given', () => {
     const codec = djangoCodec({ secret: 's', logger: recordingLogger() });
-    for (const junk of ['', ':', '::', '\u0000', 'a'.repeat(100000), undefined, null, 42] as any[]) assert.deepEqual(codec.decode(junk), {});
+    for (const junk of ['', ':', '::', '\u0000', 'a'.repeat(100000), undefined, null, 42] as any[])
+      assert.deepEqual(codec.decode(junk), {});
   });
 
   it('a rotated secret still decodes old data; new data is signed with the first key', () => {

@@ -37,7 +37,11 @@ export function djangoCodec(options: DjangoCodecOptions): DjangoCodec {
         return {}; // verified but not a dict: Django main's decode swallows this silently too
       }
       // Django logs only BadSignature ("Session data corrupted"); other failures read as {} silently.
-      if (r.reason === 'signature') logger.warn('Session data corrupted: the signature does not verify (tampered, another secret or salt); reading it as an empty session', { security: true, logger: 'django.security.SuspiciousSession' });
+      if (r.reason === 'signature')
+        logger.warn(
+          'Session data corrupted: the signature does not verify (tampered, another secret or salt); reading it as an empty session',
+          { security: true, logger: 'django.security.SuspiciousSession' },
+        );
       return {};
     },
   };

@@ -34,7 +34,8 @@ describeStore('DjangoStore on SQLite', {
     return {
       store: new DjangoStore({ db, secret: SECRET, logger }),
       peer: new DjangoStore({ db: peerDb, secret: SECRET, logger }),
-      corrupt: async (key) => void db.prepare('UPDATE django_session SET session_data = ? WHERE session_key = ?').run('bad:encoded:value', key),
+      corrupt: async (key) =>
+        void db.prepare('UPDATE django_session SET session_data = ? WHERE session_key = ?').run('bad:encoded:value', key),
       dumpAtRest: async () => JSON.stringify(db.prepare('SELECT * FROM django_session').all()),
       close: async () => {
         db.close();
@@ -62,7 +63,8 @@ describeStore('DjangoStore on PostgreSQL', {
     return {
       store: new DjangoStore({ db: pool, secret: SECRET, logger }),
       peer: new DjangoStore({ db: peerPool, secret: SECRET, logger }),
-      corrupt: async (key) => void (await pool.query('UPDATE django_session SET session_data = $1 WHERE session_key = $2', ['bad:encoded:value', key])),
+      corrupt: async (key) =>
+        void (await pool.query('UPDATE django_session SET session_data = $1 WHERE session_key = $2', ['bad:encoded:value', key])),
       close: async () => {
         await pool.end();
         await peerPool.end();
@@ -87,7 +89,10 @@ describe('DjangoStore specifics', () => {
     const store = new DjangoStore({ db, secret: SECRET });
     const key = newSessionKey();
     await store.create(key, { a: 1 }, Date.UTC(2030, 0, 1, 0, 0, 0, 250));
-    const row = db.prepare('SELECT session_key, session_data, expire_date FROM django_session WHERE session_key = ?').get(key) as Record<string, string>;
+    const row = db.prepare('SELECT session_key, session_data, expire_date FROM django_session WHERE session_key = ?').get(key) as Record<
+      string,
+      string
+    >;
     assert.equal(row.expire_date, '2030-01-01 00:00:00.250000');
     assert.equal(row.session_key, key, 'the key is stored in clear, as Django stores it');
     assert.deepEqual(djangoCodec({ secret: SECRET }).decode(row.session_data!), { a: 1 });
@@ -116,7 +121,10 @@ describe('DjangoStore specifics', () => {
   it('a missing table is StoreUnavailableError naming migrate', async () => {
     const empty = new Database(':memory:');
     const store = new DjangoStore({ db: empty, secret: SECRET });
-    await assert.rejects(store.load(newSessionKey()), (err: unknown) => err instanceof StoreUnavailableError && /migrate/.test(err.message));
+    await assert.rejects(
+      store.load(newSessionKey()),
+      (err: unknown) => err instanceof StoreUnavailableError && /migrate/.test(err.message),
+    );
     empty.close();
   });
 
@@ -130,15 +138,24 @@ describe('DjangoStore specifics', () => {
 
   it('bad options are ConfigErrors', () => {
     assert.throws(() => new DjangoStore({ db, secret: '' }), ConfigError);
-    assert.throws(() => new DjangoStore({ db: {} as any, secret: SECRET }), (e: unknown) => e instanceof ConfigError && e.option === 'db');
-    assert.throws(() => new DjangoStore({ db, secret: SECRET, table: 'x; drop' }), (e: unknown) => e instanceof ConfigError && e.option === 'table');
+    assert.throws(
+      () => new DjangoStore({ db: {} as any, secret: SECRET }),
+      (e: unknown) => e instanceof ConfigError && e.option === 'db',
+    );
+    assert.throws(
+      () => new DjangoStore({ db, secret: SECRET, table: 'x; drop' }),
+      (e: unknown) => e instanceof ConfigError && e.option === 'table',
+    );
   });
 
-  it('djangoStoreFromUrl: opens Django\'s file, needs the secret, refuses what it cannot open', async () => {
+  it("djangoStoreFromUrl: opens Django's file, needs the secret, refuses what it cannot open", async () => {
     const saved = process.env.DJANGO_SECRET_KEY;
     delete process.env.DJANGO_SECRET_KEY;
     try {
-      assert.throws(() => djangoStoreFromUrl(`django+sqlite:${join(dir, 'specifics.sqlite3')}`), (e: unknown) => e instanceof ConfigError && /DJANGO_SECRET_KEY/.test(e.message));
+      assert.throws(
+        () => djangoStoreFromUrl(`django+sqlite:${join(dir, 'specifics.sqlite3')}`),
+        (e: unknown) => e instanceof ConfigError && /DJANGO_SECRET_KEY/.test(e.message),
+      );
     } finally {
       if (saved !== undefined) process.env.DJANGO_SECRET_KEY = saved;
     }

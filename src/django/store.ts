@@ -91,7 +91,8 @@ export class DjangoStore implements SessionStore {
   #release: (() => Promise<void> | void) | null = null;
 
   constructor(options: DjangoStoreOptions) {
-    if (typeof options !== 'object' || options === null) throw new ConfigError('db', 'new DjangoStore({ db, secret }) needs Django\'s database and SECRET_KEY');
+    if (typeof options !== 'object' || options === null)
+      throw new ConfigError('db', "new DjangoStore({ db, secret }) needs Django's database and SECRET_KEY");
     const table = options.table ?? 'django_session';
     if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(table)) {
       throw new ConfigError('table', `${JSON.stringify(table)} is not a plain SQL identifier; Django's is django_session`);
@@ -102,7 +103,11 @@ export class DjangoStore implements SessionStore {
     if (!Number.isInteger(timeout) || timeout <= 0) throw new ConfigError('timeout', 'give whole milliseconds, e.g. 5000');
     if (isSqlite(options.db)) this.#backend = sqliteBackend(options.db, table);
     else if (isPool(options.db)) this.#backend = pgBackend(options.db, table, timeout, logger);
-    else throw new ConfigError('db', 'give a better-sqlite3 Database opened on Django\'s SQLite file, or a pg Pool on Django\'s PostgreSQL database');
+    else
+      throw new ConfigError(
+        'db',
+        "give a better-sqlite3 Database opened on Django's SQLite file, or a pg Pool on Django's PostgreSQL database",
+      );
   }
 
   async load(key: string, now = Date.now()): Promise<StoredSession | null> {
@@ -152,7 +157,6 @@ export class DjangoStore implements SessionStore {
   }
 }
 
-
 /**
  * A DjangoStore from a URL, for the CLI and `createStore`: `django+sqlite:PATH` (Django's SQLite
  * file) or `django+postgres://user@host/db` (also `django+postgresql://`). The store opens the
@@ -160,9 +164,14 @@ export class DjangoStore implements SessionStore {
  */
 export function djangoStoreFromUrl(url: string, options: { secret?: Secret; logger?: Logger; table?: string } = {}): DjangoStore {
   const secret = options.secret ?? process.env.DJANGO_SECRET_KEY;
-  if (secret === undefined || secret === '') throw new ConfigError('secret', 'a django+ store URL needs Django\'s SECRET_KEY: set the DJANGO_SECRET_KEY environment variable');
+  if (secret === undefined || secret === '')
+    throw new ConfigError('secret', "a django+ store URL needs Django's SECRET_KEY: set the DJANGO_SECRET_KEY environment variable");
   const m = /^django\+(sqlite|postgres|postgresql):(.*)$/i.exec(url);
-  if (!m) throw new ConfigError('url', `${JSON.stringify(url)} is not a Django store URL; write django+sqlite:PATH or django+postgres://user@host/db`);
+  if (!m)
+    throw new ConfigError(
+      'url',
+      `${JSON.stringify(url)} is not a Django store URL; write django+sqlite:PATH or django+postgres://user@host/db`,
+    );
   const scheme = m[1]!.toLowerCase();
   if (scheme === 'sqlite') {
     let path = m[2]!;
@@ -231,7 +240,8 @@ function sqliteBackend(db: BetterSqlite3.Database, table: string): Backend {
         return row ? { session_data: row.session_data, expires: parseSqliteDate(row.expire_date) } : null;
       }),
     insert: (key, token, until) => run('create', () => s().insert.run(key, token, sqliteDate(until)).changes === 1),
-    update: (key, token, until, expected, now) => run('update', () => compareAndSet()!(key, token, sqliteDate(until), expected, sqliteDate(now))),
+    update: (key, token, until, expected, now) =>
+      run('update', () => compareAndSet()!(key, token, sqliteDate(until), expected, sqliteDate(now))),
     delete: (key) => run('delete', () => void s().delete.run(key)),
     exists: (key) => run('exists', () => s().exists.get(key) !== undefined),
     clearExpired: (now) => run('clearExpired', () => s().clearExpired.run(sqliteDate(now)).changes),
@@ -252,7 +262,10 @@ function pgBackend(pool: Pool, table: string, timeout: number, logger: Logger): 
       pool,
       { text, values },
       timeout,
-      () => new StoreUnavailableError(`Django PostgreSQL ${what} did not answer within ${timeout} ms; check that the server is up, or raise the timeout option`),
+      () =>
+        new StoreUnavailableError(
+          `Django PostgreSQL ${what} did not answer within ${timeout} ms; check that the server is up, or raise the timeout option`,
+        ),
       (err) => unavailable(what, err),
     );
   const unavailable = (what: string, err: unknown): StoreUnavailableError => {
@@ -264,12 +277,20 @@ function pgBackend(pool: Pool, table: string, timeout: number, logger: Logger): 
   const at = (ms: number) => new Date(ms);
   return {
     async load(key, now) {
-      const { rows } = await query<{ session_data: string; expire_date: Date }>('load', `SELECT session_data, expire_date FROM ${table} WHERE session_key = $1 AND expire_date > $2`, [key, at(now)]);
+      const { rows } = await query<{ session_data: string; expire_date: Date }>(
+        'load',
+        `SELECT session_data, expire_date FROM ${table} WHERE session_key = $1 AND expire_date > $2`,
+        [key, at(now)],
+      );
       const row = rows[0];
       return row ? { session_data: row.session_data, expires: new Date(row.expire_date).getTime() } : null;
     },
     async insert(key, token, until) {
-      const { rowCount } = await query('create', `INSERT INTO ${table} (session_key, session_data, expire_date) VALUES ($1, $2, $3) ON CONFLICT (session_key) DO NOTHING`, [key, token, at(until)]);
+      const { rowCount } = await query(
+        'create',
+        `INSERT INTO ${table} (session_key, session_data, expire_date) VALUES ($1, $2, $3) ON CONFLICT (session_key) DO NOTHING`,
+        [key, token, at(until)],
+      );
       return rowCount === 1;
     },
     async update(key, token, until, expected, now) {

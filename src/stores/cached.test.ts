@@ -135,7 +135,10 @@ describe('CachedStore specifics', () => {
     const cookie = await save(undefined, { a: 1 });
     const again = await save(cookie, { b: 2 });
     assert.equal(again, cookie);
-    assert.ok(logger.records.some((r) => /cache failed on write/.test(r.message)), 'the cache failure is logged');
+    assert.ok(
+      logger.records.some((r) => /cache failed on write/.test(r.message)),
+      'the cache failure is logged',
+    );
     const before = durable.loads;
     assert.deepEqual(Object.fromEntries((await sessions.load(cookie)).entries()), { a: 1, b: 2 });
     assert.ok(durable.loads > before, 'read from the durable store');
@@ -179,7 +182,11 @@ describe('CachedStore specifics', () => {
     await save(cookie, { b: 2 });
     cache.failWrites = false;
     assert.deepEqual((await cache.inner.load(cookie.split('=')[1]!))!.data, { v: 1, d: { a: 1 } }, 'the cache is stale');
-    assert.deepEqual(Object.fromEntries((await sessions.load(cookie)).entries()), { a: 1, b: 2 }, 'this process reads past the stale entry');
+    assert.deepEqual(
+      Object.fromEntries((await sessions.load(cookie)).entries()),
+      { a: 1, b: 2 },
+      'this process reads past the stale entry',
+    );
     await save(cookie, { c: 3 });
     assert.deepEqual(Object.fromEntries((await sessions.load(cookie)).entries()), { a: 1, b: 2, c: 3 });
     const before = durable.loads;
@@ -297,7 +304,13 @@ describe('CachedStore specifics', () => {
   it('rejects options that are not two stores', () => {
     const m = new MemoryStore();
     assert.throws(() => new CachedStore({ cache: m, store: m }), ConfigError);
-    assert.throws(() => new CachedStore({ cache: m } as any), (e: unknown) => e instanceof ConfigError && e.option === 'store');
-    assert.throws(() => new CachedStore({ store: m } as any), (e: unknown) => e instanceof ConfigError && e.option === 'cache');
+    assert.throws(
+      () => new CachedStore({ cache: m } as any),
+      (e: unknown) => e instanceof ConfigError && e.option === 'store',
+    );
+    assert.throws(
+      () => new CachedStore({ store: m } as any),
+      (e: unknown) => e instanceof ConfigError && e.option === 'cache',
+    );
   });
 });

@@ -27,7 +27,8 @@ interface Entry {
 
 function entryOf(data: SessionData): Entry | null {
   const { v, d } = data as Partial<Entry>;
-  if (Number.isSafeInteger(v) && d !== null && typeof d === 'object' && !Array.isArray(d) && Object.keys(data).length === 2) return { v: v!, d };
+  if (Number.isSafeInteger(v) && d !== null && typeof d === 'object' && !Array.isArray(d) && Object.keys(data).length === 2)
+    return { v: v!, d };
   return null;
 }
 
@@ -54,8 +55,10 @@ export class CachedStore implements SessionStore {
   constructor(options: CachedStoreOptions) {
     const isStore = (s: unknown): s is SessionStore =>
       !!s && typeof (s as SessionStore).load === 'function' && typeof (s as SessionStore).update === 'function';
-    if (!isStore(options?.cache)) throw new ConfigError('cache', 'give a server-side SessionStore as the cache, e.g. new RedisStore({ client })');
-    if (!isStore(options.store)) throw new ConfigError('store', 'give a durable SessionStore, e.g. new PostgresStore({ pool }) or new SqliteStore({ path })');
+    if (!isStore(options?.cache))
+      throw new ConfigError('cache', 'give a server-side SessionStore as the cache, e.g. new RedisStore({ client })');
+    if (!isStore(options.store))
+      throw new ConfigError('store', 'give a durable SessionStore, e.g. new PostgresStore({ pool }) or new SqliteStore({ path })');
     if (options.cache === options.store) throw new ConfigError('cache', 'the cache and the durable store must be two different stores');
     this.#cache = options.cache;
     this.#store = options.store;
@@ -116,7 +119,10 @@ export class CachedStore implements SessionStore {
         where: 'CachedStore',
         error: messageOf(err),
       });
-      throw new StoreUnavailableError(`the session cache failed to delete a session (${messageOf(err)}); retry once the cache is reachable`, { cause: err });
+      throw new StoreUnavailableError(
+        `the session cache failed to delete a session (${messageOf(err)}); retry once the cache is reachable`,
+        { cause: err },
+      );
     }
     this.#suspects.delete(key);
   }
@@ -130,7 +136,10 @@ export class CachedStore implements SessionStore {
     try {
       await this.#cache.clearExpired(now);
     } catch (err) {
-      this.#logger.warn('session cache failed on clearExpired; its entries expire with their sessions anyway', { where: 'CachedStore', error: messageOf(err) });
+      this.#logger.warn('session cache failed on clearExpired; its entries expire with their sessions anyway', {
+        where: 'CachedStore',
+        error: messageOf(err),
+      });
     }
     return removed;
   }
@@ -168,7 +177,10 @@ export class CachedStore implements SessionStore {
       await this.#cache.delete(key); // kept losing races: a miss is always safe
       this.#cleared(key);
     } catch (err) {
-      this.#logger.warn('session cache failed on write; the durable store has the session', { where: 'CachedStore', error: messageOf(err) });
+      this.#logger.warn('session cache failed on write; the durable store has the session', {
+        where: 'CachedStore',
+        error: messageOf(err),
+      });
       await this.#forget(key);
     }
   }
@@ -194,7 +206,10 @@ export class CachedStore implements SessionStore {
       this.#suspects.delete(key);
     } catch (err) {
       this.#suspect(key);
-      this.#logger.warn('session cache failed on delete; reading this session from the durable store', { where: 'CachedStore', error: messageOf(err) });
+      this.#logger.warn('session cache failed on delete; reading this session from the durable store', {
+        where: 'CachedStore',
+        error: messageOf(err),
+      });
     }
   }
 

@@ -27,11 +27,13 @@ describe('CookieStore specifics', () => {
     return { store, sessions, logger, tick: (ms: number) => void (clock += ms) };
   };
   const cookieOf = (header: string | null) => header!.split(';')[0]!;
-  const valueOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
+  const cookieValue = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
 
-  it('reads Django\'s own signed_cookies value (the worked example of django-format.md)', () => {
+  it("reads Django's own signed_cookies value (the worked example of django-format.md)", () => {
     const store = new CookieStore({ secret: 'test-secret' });
-    assert.deepEqual(store.unseal('eyJjYXQiOiJkb2cifQ:1r31eq:or5lsglRfetFdncdU2Aox9ybSSoBH7pCLi7z9dhc_CY', 1209600, T), { data: { cat: 'dog' } });
+    assert.deepEqual(store.unseal('eyJjYXQiOiJkb2cifQ:1r31eq:or5lsglRfetFdncdU2Aox9ybSSoBH7pCLi7z9dhc_CY', 1209600, T), {
+      data: { cat: 'dog' },
+    });
     assert.equal(store.seal({ cat: 'dog' }, T), 'eyJjYXQiOiJkb2cifQ:1r31eq:or5lsglRfetFdncdU2Aox9ybSSoBH7pCLi7z9dhc_CY');
   });
 
@@ -46,7 +48,7 @@ describe('CookieStore specifics', () => {
     assert.equal(t.get('user'), undefined);
     assert.ok(logger.records.slice(before).some((r) => r.level === 'warn' && /signature/.test(r.message)));
     t.set('x', 1);
-    assert.notEqual(valueOf(cookieOf(await sessions.commit(t))), valueOf(forged));
+    assert.notEqual(cookieValue(cookieOf(await sessions.commit(t))), cookieValue(forged));
   });
 
   it('a cookie signed with another secret is not accepted', async () => {
@@ -86,7 +88,7 @@ describe('CookieStore specifics', () => {
     assert.equal(logger.records.length, 0, 'ageing out is not a security event');
   });
 
-  it('the session\'s own expiry is honoured too, from the signing time (Django ignores it: #19201)', async () => {
+  it("the session's own expiry is honoured too, from the signing time (Django ignores it: #19201)", async () => {
     const { sessions, tick } = setup();
     const s = await sessions.load();
     s.set('user', 'alice');
@@ -102,7 +104,10 @@ describe('CookieStore specifics', () => {
     const { sessions } = setup();
     const s = await sessions.load();
     s.set('blob', randomBytes(4000).toString('base64')); // incompressible
-    await assert.rejects(sessions.commit(s), (err: unknown) => err instanceof SessionDataError && /would be \d{4} bytes/.test(err.message) && /4096/.test(err.message));
+    await assert.rejects(
+      sessions.commit(s),
+      (err: unknown) => err instanceof SessionDataError && /would be \d{4} bytes/.test(err.message) && /4096/.test(err.message),
+    );
   });
 
   it('the limit counts name=value: a cookie is refused exactly when name=value passes 4096 bytes', () => {
@@ -131,7 +136,7 @@ describe('CookieStore specifics', () => {
     }
   });
 
-  it('a value signed for Django\'s server-side salt is rejected', () => {
+  it("a value signed for Django's server-side salt is rejected", () => {
     const logger = recordingLogger();
     const store = new CookieStore({ secret: 'test-secret', logger });
     const dbToken = createSigner({ secret: 'test-secret', salt: 'django.contrib.sessions.SessionStore' }).dumps({ user: 'alice' }, T);

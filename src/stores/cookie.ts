@@ -34,11 +34,12 @@ export class CookieStore implements ClientSideStore {
   readonly #nameBytes: number;
 
   constructor(options: CookieStoreOptions) {
-    if (typeof options !== 'object' || options === null) throw new ConfigError('secret', 'new CookieStore({ secret }) needs a secret: Django\'s SECRET_KEY, or an array of keys');
+    if (typeof options !== 'object' || options === null)
+      throw new ConfigError('secret', "new CookieStore({ secret }) needs a secret: Django's SECRET_KEY, or an array of keys");
     // Sessions hold at most a 4 KB cookie; 1 MiB of JSON out of one is already absurd (zip-bomb guard).
     this.#signer = createSigner({ secret: options.secret, salt: SIGNED_COOKIES_SALT, maxDecompressed: 1024 * 1024 });
     const name = options.cookieName ?? 'sessionid';
-    if (typeof name !== 'string' || name === '') throw new ConfigError('cookieName', 'give the session cookie\'s name, as in cookie.name');
+    if (typeof name !== 'string' || name === '') throw new ConfigError('cookieName', "give the session cookie's name, as in cookie.name");
     this.#nameBytes = Buffer.byteLength(name);
     this.#logger = options.logger ?? consoleLogger;
   }
@@ -62,7 +63,11 @@ export class CookieStore implements ClientSideStore {
   unseal(value: string, maxAge: number, now = Date.now()): StoredSessionData | null {
     const r = this.#signer.loads(value, { now });
     if (!r.ok) {
-      if (r.reason === 'signature') this.#logger.warn('session cookie signature does not verify (tampered, or signed with an unknown secret); starting a fresh session', { security: true, store: 'CookieStore' });
+      if (r.reason === 'signature')
+        this.#logger.warn(
+          'session cookie signature does not verify (tampered, or signed with an unknown secret); starting a fresh session',
+          { security: true, store: 'CookieStore' },
+        );
       else this.#logger.warn('session cookie verified but does not decode; starting a fresh session', { store: 'CookieStore' });
       return null;
     }

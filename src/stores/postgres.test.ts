@@ -56,8 +56,14 @@ describe('PostgresStore specifics', () => {
     await store.create(newSessionKey(), { a: 1 }, Date.now() + 60_000);
     const idx = await pool.query("SELECT indexdef FROM pg_indexes WHERE tablename = 'lazy_made'");
     const defs = idx.rows.map((r) => r.indexdef as string);
-    assert.ok(defs.some((d) => /UNIQUE.*\(key_hash\)/.test(d)), `primary key on key_hash: ${defs}`);
-    assert.ok(defs.some((d) => /\(expires_at\)/.test(d)), `index on expires_at: ${defs}`);
+    assert.ok(
+      defs.some((d) => /UNIQUE.*\(key_hash\)/.test(d)),
+      `primary key on key_hash: ${defs}`,
+    );
+    assert.ok(
+      defs.some((d) => /\(expires_at\)/.test(d)),
+      `index on expires_at: ${defs}`,
+    );
     await store.close();
   });
 
@@ -67,7 +73,10 @@ describe('PostgresStore specifics', () => {
     assert.match(sql, /CREATE TABLE IF NOT EXISTS "app"\."web_sessions"/);
     assert.match(sql, /CREATE INDEX IF NOT EXISTS "web_sessions_expires_at" ON "app"\."web_sessions" \(expires_at\)/);
     const store = new PostgresStore({ pool, table: 'app.web_sessions', createTable: false });
-    await assert.rejects(store.load(newSessionKey()), (err: unknown) => err instanceof StoreUnavailableError && /schemaSql/.test(err.message));
+    await assert.rejects(
+      store.load(newSessionKey()),
+      (err: unknown) => err instanceof StoreUnavailableError && /schemaSql/.test(err.message),
+    );
     await pool.query(sql);
     await pool.query(sql); // idempotent
     const key = newSessionKey();
@@ -81,7 +90,10 @@ describe('PostgresStore specifics', () => {
     for (const table of ['x; DROP TABLE y', 'a.b.c', '1abc', '', 'a-b', '"quoted"']) {
       assert.throws(() => new PostgresStore({ pool, table }), ConfigError, table);
     }
-    assert.throws(() => new PostgresStore({} as any), (err: unknown) => err instanceof ConfigError && err.option === 'pool');
+    assert.throws(
+      () => new PostgresStore({} as any),
+      (err: unknown) => err instanceof ConfigError && err.option === 'pool',
+    );
     assert.throws(() => new PostgresStore({ pool, timeout: 0 }), ConfigError);
   });
 
@@ -136,7 +148,11 @@ describe('PostgresStore specifics', () => {
     const store = new PostgresStore({ pool, table: 'broken_sessions' });
     await store.stats();
     await pool.query('ALTER TABLE broken_sessions DROP COLUMN version');
-    await assert.rejects(store.load(newSessionKey()), (err: unknown) => err instanceof StoreUnavailableError && err.code === 'STORE_UNAVAILABLE' && (err.cause as { code?: string })?.code === '42703');
+    await assert.rejects(
+      store.load(newSessionKey()),
+      (err: unknown) =>
+        err instanceof StoreUnavailableError && err.code === 'STORE_UNAVAILABLE' && (err.cause as { code?: string })?.code === '42703',
+    );
     await store.close();
   });
 

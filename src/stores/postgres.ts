@@ -27,7 +27,10 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 function parseTable(table: unknown): { qualified: string; index: string } {
   const parts = typeof table === 'string' ? table.split('.') : [];
   if (parts.length < 1 || parts.length > 2 || !parts.every((p) => IDENT.test(p))) {
-    throw new ConfigError('table', `${JSON.stringify(table)} is not an SQL identifier; use letters, digits and _, optionally schema-qualified as schema.table`);
+    throw new ConfigError(
+      'table',
+      `${JSON.stringify(table)} is not an SQL identifier; use letters, digits and _, optionally schema-qualified as schema.table`,
+    );
   }
   const name = parts[parts.length - 1]!;
   return { qualified: parts.map((p) => `"${p}"`).join('.'), index: `"${name}_expires_at"` };
@@ -130,7 +133,10 @@ CREATE INDEX IF NOT EXISTS ${t.index} ON ${t.qualified} (expires_at);
       this.#pool,
       config,
       this.#timeout,
-      () => new StoreUnavailableError(`PostgreSQL ${what} did not answer within ${this.#timeout} ms; check that the server is up and reachable, or raise the timeout option`),
+      () =>
+        new StoreUnavailableError(
+          `PostgreSQL ${what} did not answer within ${this.#timeout} ms; check that the server is up and reachable, or raise the timeout option`,
+        ),
       (err) => this.#unavailable(what, err),
     );
   }

@@ -148,8 +148,14 @@ describe('RedisStore specifics', () => {
 
   it('rejects bad options with ConfigError', () => {
     assert.throws(() => new RedisStore({ client: undefined as any }), ConfigError);
-    assert.throws(() => new RedisStore({ client, prefix: 'a{b}:' }), (err: unknown) => err instanceof ConfigError && err.option === 'prefix');
-    assert.throws(() => new RedisStore({ client, timeout: 0 }), (err: unknown) => err instanceof ConfigError && err.option === 'timeout');
+    assert.throws(
+      () => new RedisStore({ client, prefix: 'a{b}:' }),
+      (err: unknown) => err instanceof ConfigError && err.option === 'prefix',
+    );
+    assert.throws(
+      () => new RedisStore({ client, timeout: 0 }),
+      (err: unknown) => err instanceof ConfigError && err.option === 'timeout',
+    );
   });
 
   it('close leaves a client the user passed in open', async () => {
@@ -175,7 +181,10 @@ describe('RedisStore specifics', () => {
 
   it('a client that was never connected gives StoreUnavailableError', async () => {
     const store = new RedisStore({ client: createClient({ url }), logger: recordingLogger() });
-    await assert.rejects(store.load(newSessionKey()), (err: unknown) => err instanceof StoreUnavailableError && err.code === 'STORE_UNAVAILABLE');
+    await assert.rejects(
+      store.load(newSessionKey()),
+      (err: unknown) => err instanceof StoreUnavailableError && err.code === 'STORE_UNAVAILABLE',
+    );
   });
 
   it('createStore(redis://…) connects lazily, round-trips a session, and close() quits its own client', async () => {
@@ -242,7 +251,10 @@ describe('RedisStore on Cluster: keys of one session hash to one slot', () => {
           return Number(await node.sendCommand(['DBSIZE']));
         }),
       );
-      assert.ok(perMaster.every((n) => n > 0), `keys per master: ${perMaster}`);
+      assert.ok(
+        perMaster.every((n) => n > 0),
+        `keys per master: ${perMaster}`,
+      );
       assert.equal(await store.clearExpired(now + 61_000), 30);
       assert.equal((await store.stats(now)).count, 0);
     } finally {

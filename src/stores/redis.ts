@@ -108,7 +108,10 @@ interface Pending {
 
 function unavailable(what: string, err: unknown): StoreUnavailableError {
   if (err instanceof StoreUnavailableError) return err;
-  return new StoreUnavailableError(`Redis ${what} failed: ${(err as Error)?.message ?? String(err)}; check that Redis is running and reachable`, { cause: err });
+  return new StoreUnavailableError(
+    `Redis ${what} failed: ${(err as Error)?.message ?? String(err)}; check that Redis is running and reachable`,
+    { cause: err },
+  );
 }
 
 function isCluster(client: unknown): client is ClusterClient {
@@ -148,11 +151,18 @@ export class RedisStore implements SessionStore {
     this.#owned = (options as { [OWNED]?: boolean })[OWNED] === true;
     const client = options?.client as unknown as NodeClient | ClusterClient | undefined;
     if (!client || typeof client.sendCommand !== 'function') {
-      throw new ConfigError('client', 'give a node-redis client: new RedisStore({ client: createClient({ url }) }), or createCluster({ rootNodes }) for Redis Cluster');
+      throw new ConfigError(
+        'client',
+        'give a node-redis client: new RedisStore({ client: createClient({ url }) }), or createCluster({ rootNodes }) for Redis Cluster',
+      );
     }
     const prefix = options.prefix ?? 'sessionkit:';
     if (typeof prefix !== 'string') throw new ConfigError('prefix', 'give the key prefix as a string, e.g. "sessionkit:"');
-    if (/[{}]/.test(prefix)) throw new ConfigError('prefix', `${JSON.stringify(prefix)} contains { or }, which would change how Redis Cluster hashes the keys; leave braces out`);
+    if (/[{}]/.test(prefix))
+      throw new ConfigError(
+        'prefix',
+        `${JSON.stringify(prefix)} contains { or }, which would change how Redis Cluster hashes the keys; leave braces out`,
+      );
     const timeout = options.timeout ?? 2000;
     if (!Number.isInteger(timeout) || timeout <= 0) throw new ConfigError('timeout', 'give whole milliseconds above 0, e.g. 2000');
     this.#client = client;
@@ -191,7 +201,9 @@ export class RedisStore implements SessionStore {
       this.#down = null;
       client.connect().catch(() => {}); // failures arrive as 'error' events, logged by the listener
     } else if (this.#down) {
-      return Promise.reject(new StoreUnavailableError(`Redis is unreachable (${this.#down}); check that it is running, or the URL given to createStore`));
+      return Promise.reject(
+        new StoreUnavailableError(`Redis is unreachable (${this.#down}); check that it is running, or the URL given to createStore`),
+      );
     }
     // One wait shared by every request that arrives while connecting: one pair of listeners.
     this.#waiting ??= new Promise<void>((resolve, reject) => {
@@ -199,7 +211,13 @@ export class RedisStore implements SessionStore {
         client.off('ready', onReady);
         client.off('error', onError);
         this.#waiting = null;
-        if (err) reject(new StoreUnavailableError(`cannot connect to Redis: ${err.message}; check that it is running, or the URL given to createStore`, { cause: err }));
+        if (err)
+          reject(
+            new StoreUnavailableError(
+              `cannot connect to Redis: ${err.message}; check that it is running, or the URL given to createStore`,
+              { cause: err },
+            ),
+          );
         else resolve();
       };
       const onReady = () => settle();
@@ -219,7 +237,14 @@ export class RedisStore implements SessionStore {
     return this.#dispatch(what, key, readonly, args, on, deadline);
   }
 
-  #dispatch(what: string, key: string | undefined, readonly: boolean, args: string[], on: NodeClient | undefined, deadline: number): Promise<unknown> {
+  #dispatch(
+    what: string,
+    key: string | undefined,
+    readonly: boolean,
+    args: string[],
+    on: NodeClient | undefined,
+    deadline: number,
+  ): Promise<unknown> {
     // A command still waiting in node-redis's offline queue is dropped when its timeout passes,
     // so a request that already failed with 503 cannot write later.
     const options = this.#cluster || !this.#client.isReady ? { timeout: Math.max(1, deadline - Date.now()) } : undefined;
@@ -267,7 +292,9 @@ export class RedisStore implements SessionStore {
         if (entry.deadline > now) continue;
         this.#pending.delete(entry);
         entry.reject(
-          new StoreUnavailableError(`Redis did not answer ${entry.what} within ${this.#timeout} ms; check that Redis is running and reachable, or raise the RedisStore timeout option`),
+          new StoreUnavailableError(
+            `Redis did not answer ${entry.what} within ${this.#timeout} ms; check that Redis is running and reachable, or raise the RedisStore timeout option`,
+          ),
         );
       }
       if (this.#pending.size === 0) {
@@ -359,7 +386,10 @@ export class RedisStore implements SessionStore {
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const reply = (await this.#send(what, undefined, true, ['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'], node)) as [string, string[]];
+        const reply = (await this.#send(what, undefined, true, ['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'], node)) as [
+          string,
+          string[],
+        ];
         cursor = String(reply[0]);
         if (reply[1].length > 0) await each(node, reply[1]);
       } while (cursor !== '0');

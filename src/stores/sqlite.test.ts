@@ -40,7 +40,9 @@ describe('SqliteStore specifics', () => {
     const store = new SqliteStore({ path: file });
     await store.close();
     const db = new Database(file);
-    const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessionkit_sessions'").all() as { name: string }[];
+    const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessionkit_sessions'").all() as {
+      name: string;
+    }[];
     assert.ok(indexes.some((i) => i.name.includes('expires_at')));
     assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
     db.close();

@@ -26,18 +26,20 @@ interface Row {
 
 function prepareStatements(db: Database.Database, table: string) {
   return {
-      load: db.prepare<[string, number], Row>(`SELECT data, expires_at, version FROM ${table} WHERE key_hash = ? AND expires_at > ?`),
-      create: db.prepare(`INSERT OR IGNORE INTO ${table} (key_hash, data, expires_at, version) VALUES (?, ?, ?, 1)`),
-      update: db.prepare(`UPDATE ${table} SET data = ?, expires_at = ?, version = version + 1 WHERE key_hash = ? AND version = ? AND expires_at > ?`),
-      live: db.prepare<[string, number], { version: number }>(`SELECT version FROM ${table} WHERE key_hash = ? AND expires_at > ?`),
-      delete: db.prepare(`DELETE FROM ${table} WHERE key_hash = ?`),
-      exists: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM ${table} WHERE key_hash = ?`),
-      clearExpired: db.prepare(`DELETE FROM ${table} WHERE expires_at <= ?`),
-      stats: db.prepare<[number], { count: number; expired: number | null; bytes: number | null }>(
-        `SELECT count(*) AS count, sum(expires_at <= ?) AS expired, sum(length(CAST(data AS BLOB))) AS bytes FROM ${table}`,
-      ),
-    };
-  }
+    load: db.prepare<[string, number], Row>(`SELECT data, expires_at, version FROM ${table} WHERE key_hash = ? AND expires_at > ?`),
+    create: db.prepare(`INSERT OR IGNORE INTO ${table} (key_hash, data, expires_at, version) VALUES (?, ?, ?, 1)`),
+    update: db.prepare(
+      `UPDATE ${table} SET data = ?, expires_at = ?, version = version + 1 WHERE key_hash = ? AND version = ? AND expires_at > ?`,
+    ),
+    live: db.prepare<[string, number], { version: number }>(`SELECT version FROM ${table} WHERE key_hash = ? AND expires_at > ?`),
+    delete: db.prepare(`DELETE FROM ${table} WHERE key_hash = ?`),
+    exists: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM ${table} WHERE key_hash = ?`),
+    clearExpired: db.prepare(`DELETE FROM ${table} WHERE expires_at <= ?`),
+    stats: db.prepare<[number], { count: number; expired: number | null; bytes: number | null }>(
+      `SELECT count(*) AS count, sum(expires_at <= ?) AS expired, sum(length(CAST(data AS BLOB))) AS bytes FROM ${table}`,
+    ),
+  };
+}
 type Statements = ReturnType<typeof prepareStatements>;
 
 /**
@@ -52,8 +54,10 @@ export class SqliteStore implements SessionStore {
   constructor(options: SqliteStoreOptions = {}) {
     const path = options.path ?? './sessions.sqlite3';
     const table = options.table ?? 'sessionkit_sessions';
-    if (typeof path !== 'string' || path === '') throw new ConfigError('path', 'give the SQLite file as a non-empty string, e.g. "./sessions.sqlite3"');
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new ConfigError('table', `${JSON.stringify(table)} is not a plain SQL identifier; use letters, digits and _`);
+    if (typeof path !== 'string' || path === '')
+      throw new ConfigError('path', 'give the SQLite file as a non-empty string, e.g. "./sessions.sqlite3"');
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table))
+      throw new ConfigError('table', `${JSON.stringify(table)} is not a plain SQL identifier; use letters, digits and _`);
     const busyTimeout = options.busyTimeout ?? 5000;
     if (!Number.isInteger(busyTimeout) || busyTimeout < 0) throw new ConfigError('busyTimeout', 'give whole milliseconds, e.g. 5000');
     this.#logger = options.logger ?? consoleLogger;

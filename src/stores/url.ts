@@ -35,7 +35,7 @@ const require = createRequire(import.meta.url);
 export function requireOptional<T>(name: string): T {
   try {
     return require(name) as T;
-  } catch (err) {
+  } catch {
     throw new ConfigError('store', `this store needs the ${name} package: npm install ${name}`);
   }
 }
@@ -47,7 +47,11 @@ export function requireOptional<T>(name: string): T {
  * A store made here owns its connections: `close()` ends them.
  */
 export function createStore(url: string, options: CreateStoreOptions = {}): AnyStore {
-  if (typeof url !== 'string' || url === '') throw new ConfigError('url', 'give a store URL such as memory:, sqlite:./sessions.sqlite3, redis://127.0.0.1:6379/0 or postgres://user@host/db');
+  if (typeof url !== 'string' || url === '')
+    throw new ConfigError(
+      'url',
+      'give a store URL such as memory:, sqlite:./sessions.sqlite3, redis://127.0.0.1:6379/0 or postgres://user@host/db',
+    );
   const colon = url.indexOf(':');
   const protocol = colon > 0 ? url.slice(0, colon + 1).toLowerCase() : '';
   if (protocol === 'memory:') return new MemoryStore(options);
@@ -59,7 +63,10 @@ export function createStore(url: string, options: CreateStoreOptions = {}): AnyS
   }
   const factory = factories.get(protocol);
   if (!factory) {
-    throw new ConfigError('url', `${JSON.stringify(url)} is not a store URL sessionkit knows; use memory:, sqlite:PATH, redis://, rediss://, postgres:// or postgresql://`);
+    throw new ConfigError(
+      'url',
+      `${JSON.stringify(url)} is not a store URL sessionkit knows; use memory:, sqlite:PATH, redis://, rediss://, postgres:// or postgresql://`,
+    );
   }
   try {
     if (!protocol.startsWith('django+sqlite')) new URL(url);

@@ -52,13 +52,34 @@ class ProbeStore implements SessionStore {
     this.calls++;
     if (this.down) throw new StoreUnavailableError('probe store is down');
   }
-  async load(...a: Parameters<SessionStore['load']>) { this.#gate(); return this.inner.load(...a); }
-  async create(...a: Parameters<SessionStore['create']>) { this.#gate(); return this.inner.create(...a); }
-  async update(...a: Parameters<SessionStore['update']>) { this.#gate(); return this.inner.update(...a); }
-  async delete(...a: Parameters<SessionStore['delete']>) { this.#gate(); return this.inner.delete(...a); }
-  async exists(...a: Parameters<SessionStore['exists']>) { this.#gate(); return this.inner.exists(...a); }
-  async clearExpired(...a: Parameters<SessionStore['clearExpired']>) { this.#gate(); return this.inner.clearExpired(...a); }
-  async stats(...a: Parameters<SessionStore['stats']>) { this.#gate(); return this.inner.stats(...a); }
+  async load(...a: Parameters<SessionStore['load']>) {
+    this.#gate();
+    return this.inner.load(...a);
+  }
+  async create(...a: Parameters<SessionStore['create']>) {
+    this.#gate();
+    return this.inner.create(...a);
+  }
+  async update(...a: Parameters<SessionStore['update']>) {
+    this.#gate();
+    return this.inner.update(...a);
+  }
+  async delete(...a: Parameters<SessionStore['delete']>) {
+    this.#gate();
+    return this.inner.delete(...a);
+  }
+  async exists(...a: Parameters<SessionStore['exists']>) {
+    this.#gate();
+    return this.inner.exists(...a);
+  }
+  async clearExpired(...a: Parameters<SessionStore['clearExpired']>) {
+    this.#gate();
+    return this.inner.clearExpired(...a);
+  }
+  async stats(...a: Parameters<SessionStore['stats']>) {
+    this.#gate();
+    return this.inner.stats(...a);
+  }
   async close() {}
 }
 
@@ -196,7 +217,18 @@ export function describeAdapter(name: string, options: DescribeAdapterOptions): 
 
     it('cookie options reach the header: Secure, no HttpOnly, SameSite=Strict, Domain, Path, Partitioned', () =>
       withServer(
-        { cookie: { name: 'sid', secure: true, httpOnly: false, sameSite: 'strict', domain: '.example.local', path: '/', partitioned: true, maxAge: 60 } },
+        {
+          cookie: {
+            name: 'sid',
+            secure: true,
+            httpOnly: false,
+            sameSite: 'strict',
+            domain: '.example.local',
+            path: '/',
+            partitioned: true,
+            maxAge: 60,
+          },
+        },
         async (base) => {
           const c = sessionCookieOf(await request(base, '/incr'), 'sid')!;
           assert.match(c, /; Secure/);

@@ -115,7 +115,10 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
     it('pop and require of an absent key throw SessionKeyError', async () => {
       const s = await sessions.load();
       assert.throws(() => s.pop('some key'), SessionKeyError);
-      assert.throws(() => s.require('some key'), (err: unknown) => err instanceof SessionKeyError && err.code === 'SESSION_KEY' && /some key/.test(err.message));
+      assert.throws(
+        () => s.require('some key'),
+        (err: unknown) => err instanceof SessionKeyError && err.code === 'SESSION_KEY' && /some key/.test(err.message),
+      );
       s.set('user', 'Bob');
       assert.equal(s.delete('user'), true);
       assert.throws(() => s.require('user'), SessionKeyError);
@@ -168,18 +171,37 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
 
     it('set rejects a value that does not survive JSON, naming the key', async () => {
       const s = await sessions.load();
-      class Point { x = 1; }
+      class Point {
+        x = 1;
+      }
       const cyclic: any = { a: 1 };
       cyclic.self = cyclic;
-      for (const bad of [() => 1, Symbol('s'), 10n, NaN, Infinity, -Infinity, new Date(), new Map(), new Set(), new Point(), cyclic, [1, , 3], { u: undefined }]) {
-        assert.throws(() => s.set('bad', bad as any), (err: unknown) => err instanceof SessionDataError && err.key === 'bad' && /"bad"/.test(err.message));
+      for (const bad of [
+        () => 1,
+        Symbol('s'),
+        10n,
+        NaN,
+        Infinity,
+        -Infinity,
+        new Date(),
+        new Map(),
+        new Set(),
+        new Point(),
+        cyclic,
+        [1, , 3],
+        { u: undefined },
+      ]) {
+        assert.throws(
+          () => s.set('bad', bad as any),
+          (err: unknown) => err instanceof SessionDataError && err.key === 'bad' && /"bad"/.test(err.message),
+        );
       }
       assert.equal(s.has('bad'), false);
       assert.equal(s.modified, false);
     });
 
     it('saved data loads back equal, through a JSON round trip', async () => {
-      const value = { nested: [1, 'two', { three: true, four: null }], 'ünï': '😀 "quoted" \\ </script>' };
+      const value = { nested: [1, 'two', { three: true, four: null }], ünï: '😀 "quoted" \\ </script>' };
       const cookie = await saved((s) => s.set('v', value));
       const s = await sessions.load(cookie);
       assert.deepEqual(s.get('v'), value);
@@ -293,7 +315,17 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
     });
 
     it('a malformed cookie key is never adopted: a fresh session gets a server-made key', async () => {
-      for (const bad of ['1', 'short', 'x'.repeat(32), 'A'.repeat(32), '../../etc/passwd', '%00'.repeat(12), '%E0%A4%A-bad-percent-encoding', 'x'.repeat(10_000), '"quoted-value"']) {
+      for (const bad of [
+        '1',
+        'short',
+        'x'.repeat(32),
+        'A'.repeat(32),
+        '../../etc/passwd',
+        '%00'.repeat(12),
+        '%E0%A4%A-bad-percent-encoding',
+        'x'.repeat(10_000),
+        '"quoted-value"',
+      ]) {
         const s = await sessions.load(`sessionid=${bad}`);
         assert.equal(s.get('cat'), undefined);
         s.set('cat', 'dog');
@@ -415,7 +447,7 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
         const peerSessions = t.peer ? make({}, t.peer) : sessions;
         const cookie = await saved((s) => s.set('base', 0));
         const loaded = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peerSessions : sessions).load(cookie)));
-        loaded.forEach((s, i) => s.set(`k${i}`, i));
+        for (const [i, s] of loaded.entries()) s.set(`k${i}`, i);
         await Promise.all(loaded.map((s, i) => (i % 2 ? peerSessions : sessions).commit(s)));
         const data = Object.fromEntries((await sessions.load(cookie)).entries());
         assert.deepEqual(data, { base: 0, ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, i])) });
@@ -426,11 +458,14 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
         const peerSessions = t.peer ? make({}, t.peer) : sessions;
         const cookie = await saved((s) => s.set('cart', []));
         const loaded = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? peerSessions : sessions).load(cookie)));
-        loaded.forEach((s, i) => s.modify('cart', (cart) => [...(cart ?? []), i]));
+        for (const [i, s] of loaded.entries()) s.modify('cart', (cart) => [...(cart ?? []), i]);
         await Promise.all(loaded.map((s, i) => (i % 2 ? peerSessions : sessions).commit(s)));
         const cart = (await sessions.load(cookie)).get('cart') as number[];
         assert.equal(cart.length, 50);
-        assert.deepEqual([...cart].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i));
+        assert.deepEqual(
+          [...cart].sort((a, b) => a - b),
+          Array.from({ length: 50 }, (_, i) => i),
+        );
       });
 
       it('a logout racing a slow write: the slow write does not bring the session back', async (ctx) => {
@@ -448,8 +483,18 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
       it('clearExpired removes expired sessions only, and says how many', async (ctx) => {
         if (!serverSide()) return ctx.skip('nothing to clear');
         await sessions.clearExpired();
-        const live = keyOf(await saved((s) => { s.set('x', 1); s.setExpiry(3600); }));
-        const dead = keyOf(await saved((s) => { s.set('x', 1); s.setExpiry(-3600); }));
+        const live = keyOf(
+          await saved((s) => {
+            s.set('x', 1);
+            s.setExpiry(3600);
+          }),
+        );
+        const dead = keyOf(
+          await saved((s) => {
+            s.set('x', 1);
+            s.setExpiry(-3600);
+          }),
+        );
         if (options.selfExpiring) {
           await sessions.clearExpired();
         } else {

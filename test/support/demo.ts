@@ -18,7 +18,6 @@ export function ensureBuilt(): void {
   }
 }
 
-
 export interface Demo {
   url: string;
   pid: number;

@@ -35,14 +35,14 @@ export function postgresBin(): string | null {
   return versions.length ? join(root, versions[0]!, 'bin') : null;
 }
 
-
 /** uid/gid to run as: the `postgres` user when we are root, else ourselves. */
 function runAs(): { uid?: number; gid?: number } {
   if (process.getuid?.() !== 0) return {};
   const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
   const uid = id('-u');
   const gid = id('-g');
-  if (!Number.isInteger(uid) || uid <= 0) throw new Error('running as root and there is no postgres user to run PostgreSQL as; install Debian\'s postgresql package');
+  if (!Number.isInteger(uid) || uid <= 0)
+    throw new Error("running as root and there is no postgres user to run PostgreSQL as; install Debian's postgresql package");
   return { uid, gid };
 }
 
@@ -54,12 +54,16 @@ export async function startPostgres(): Promise<RunningPostgres> {
   if (user.uid !== undefined) chownSync(dir, user.uid, user.gid!);
   const data = join(dir, 'data');
   const env = { ...process.env, LC_ALL: 'C', LANG: 'C', HOME: dir };
-  const init = spawnSync(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions'], {
-    ...user,
-    env,
-    cwd: dir,
-    encoding: 'utf8',
-  });
+  const init = spawnSync(
+    join(bin, 'initdb'),
+    ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions'],
+    {
+      ...user,
+      env,
+      cwd: dir,
+      encoding: 'utf8',
+    },
+  );
   if (init.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed: ${init.stderr || init.stdout || init.error}`);
@@ -73,7 +77,22 @@ export async function startPostgres(): Promise<RunningPostgres> {
     log = '';
     const proc = spawn(
       join(bin, 'postgres'),
-      ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      [
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-k',
+        dir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+      ],
       { ...user, env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;

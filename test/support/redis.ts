@@ -110,8 +110,18 @@ export async function startRedis(options: StartOptions = {}): Promise<RedisServe
   const dir = mkdtempSync(join(tmpdir(), `sessionkit-redis-${port}-`));
   dirs.add(dir);
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
-    '--daemonize', 'no', '--logfile', join(dir, 'redis.log'),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--daemonize',
+    'no',
+    '--logfile',
+    join(dir, 'redis.log'),
     ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     ...(options.args ?? []),
   ];
@@ -152,7 +162,9 @@ export async function startCluster(): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
   for (let i = 0; i < 3; i++) {
     // The config file lives in the node's own --dir (relative names resolve there).
-    nodes.push(await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] }));
+    nodes.push(
+      await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] }),
+    );
   }
   const created = spawnSync(
     'redis-cli',
@@ -161,7 +173,11 @@ export async function startCluster(): Promise<RedisCluster> {
   );
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
   for (const node of nodes) {
-    await waitFor(`cluster_state:ok on port ${node.port}`, async () => (await rawCommand(node.port, 'CLUSTER INFO')).includes('cluster_state:ok'), 20_000);
+    await waitFor(
+      `cluster_state:ok on port ${node.port}`,
+      async () => (await rawCommand(node.port, 'CLUSTER INFO')).includes('cluster_state:ok'),
+      20_000,
+    );
   }
   return { nodes, rootNodes: nodes.map((n) => ({ url: n.url })) };
 }

@@ -42,7 +42,12 @@ export async function startDjango(options: DjangoPeerOptions): Promise<DjangoPee
   if (!python) throw new Error('Django is not installed: apt-get install python3-django');
   const env: NodeJS.ProcessEnv = { ...process.env, DJANGO_SECRET_KEY: options.secret, PYTHONDONTWRITEBYTECODE: '1' };
   if (options.pg) {
-    Object.assign(env, { DJANGO_PG_HOST: options.pg.host, DJANGO_PG_PORT: String(options.pg.port), DJANGO_PG_USER: options.pg.user, DJANGO_PG_NAME: options.pg.database });
+    Object.assign(env, {
+      DJANGO_PG_HOST: options.pg.host,
+      DJANGO_PG_PORT: String(options.pg.port),
+      DJANGO_PG_USER: options.pg.user,
+      DJANGO_PG_NAME: options.pg.database,
+    });
   } else env.DJANGO_SQLITE = options.sqlite;
   const child: ChildProcessWithoutNullStreams = spawn(python, [PEER], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -71,7 +76,10 @@ export async function startDjango(options: DjangoPeerOptions): Promise<DjangoPee
             child.stdin.write(JSON.stringify({ cmd, ...args }) + '\n');
           }),
       );
-      queue = result.then(() => {}, () => {});
+      queue = result.then(
+        () => {},
+        () => {},
+      );
       return result;
     },
     async stop() {
