@@ -8,7 +8,7 @@ import type { SessionData } from '../core/codec.js';
 import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../stores/store.js';
 import { djangoCodec, type DjangoCodec } from './codec.js';
 import { boundedQuery } from '../stores/pg-query.js';
-import { requireOptional } from '../stores/url.js';
+import { requireOptional } from '../core/require.js';
 
 export interface DjangoStoreOptions {
   /** Django's database: a better-sqlite3 `Database` on Django's SQLite file, or a `pg` Pool on Django's PostgreSQL database. The store never closes it. */

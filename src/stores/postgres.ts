@@ -5,7 +5,8 @@ import { decodeData, encodeData, type SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey } from '../core/keys.js';
 import { boundedQuery } from './pg-query.js';
-import { requireOptional, type CreateStoreOptions } from './url.js';
+import { requireOptional } from '../core/require.js';
+import type { CreateStoreOptions } from './url.js';
 import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
 
 export interface PostgresStoreOptions {

@@ -4,7 +4,8 @@ import { encodeData, type SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey } from '../core/keys.js';
 import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
-import { requireOptional, type CreateStoreOptions } from './url.js';
+import { requireOptional } from '../core/require.js';
+import type { CreateStoreOptions } from './url.js';
 
 /**
  * A node-redis (v5+) client: what `createClient()` returns for one server, or `createCluster()` for

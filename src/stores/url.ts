@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { MemoryStore } from './memory.js';
@@ -28,17 +27,6 @@ const factories = new Map<string, StoreFactory>([
   ['django+postgres:', djangoStoreFromUrl],
   ['django+postgresql:', djangoStoreFromUrl],
 ]);
-
-const require = createRequire(import.meta.url);
-
-/** Loads a driver the user installs (redis, pg), with an error that says how to install it. */
-export function requireOptional<T>(name: string): T {
-  try {
-    return require(name) as T;
-  } catch {
-    throw new ConfigError('store', `this store needs the ${name} package: npm install ${name}`);
-  }
-}
 
 /**
  * A store from a URL: `memory:`, `sqlite:./file.sqlite3` (or `sqlite:///abs/path`),
