@@ -1,7 +1,7 @@
 import { makeSessions, type Sessions } from './core/sessions.js';
 import type { SessionsOptions } from './core/options.js';
 import { SqliteStore } from './stores/sqlite.js';
-import type { AnyStore } from './stores/store.js';
+import type { AnyStore } from './core/store.js';
 
 /**
  * Sessions for a web application, with Django's semantics. Options are checked here, once:
@@ -27,7 +27,7 @@ export {
   StoreUnavailableError,
   ConfigError,
 } from './core/errors.js';
-export type { SessionStore, ClientSideStore, AnyStore, StoredSession, UpdateResult, StoreStats } from './stores/store.js';
+export type { SessionStore, ClientSideStore, AnyStore, StoredSession, UpdateResult, StoreStats } from './core/store.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { SqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
 export { RedisStore, type RedisStoreOptions, type RedisStoreClient } from './stores/redis.js';

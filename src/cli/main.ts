@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { SessionError } from '../core/errors.js';
 import { isWellFormedKey } from '../core/keys.js';
 import { createStore } from '../stores/url.js';
-import { isClientSide, type AnyStore } from '../stores/store.js';
+// Registers the django+sqlite: and django+postgres:// store URLs.
+import '../django/index.js';
+import { isClientSide, type AnyStore } from '../core/store.js';
 
 const HELP = `usage: sessionkit <command> [KEY] --store URL
 

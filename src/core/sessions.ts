@@ -1,4 +1,4 @@
-import type { AnyStore, ClientSideStore, SessionStore } from '../stores/store.js';
+import type { AnyStore, ClientSideStore, SessionStore } from './store.js';
 import { checkValue, type SessionData } from './codec.js';
 import { cookieHeader, deletionCookie, readCookie, sessionCookie, type RequestLike } from './cookie.js';
 import { ConfigError, SessionError, SessionInterruptedError, StoreUnavailableError } from './errors.js';

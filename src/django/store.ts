@@ -5,7 +5,7 @@ import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { consoleLogger, type Logger } from '../core/log.js';
 import type { Secret } from '../core/signing.js';
 import type { SessionData } from '../core/codec.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../stores/store.js';
+import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
 import { djangoCodec, type DjangoCodec } from './codec.js';
 import { boundedQuery } from '../stores/pg-query.js';
 import { requireOptional } from '../core/require.js';

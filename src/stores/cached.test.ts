@@ -15,7 +15,7 @@ import { CachedStore } from './cached.js';
 import { MemoryStore } from './memory.js';
 import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
+import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sessionkit-cached-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import { consoleLogger, type Logger } from '../core/log.js';
 import type { SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
+import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
 
 export interface CachedStoreOptions {
   /**

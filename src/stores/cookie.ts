@@ -3,7 +3,7 @@ import { consoleLogger, type Logger } from '../core/log.js';
 import { EXPIRY_KEY, expiresAt } from '../core/session.js';
 import { createSigner, type Secret, type Signer } from '../core/signing.js';
 import type { SessionData } from '../core/codec.js';
-import type { ClientSideStore, StoredSessionData } from './store.js';
+import type { ClientSideStore, StoredSessionData } from '../core/store.js';
 
 /** Django's signed_cookies salt: cookies are readable by a Django site with the same SECRET_KEY. */
 export const SIGNED_COOKIES_SALT = 'django.contrib.sessions.backends.signed_cookies';

@@ -1,7 +1,7 @@
 import { consoleLogger, type Logger } from '../core/log.js';
 import { decodeData, encodeData, type SessionData } from '../core/codec.js';
 import { digestKey } from '../core/keys.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
+import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
 
 interface Row {
   json: string;

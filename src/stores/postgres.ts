@@ -6,8 +6,8 @@ import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey } from '../core/keys.js';
 import { boundedQuery } from './pg-query.js';
 import { requireOptional } from '../core/require.js';
-import type { CreateStoreOptions } from './url.js';
-import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
+import type { CreateStoreOptions } from '../core/store.js';
+import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
 
 export interface PostgresStoreOptions {
   /** A `pg` Pool. The store never ends a pool it was given: `close()` leaves it to its owner. */

@@ -3,9 +3,9 @@ import { consoleLogger, type Logger } from '../core/log.js';
 import { encodeData, type SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey } from '../core/keys.js';
-import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
+import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
 import { requireOptional } from '../core/require.js';
-import type { CreateStoreOptions } from './url.js';
+import type { CreateStoreOptions } from '../core/store.js';
 
 /**
  * A node-redis (v5+) client: what `createClient()` returns for one server, or `createCluster()` for

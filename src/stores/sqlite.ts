@@ -5,7 +5,7 @@ import { consoleLogger, type Logger } from '../core/log.js';
 import { decodeData, encodeData, type SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey } from '../core/keys.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from './store.js';
+import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
 
 export interface SqliteStoreOptions {
   /** The database file; created with its folder when missing. `:memory:` for a private in-memory database. @default './sessions.sqlite3' */

@@ -1,37 +1,51 @@
 import { ConfigError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import type { AnyStore, CreateStoreOptions } from '../core/store.js';
 import { MemoryStore } from './memory.js';
-import { SqliteStore } from './sqlite.js';
-import type { AnyStore } from './store.js';
-import { redisStoreFromUrl } from './redis.js';
 import { postgresStoreFromUrl } from './postgres.js';
-import { djangoStoreFromUrl } from '../django/store.js';
+import { redisStoreFromUrl } from './redis.js';
+import { SqliteStore } from './sqlite.js';
 
-export interface CreateStoreOptions {
-  logger?: Logger;
+/** Builds a store for one URL scheme; `url` is the whole URL as the user gave it. */
+export type StoreFactory = (url: string, options: CreateStoreOptions) => AnyStore;
+
+interface Scheme {
+  factory: StoreFactory;
+  /** Whether `url` must parse with `new URL` (false for path-like schemes such as `sqlite:`). */
+  isUrl: boolean;
 }
 
-type StoreFactory = (url: string, options: CreateStoreOptions) => AnyStore;
+const schemes = new Map<string, Scheme>();
 
 /**
- * Stores whose drivers are optional peer dependencies. Each module exports a `…FromUrl`
- * function that loads its driver with `requireOptional`, so `sessionkit` itself loads without them.
+ * Teaches `createStore` a URL scheme (`'django+sqlite:'`, with the colon). Modules that bring a
+ * store of their own register their schemes when imported: `sessionkit/django` registers
+ * `django+sqlite:`, `django+postgres:` and `django+postgresql:`.
  */
-const factories = new Map<string, StoreFactory>([
-  ['redis:', redisStoreFromUrl],
-  ['rediss:', redisStoreFromUrl],
-  ['postgres:', postgresStoreFromUrl],
-  ['postgresql:', postgresStoreFromUrl],
-  // Django's own django_session table; the secret comes from DJANGO_SECRET_KEY
-  ['django+sqlite:', djangoStoreFromUrl],
-  ['django+postgres:', djangoStoreFromUrl],
-  ['django+postgresql:', djangoStoreFromUrl],
-]);
+export function registerStoreScheme(protocol: string, factory: StoreFactory, options: { isUrl?: boolean } = {}): void {
+  if (!/^[a-z][a-z0-9+.-]*:$/.test(protocol))
+    throw new ConfigError('protocol', `${JSON.stringify(protocol)} is not a URL scheme such as "mydb:"`);
+  schemes.set(protocol, { factory, isUrl: options.isUrl ?? true });
+}
+
+function sqliteFromUrl(url: string, options: CreateStoreOptions): AnyStore {
+  let path = url.slice(url.indexOf(':') + 1);
+  if (path.startsWith('//')) path = path.slice(2); // sqlite:///abs/path and sqlite://./rel
+  if (path === '') throw new ConfigError('url', `${JSON.stringify(url)} names no file; write e.g. sqlite:./sessions.sqlite3`);
+  return new SqliteStore({ path: decodeURIComponent(path), logger: options.logger });
+}
+
+registerStoreScheme('memory:', (_url, options) => new MemoryStore(options), { isUrl: false });
+registerStoreScheme('sqlite:', sqliteFromUrl, { isUrl: false });
+registerStoreScheme('redis:', redisStoreFromUrl);
+registerStoreScheme('rediss:', redisStoreFromUrl);
+registerStoreScheme('postgres:', postgresStoreFromUrl);
+registerStoreScheme('postgresql:', postgresStoreFromUrl);
 
 /**
  * A store from a URL: `memory:`, `sqlite:./file.sqlite3` (or `sqlite:///abs/path`),
- * `redis://host:port/db`, `rediss://…`, `postgres://user@host/db`, `postgresql://…`, and Django's
- * own table as `django+sqlite:PATH` or `django+postgres://…` (secret from DJANGO_SECRET_KEY).
+ * `redis://host:port/db`, `rediss://…`, `postgres://user@host/db`, `postgresql://…`; once
+ * `sessionkit/django` is imported, Django's own table as `django+sqlite:PATH` or
+ * `django+postgres://…` (secret from DJANGO_SECRET_KEY).
  * A store made here owns its connections: `close()` ends them.
  */
 export function createStore(url: string, options: CreateStoreOptions = {}): AnyStore {
@@ -42,24 +56,20 @@ export function createStore(url: string, options: CreateStoreOptions = {}): AnyS
     );
   const colon = url.indexOf(':');
   const protocol = colon > 0 ? url.slice(0, colon + 1).toLowerCase() : '';
-  if (protocol === 'memory:') return new MemoryStore(options);
-  if (protocol === 'sqlite:') {
-    let path = url.slice(colon + 1);
-    if (path.startsWith('//')) path = path.slice(2); // sqlite:///abs/path and sqlite://./rel
-    if (path === '') throw new ConfigError('url', `${JSON.stringify(url)} names no file; write e.g. sqlite:./sessions.sqlite3`);
-    return new SqliteStore({ path: decodeURIComponent(path), logger: options.logger });
-  }
-  const factory = factories.get(protocol);
-  if (!factory) {
+  const scheme = schemes.get(protocol);
+  if (!scheme) {
+    const django = protocol.startsWith('django+') ? "; import 'sessionkit/django' first for django+sqlite: and django+postgres://" : '';
     throw new ConfigError(
       'url',
-      `${JSON.stringify(url)} is not a store URL sessionkit knows; use memory:, sqlite:PATH, redis://, rediss://, postgres:// or postgresql://`,
+      `${JSON.stringify(url)} is not a store URL sessionkit knows; use memory:, sqlite:PATH, redis://, rediss://, postgres:// or postgresql://${django}`,
     );
   }
-  try {
-    if (!protocol.startsWith('django+sqlite')) new URL(url);
-  } catch {
-    throw new ConfigError('url', `${JSON.stringify(url)} is not a valid URL`);
+  if (scheme.isUrl) {
+    try {
+      new URL(url);
+    } catch {
+      throw new ConfigError('url', `${JSON.stringify(url)} is not a valid URL`);
+    }
   }
-  return factory(url, options);
+  return scheme.factory(url, options);
 }

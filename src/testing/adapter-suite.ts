@@ -5,7 +5,7 @@ import type { Session } from '../core/session.js';
 import type { SessionsOptions } from '../core/options.js';
 import { StoreUnavailableError } from '../core/errors.js';
 import { MemoryStore } from '../stores/memory.js';
-import type { SessionStore } from '../stores/store.js';
+import type { SessionStore } from '../core/store.js';
 
 /** What the suite's routes receive: the loaded session and the request line. */
 export interface RouteContext {

@@ -5,7 +5,7 @@ import { SessionDataError, SessionInterruptedError, SessionKeyError } from '../c
 import { newSessionKey } from '../core/keys.js';
 import type { Logger } from '../core/log.js';
 import type { Session } from '../core/session.js';
-import { isClientSide, type AnyStore, type SessionStore } from '../stores/store.js';
+import { isClientSide, type AnyStore, type SessionStore } from '../core/store.js';
 
 /** What a store's test file gives the conformance suite. */
 export interface StoreUnderTest {

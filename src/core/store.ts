@@ -1,6 +1,7 @@
-import type { SessionData } from '../core/codec.js';
+import type { SessionData } from './codec.js';
+import type { Logger } from './log.js';
 
-export type { SessionData } from '../core/codec.js';
+export type { SessionData } from './codec.js';
 
 /** What a server-side store holds for one session. */
 export interface StoredSession {
@@ -72,4 +73,10 @@ export type AnyStore = SessionStore | ClientSideStore;
 
 export function isClientSide(store: AnyStore): store is ClientSideStore {
   return (store as ClientSideStore).clientSide === true;
+}
+
+/** What `createStore(url, options)` hands every store it builds from a URL. */
+export interface CreateStoreOptions {
+  /** Where the store reports corrupt data and dropped connections. @default console */
+  logger?: Logger;
 }
