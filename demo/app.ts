@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type Request, type Response } from 'express';
 import type { Sessions } from 'sessionkit';
 import { getSession, sessionErrorHandler, sessionMiddleware } from 'sessionkit/express';
-import { findQuestion, progress } from './learn.js';
+import { type Answers, findQuestion, progress, withTry } from './learn.js';
 import { authenticate, displayName } from './users.js';
 import * as views from './views.js';
 
@@ -14,8 +14,19 @@ export type Data = {
   color: string;
   user: string;
   cart: Record<string, number>; // product id -> quantity
-  learn: Record<string, string>; // question id -> chosen answer
+  learn: Answers; // question id -> the choices made, first try first
+  order: { number: string; total: number }; // the order placed last, shown after checkout's redirect
 };
+
+/** The most of one item a cart holds. */
+const MAX_QTY = 99;
+
+/** A quantity typed in a form: decimal digits only (no "", "0x10", "1e1", " 5"), within [min, 99]. */
+function parseQty(value: unknown, min: number): number | null {
+  if (typeof value !== 'string' || !/^[0-9]{1,2}$/.test(value)) return null;
+  const n = Number(value);
+  return n >= min && n <= MAX_QTY ? n : null;
+}
 
 const products: views.Product[] = JSON.parse(readFileSync(new URL('./products.json', import.meta.url), 'utf8'));
 const productById = new Map(products.map((p) => [p.id, p]));
@@ -45,10 +56,19 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     const cartCount = Object.values(session.get('cart', {})).reduce((a, b) => a + b, 0);
     res.type('html').send(views.page(title, { user: user ? displayName(user) : null, cartCount }, body));
   };
-  const fail = (req: Request, res: Response, status: number, message: string) => {
+  const fail = (req: Request, res: Response, status: number, message: string, title = 'Sorry', body?: views.Html) => {
     res.status(status);
     if (req.path.endsWith('.json') || req.accepts(['html', 'text']) !== 'html') res.type('text/plain').send(`${message}\n`);
-    else render(req, res, 'Sorry', views.problem(message));
+    else render(req, res, title, body ?? views.problem(message));
+  };
+  /**
+   * /count, /color and /color/set answer scripts (curl, fetch: any type accepted, or no Accept) with their bare
+   * text, as before; a client that prefers HTML (a browser) gets the same text in a page of the site.
+   */
+  const answer = (req: Request, res: Response, text: string, title: string, more?: views.Html) => {
+    res.vary('Accept');
+    if (req.accepts(['text/plain', 'html']) === 'html') render(req, res, title, views.result(text, more));
+    else res.type('text/plain').send(text);
   };
 
   app.get('/style.css', (_req, res) => res.sendFile(fileURLToPath(new URL('./style.css', import.meta.url))));
@@ -63,19 +83,27 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     const session = getSession<Data>(req);
     const count = session.get('count', 0) + 1;
     session.set('count', count);
-    res.type('text/plain').send(`Count: ${count}`);
+    answer(req, res, `Count: ${count}`, 'Counter', views.html`<p class="hint">One count per visitor: another browser starts at 1.</p>`);
   });
 
   app.get('/color/set', (req, res) => {
     const color = req.query.color;
-    if (typeof color !== 'string' || color.trim() === '' || color.length > 40)
-      return fail(req, res, 400, 'Give a colour of up to 40 characters: /color/set?color=teal');
+    if (typeof color !== 'string' || color.trim() === '' || color.length > 40) {
+      const message = 'Give a color of up to 40 characters: /color/set?color=teal';
+      res.vary('Accept');
+      return fail(req, res, 400, message, 'Favorite color', views.colorForm(message));
+    }
     getSession<Data>(req).set('color', color.trim());
-    res.type('text/plain').send('Color saved');
+    answer(req, res, 'Color saved', 'Favorite color', views.html`<p><a href="/color">See it</a></p>${views.colorForm()}`);
   });
 
   app.get('/color', (req, res) => {
-    res.type('text/plain').send(`Favorite color: ${getSession<Data>(req).get('color', 'unknown')}`);
+    answer(req, res, `Favorite color: ${getSession<Data>(req).get('color', 'unknown')}`, 'Favorite color', views.colorForm());
+  });
+
+  app.get('/login', (req, res) => {
+    const user = getSession<Data>(req).get('user');
+    render(req, res, 'Sign in', views.login(user ? displayName(user) : null));
   });
 
   app.post('/login', async (req, res) => {
@@ -83,7 +111,7 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     const name = typeof username === 'string' && typeof password === 'string' ? authenticate(username, password) : null;
     if (name === null) {
       res.status(401);
-      return render(req, res, 'Welcome', views.home(null, getSession<Data>(req).get('color'), 'Wrong username or password.'));
+      return render(req, res, 'Sign in', views.login(null, 'Wrong username or password.'));
     }
     const session = getSession<Data>(req);
     await session.cycleKey(); // a new key at login, so a key planted before it is worthless (session fixation)
@@ -98,14 +126,66 @@ export function createApp(sessions: Sessions<Data>): express.Express {
 
   app.get('/shop', (req, res) => render(req, res, 'Shop', views.shop(products)));
 
+  const refuseInShop = (req: Request, res: Response, refusal: views.Refusal) =>
+    fail(req, res, 400, refusal.message, 'Shop', views.shop(products, refusal));
+  const refuseInCart = (req: Request, res: Response, refusal: views.Refusal) => {
+    const { items, total } = cartLines(getSession<Data>(req).get('cart', {}));
+    fail(req, res, 400, refusal.message, 'Your cart', views.cart(items, total, refusal));
+  };
+  const QTY_RULE = `The quantity must be a whole number from 1 to ${MAX_QTY}, written in digits.`;
+
   app.post('/cart/add', (req, res) => {
     const { item, qty = '1' } = req.body ?? {};
-    const n = Number(qty);
-    if (typeof item !== 'string' || !productById.has(item)) return fail(req, res, 400, 'There is no such item in the shop.');
-    if (!Number.isInteger(n) || n < 1 || n > 99) return fail(req, res, 400, 'The quantity must be a whole number from 1 to 99.');
-    // Atomic: when parallel requests add at once, each addition is re-applied on the fresh cart.
-    getSession<Data>(req).modify('cart', (cart = {}) => ({ ...cart, [item]: (cart[item] ?? 0) + n }));
+    if (typeof item !== 'string' || !productById.has(item))
+      return refuseInShop(req, res, { message: 'There is no such item in the shop.' });
+    const n = parseQty(qty, 1);
+    const typed = typeof qty === 'string' ? qty : undefined;
+    if (n === null) return refuseInShop(req, res, { message: QTY_RULE, item, qty: typed });
+    const session = getSession<Data>(req);
+    const had = session.get('cart', {})[item] ?? 0;
+    if (had + n > MAX_QTY) {
+      const name = productById.get(item)!.name;
+      return refuseInShop(req, res, {
+        message: `A cart holds at most ${MAX_QTY} of an item, and yours has ${had} × ${name}.`,
+        item,
+        qty: typed,
+      });
+    }
+    // Atomic: when parallel requests add at once, each addition is re-applied on the fresh cart
+    // (capped, since the check above saw the cart before the other requests' additions).
+    session.modify('cart', (cart = {}) => ({ ...cart, [item]: Math.min(MAX_QTY, (cart[item] ?? 0) + n) }));
     res.redirect(303, '/cart');
+  });
+
+  app.post('/cart/update', (req, res) => {
+    const { item, qty } = req.body ?? {};
+    const session = getSession<Data>(req);
+    if (typeof item !== 'string' || !Object.hasOwn(session.get('cart', {}), item))
+      return refuseInCart(req, res, { message: 'That item is not in your cart.' });
+    const n = parseQty(qty, 0);
+    if (n === null)
+      return refuseInCart(req, res, {
+        message: `The quantity must be a whole number from 0 (remove it) to ${MAX_QTY}, written in digits.`,
+        item,
+        qty: typeof qty === 'string' ? qty : undefined,
+      });
+    session.modify('cart', (cart = {}) => {
+      const { [item]: _, ...rest } = cart;
+      return n === 0 ? rest : { ...cart, [item]: n };
+    });
+    res.redirect(303, '/cart');
+  });
+
+  app.post('/cart/remove', (req, res) => {
+    const { item } = req.body ?? {};
+    const session = getSession<Data>(req);
+    if (typeof item === 'string' && Object.hasOwn(session.get('cart', {}), item)) {
+      session.modify('cart', (cart = {}) => {
+        const { [item]: _, ...rest } = cart;
+        return rest;
+      });
+    }
+    res.redirect(303, '/cart'); // removing what is not there is done already
   });
 
   app.get('/cart', (req, res) => {
@@ -123,7 +203,14 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     const { items, total } = cartLines(session.get('cart', {}));
     if (items.length === 0) return fail(req, res, 400, 'Your cart is empty: add something before checking out.');
     session.delete('cart');
-    render(req, res, 'Order placed', views.order(String(randomInt(100000, 1000000)), total));
+    session.set('order', { number: String(randomInt(100000, 1000000)), total });
+    res.redirect(303, '/order'); // so reloading the confirmation does not place the order again
+  });
+
+  app.get('/order', (req, res) => {
+    const order = getSession<Data>(req).get('order');
+    if (!order) return render(req, res, 'No order yet', views.noOrder());
+    render(req, res, 'Order placed', views.order(order.number, order.total));
   });
 
   app.get('/learn', (req, res) => render(req, res, 'Why sessions matter', views.learn(getSession<Data>(req).get('learn', {}))));
@@ -132,7 +219,7 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     const { question, choice } = req.body ?? {};
     const q = typeof question === 'string' ? findQuestion(question) : undefined;
     if (!q || typeof choice !== 'string' || !Object.hasOwn(q.choices, choice)) return fail(req, res, 400, 'Unknown question or choice.');
-    getSession<Data>(req).modify('learn', (answers = {}) => ({ ...answers, [q.id]: choice }));
+    getSession<Data>(req).modify('learn', (answers = {}) => withTry(answers, q, choice));
     res.redirect(303, '/learn'); // the browser keeps the form's #q fragment
   });
 
@@ -156,6 +243,8 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     const { cookie, data, expiresAt } = sessionView(req);
     res.json({ stored: cookie !== null, data, expiresAt });
   });
+
+  app.use((req, res) => fail(req, res, 404, `Not found: there is no page at ${req.path}.`, 'Page not found', views.notFound(req.path)));
 
   app.use(sessionErrorHandler());
   return app;

@@ -1,9 +1,11 @@
-// The lesson of /learn: why sessions matter, and five practice questions, for sessionkit in TypeScript.
+// The lesson of /learn: why sessions matter, and six practice questions, for sessionkit in TypeScript.
 
 export interface Question {
   id: number;
   prompt: string;
   code?: string;
+  /** The choices are code, shown in a code font. */
+  codeChoices?: boolean;
   choices: Record<string, string>;
   answer: string;
   steps: string[];
@@ -19,7 +21,7 @@ export const lesson = {
   idea:
     'A session fixes that. The first time a site has something to remember, it gives your browser a ' +
     'cookie holding only a long random key. The browser sends the key back with every request, and the ' +
-    'server keeps the data itself (who you are, your cart, your favourite colour) under that key.',
+    'server keeps the data itself (who you are, your cart, your favorite color) under that key.',
   before: "// anyone can type ?user=john\nif (req.query.user === 'john') showWelcome(); else askLogin();",
   after: "// only the server sets it, after checking a password\nif (req.session.get('user') === 'john') showWelcome(); else askLogin();",
   takeaways: [
@@ -49,11 +51,12 @@ export const questions: Question[] = [
   {
     id: 2,
     prompt: "In an Express app using sessionkit, how do you store 'Alice' under the key user?",
+    codeChoices: true,
     choices: {
       a: "req.session.set('user', 'Alice')",
       b: "req.setSession('user', 'Alice')",
       c: "req.session.user = 'Alice'",
-      d: "session.user = 'Alice' (no request needed)",
+      d: "session.user = 'Alice' // no request needed",
     },
     answer: 'a',
     steps: [
@@ -111,7 +114,7 @@ export const questions: Question[] = [
   },
   {
     id: 5,
-    prompt: 'Which lines complete the two routes, saving the colour in one and showing it in the other?',
+    prompt: 'Which lines complete the two routes, saving the color in one and showing it in the other?',
     code: [
       "app.get('/color/set', (req, res) => {",
       '  const color = req.query.color;',
@@ -123,6 +126,7 @@ export const questions: Question[] = [
       "  res.type('text/plain').send(`Favorite color: ${color}`);",
       '});',
     ].join('\n'),
+    codeChoices: true,
     choices: {
       a: "1: req.session.color = color   2: req.session.color ?? 'unknown'",
       b: "1: req.session.save('color', color)   2: req.session.load('color')",
@@ -140,6 +144,35 @@ export const questions: Question[] = [
       'Putting the data itself in a cookie, where the browser can read and change it',
     ],
   },
+  {
+    id: 6,
+    prompt: 'Why does the session key change when a visitor signs in?',
+    code: [
+      "app.post('/login', async (req, res) => {",
+      '  const userId = checkPassword(req.body.username, req.body.password);',
+      '  if (userId === null) return res.status(401).send(loginForm());',
+      '  await req.session.cycleKey(); // new key, same data',
+      "  req.session.set('user', userId);",
+      "  res.redirect(303, '/');",
+      '});',
+    ].join('\n'),
+    choices: {
+      a: 'So that the cart is emptied at login',
+      b: 'So that a key someone else knew or planted before the login is worthless once the visitor is signed in',
+      c: 'Because a cookie can only be set once, so the old one cannot be reused',
+      d: 'To sign the visitor out of their other devices',
+    },
+    answer: 'b',
+    steps: [
+      'Before the login the key may be known to someone else: an attacker can plant a key of their own in the victim’s browser, or read it on a shared computer (session fixation).',
+      'After the login that key would open a signed-in session, so cycleKey moves the data (the cart too) under a new random key and deletes the old record: the old key now loads nothing.',
+    ],
+    mistakes: [
+      'Thinking the data is lost: cycleKey keeps every value',
+      'Confusing a new key with signing out elsewhere: other devices keep their own keys',
+      'Believing cookies cannot be overwritten',
+    ],
+  },
 ];
 
 /** The question with this id, or undefined. */
@@ -147,12 +180,37 @@ export function findQuestion(id: string): Question | undefined {
   return questions.find((q) => String(q.id) === id);
 }
 
-/** The learn.json shape: what was answered and what was right. */
-export function progress(answers: Record<string, string>) {
-  const list = questions.map((q) => ({
-    id: q.id,
-    answered: Object.hasOwn(answers, q.id),
-    correct: answers[q.id] === q.answer,
-  }));
-  return { answered: list.filter((q) => q.answered).length, correct: list.filter((q) => q.correct).length, questions: list };
+/** Every choice made for each question, first try first (sessions of older demos held one string). */
+export type Answers = Record<string, string[] | string>;
+
+/** The choices made for question `id`, in order; empty when unanswered. */
+export function triesOf(answers: Answers, id: number): string[] {
+  if (!Object.hasOwn(answers, id)) return [];
+  const tries = answers[id];
+  return typeof tries === 'string' ? [tries] : Array.isArray(tries) ? tries : [];
+}
+
+/** Adds a try; repeating the latest choice changes nothing. Keeps the first try and the latest few. */
+export function withTry(answers: Answers, q: Question, choice: string): Answers {
+  const tries = triesOf(answers, q.id);
+  if (tries.at(-1) === choice) return answers;
+  const next = [...tries, choice];
+  return { ...answers, [q.id]: next.length > 5 ? [next[0]!, ...next.slice(-4)] : next };
+}
+
+/**
+ * The learn.json shape. `correct`: right at the first try, the only answer that counts toward the
+ * score; `solved`: the latest try is right.
+ */
+export function progress(answers: Answers) {
+  const list = questions.map((q) => {
+    const tries = triesOf(answers, q.id);
+    return { id: q.id, answered: tries.length > 0, correct: tries[0] === q.answer, solved: tries.at(-1) === q.answer };
+  });
+  return {
+    answered: list.filter((q) => q.answered).length,
+    correct: list.filter((q) => q.correct).length,
+    total: questions.length,
+    questions: list,
+  };
 }

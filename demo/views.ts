@@ -1,5 +1,5 @@
 // Server-rendered pages. Every interpolated value is escaped unless it is already Html.
-import { lesson, questions } from './learn.js';
+import { type Answers, lesson, questions, triesOf } from './learn.js';
 
 export class Html {
   constructor(readonly text: string) {}
@@ -36,8 +36,8 @@ export function page(title: string, visitor: Visitor, body: Html): string {
 <title>${title} · sessionkit demo</title><link rel="stylesheet" href="/style.css"></head>
 <body>
 <header><a class="brand" href="/">sessionkit shop</a>
-<nav><a href="/shop">Shop</a> <a href="/cart">Cart (${visitor.cartCount})</a> <a href="/learn">Learn</a> <a href="/count">Counter</a> <a href="/color">Colour</a></nav>
-<span class="who">${visitor.user ? `Signed in as ${visitor.user}` : 'Not signed in'}</span></header>
+<nav><a href="/shop">Shop</a> <a href="/cart">Cart (${visitor.cartCount})</a> <a href="/learn">Learn</a> <a href="/count">Counter</a> <a href="/color">Color</a></nav>
+<span class="who">${visitor.user ? `Signed in as ${visitor.user}` : html`Not signed in · <a href="/login">Sign in</a>`}</span></header>
 <main><h1>${title}</h1>
 ${body}</main>
 <footer><a href="/session">What this site remembers about you</a> · a demo of sessionkit</footer>
@@ -56,21 +56,31 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 </form>`;
 }
 
+function signedIn(name: string): Html {
+  return html`<p class="welcome">Welcome, ${name}</p>
+<form method="post" action="/logout"><button>Sign out</button></form>`;
+}
+
+/** GET /login: the form, or who is signed in. */
+export function login(name: string | null, error?: string): Html {
+  return name ? signedIn(name) : loginForm(error);
+}
+
+export function colorForm(error?: string): Html {
+  return html`${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+<form method="get" action="/color/set"><label>Your favorite color <input name="color" placeholder="teal" maxlength="40" required></label> <button>Save</button></form>`;
+}
+
 export function home(name: string | null, color: string | undefined, error?: string): Html {
-  return html`${
-    name
-      ? html`<p class="welcome">Welcome, ${name}</p>
-<form method="post" action="/logout"><button>Sign out</button></form>`
-      : loginForm(error)
-  }
-<section class="card"><h2>Favourite colour</h2>
+  return html`${name ? signedIn(name) : loginForm(error)}
+<section class="card"><h2>Favorite color</h2>
 <p>${color ? html`Yours is <strong>${color}</strong>.` : 'You have not picked one yet.'}</p>
-<form method="get" action="/color/set"><input name="color" placeholder="teal" maxlength="40" required> <button>Save</button></form></section>
+${colorForm()}</section>
 <section><h2>Try it</h2><ul>
 <li><a href="/shop">Shop</a>: put things in a cart that follows you across pages, logins and restarts.</li>
 <li><a href="/count">/count</a>: a visit counter, one per visitor.</li>
-<li><a href="/color">/color</a>: the colour you saved above.</li>
-<li><a href="/learn">Learn</a>: why sessions matter, with five practice questions.</li>
+<li><a href="/color">/color</a>: the color you saved above.</li>
+<li><a href="/learn">Learn</a>: why sessions matter, with ${questions.length} practice questions.</li>
 <li><a href="/session">/session</a>: everything this site keeps about you (also as <a href="/session.json">JSON</a>).</li>
 </ul></section>`;
 }
@@ -81,23 +91,46 @@ export interface Product {
   price: number;
 }
 
-export function shop(products: Product[]): Html {
-  return html`<ul class="products">${products.map(
-    (p) => html`<li class="card"><h2>${p.name}</h2><p class="price">${money(p.price)}</p>
+/** A refused form: the message, the item it is about and what was typed. */
+export interface Refusal {
+  message: string;
+  item?: string;
+  qty?: string;
+}
+
+/**
+ * The text of a counter, color or saved-color answer. Scripts get it alone as text/plain; a
+ * browser gets it in a page of the site (content negotiation on Accept).
+ */
+export function result(text: string, more?: Html): Html {
+  return html`<p class="result">${text}</p>${more ?? ''}`;
+}
+
+export function shop(products: Product[], refusal?: Refusal): Html {
+  return html`${refusal ? html`<p class="error" role="alert">${refusal.message}</p>` : ''}
+<ul class="products">${products.map((p) => {
+    const mine = refusal?.item === p.id;
+    return html`<li class="card"><h2>${p.name}</h2><p class="price">${money(p.price)}</p>
 <form method="post" action="/cart/add"><input type="hidden" name="item" value="${p.id}">
-<input name="qty" type="number" value="1" min="1" max="99" aria-label="Quantity"> <button>Add to cart</button></form></li>`,
-  )}</ul>`;
+<input name="qty" type="number" value="${mine && refusal?.qty !== undefined ? refusal.qty : '1'}" min="1" max="99" aria-label="Quantity"${mine ? html` aria-invalid="true"` : ''}> <button>Add to cart</button></form></li>`;
+  })}</ul>`;
 }
 
 export interface Line extends Product {
   qty: number;
 }
 
-export function cart(items: Line[], total: number): Html {
-  if (items.length === 0) return html`<p>Your cart is empty. <a href="/shop">Go shopping</a>.</p>`;
-  return html`<table class="cart"><thead><tr><th>Item</th><th>Qty</th><th>Price</th><th>Subtotal</th></tr></thead><tbody>
-${items.map((l) => html`<tr><td>${l.name}</td><td>${l.qty}</td><td>${money(l.price)}</td><td>${money(l.price * l.qty)}</td></tr>`)}
-</tbody><tfoot><tr><th colspan="3">Total</th><th class="total">${money(total)}</th></tr></tfoot></table>
+export function cart(items: Line[], total: number, refusal?: Refusal): Html {
+  const alert = refusal ? html`<p class="error" role="alert">${refusal.message}</p>` : '';
+  if (items.length === 0) return html`${alert}<p>Your cart is empty. <a href="/shop">Go shopping</a>.</p>`;
+  return html`${alert}<table class="cart"><thead><tr><th>Item</th><th>Qty</th><th>Price</th><th>Subtotal</th><th>Change</th></tr></thead><tbody>
+${items.map(
+  (l) => html`<tr><td>${l.name}</td><td class="qty">${l.qty}</td><td>${money(l.price)}</td><td>${money(l.price * l.qty)}</td>
+<td class="edit"><form method="post" action="/cart/update"><input type="hidden" name="item" value="${l.id}">
+<input name="qty" type="number" value="${refusal?.item === l.id && refusal.qty !== undefined ? refusal.qty : l.qty}" min="0" max="99" aria-label="New quantity of ${l.name}"> <button>Update</button></form>
+<form method="post" action="/cart/remove"><input type="hidden" name="item" value="${l.id}"><button class="secondary" aria-label="Remove ${l.name}">Remove</button></form></td></tr>`,
+)}
+</tbody><tfoot><tr><th colspan="3">Total</th><th class="total">${money(total)}</th><th></th></tr></tfoot></table>
 <form method="post" action="/cart/checkout"><button>Check out</button></form>
 <p class="hint">Also as <a href="/cart.json">JSON</a>.</p>`;
 }
@@ -107,30 +140,38 @@ export function order(number: string, total: number): Html {
 <p>Your cart is empty again. <a href="/shop">Keep shopping</a>.</p>`;
 }
 
-export function learn(answers: Record<string, string>): Html {
-  const answered = questions.filter((q) => Object.hasOwn(answers, q.id));
-  const correct = answered.filter((q) => answers[q.id] === q.answer).length;
+export function learn(answers: Answers): Html {
+  const correct = questions.filter((q) => triesOf(answers, q.id)[0] === q.answer).length;
+  const answered = questions.filter((q) => triesOf(answers, q.id).length > 0).length;
   return html`<section class="lesson"><p>${lesson.problem}</p><p>${lesson.idea}</p>
 <p>Before: trusting the request.</p><pre><code>${lesson.before}</code></pre>
 <p>After: asking the session.</p><pre><code>${lesson.after}</code></pre>
 <ul>${lesson.takeaways.map((t) => html`<li>${t}</li>`)}</ul></section>
-<h2>Practice</h2><p class="score">Score so far: ${correct} of ${answered.length} (${questions.length} questions)</p>
+<h2>Practice</h2><p class="score">Score so far: ${correct} of ${questions.length}</p>
+<p class="hint">${answered} of ${questions.length} answered; only an answer right at the first try counts.</p>
 ${questions.map((q) => {
-  const chosen = answers[q.id];
+  const tries = triesOf(answers, q.id);
+  const chosen = tries.at(-1);
   return html`<section class="card question" id="q${q.id}"><h3>${q.id}. ${q.prompt}</h3>
 ${q.code ? html`<pre><code>${q.code}</code></pre>` : ''}
 <form method="post" action="/learn/answer#q${q.id}"><input type="hidden" name="question" value="${q.id}">
 ${Object.entries(q.choices).map(
   ([id, text]) =>
-    html`<label class="choice"><input type="radio" name="choice" value="${id}" required${chosen === id ? html` checked` : ''}> ${id.toUpperCase()}. ${text}</label>`,
+    html`<label class="choice"><input type="radio" name="choice" value="${id}" required${chosen === id ? html` checked` : ''}> ${id.toUpperCase()}. ${q.codeChoices ? html`<code>${text}</code>` : text}</label>`,
 )}
 <button>Check</button></form>
 ${
   chosen === undefined
     ? ''
     : html`<div class="${chosen === q.answer ? 'right' : 'wrong'}">
-<p class="verdict">${chosen === q.answer ? 'Right!' : `Wrong: the answer is ${q.answer.toUpperCase()}.`}</p>
-<ol>${q.steps.map((s, i) => html`<li>Step ${i + 1}: ${s}</li>`)}</ol>
+<p class="verdict">${
+        chosen !== q.answer
+          ? `Wrong: the answer is ${q.answer.toUpperCase()}.`
+          : tries.length === 1
+            ? 'Right!'
+            : 'Right, at a later try: only a first try counts toward the score.'
+      }</p>
+<ol class="steps">${q.steps.map((s, i) => html`<li>Step ${i + 1}: ${s}</li>`)}</ol>
 <p>Common mistakes:</p><ul>${q.mistakes.map((m) => html`<li>${m}</li>`)}</ul></div>`
 }
 </section>`;
@@ -165,6 +206,16 @@ ${
 <h2>Until when</h2>
 <p>Expires <time datetime="${v.expiresAt?.toISOString()}">${v.expiresAt?.toUTCString()}</time>,
 in ${days} days and ${hours} hours; every change to the session renews this. Also as <a href="/session.json">JSON</a>.</p>`;
+}
+
+/** The order placed last, shown after the redirect that follows the checkout's POST. */
+export function noOrder(): Html {
+  return html`<p>You have not placed an order yet. <a href="/shop">Go shopping</a>.</p>`;
+}
+
+export function notFound(path: string): Html {
+  return html`<p class="error" role="alert">There is no page at ${path}.</p>
+<p>Try the <a href="/shop">shop</a>, your <a href="/cart">cart</a> or the <a href="/learn">lesson</a>, or go <a href="/">back home</a>.</p>`;
 }
 
 export function problem(message: string): Html {

@@ -44,6 +44,13 @@ async function body(page: Page, path: string): Promise<string> {
   return page.innerText('body');
 }
 
+/** The bare answer of /count, /color or /color/set, shown inside a page of the site. */
+async function result(page: Page, path: string): Promise<string> {
+  await page.goto(path);
+  assert.equal(await page.locator('header nav a').first().innerText(), 'Shop', `${path} has the site's navigation`);
+  return page.innerText('.result');
+}
+
 async function addToCart(page: Page, item: string, qty = 1) {
   await page.goto('/shop');
   const card = page.locator('li.card', { has: page.locator(`input[name=item][value="${item}"]`) });
@@ -86,9 +93,9 @@ describe('demo shop in a browser', () => {
 
   test('the counter reaches 3; another browser context is another visitor and starts at 1', async () => {
     const a = await visitor();
-    for (const n of [1, 2, 3]) assert.equal(await body(a, '/count'), `Count: ${n}`);
+    for (const n of [1, 2, 3]) assert.equal(await result(a, '/count'), `Count: ${n}`);
     const b = await visitor();
-    assert.equal(await body(b, '/count'), 'Count: 1');
+    assert.equal(await result(b, '/count'), 'Count: 1');
   });
 
   test('the cookie jar holds sessionid, HttpOnly and SameSite=Lax, and only a random key', async () => {
@@ -116,9 +123,54 @@ describe('demo shop in a browser', () => {
     await page.locator('input[name=color]').fill('teal');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.waitForURL('**/color/set?color=teal');
-    assert.equal(await page.innerText('body'), 'Color saved');
-    assert.equal(await body(page, '/color'), 'Favorite color: teal');
-    assert.match(await body(page, '/'), /Yours is teal/);
+    assert.equal(await page.innerText('.result'), 'Color saved');
+    assert.equal(await result(page, '/color'), 'Favorite color: teal');
+    await page.getByLabel('Your favorite color').fill('plum');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL('**/color/set?color=plum');
+    assert.equal(await result(page, '/color'), 'Favorite color: plum');
+    assert.match(await body(page, '/'), /Yours is plum/);
+  });
+
+  test('an unknown address shows a styled 404 page with the navigation', async () => {
+    const page = await visitor();
+    const res = await page.goto('/nowhere');
+    assert.equal(res?.status(), 404);
+    assert.match(await page.innerText('main'), /Page not found\s+There is no page at \/nowhere\./);
+    assert.equal(await page.locator('header').evaluate((h) => getComputedStyle(h).display), 'flex', 'the stylesheet applies');
+    await page.getByRole('link', { name: 'Shop', exact: true }).click();
+    await page.waitForURL('**/shop');
+  });
+
+  test('the cart can be edited, refuses a bad quantity with the form, and checkout survives a reload', async () => {
+    const page = await visitor();
+    await addToCart(page, 'tea', 3);
+    await addToCart(page, 'pen');
+    await page.getByLabel('New quantity of Earl Grey tea, 100 g').fill('5');
+    await page.locator('tr', { hasText: 'Earl Grey' }).getByRole('button', { name: 'Update' }).click();
+    await page.waitForURL('**/cart');
+    assert.match(await page.innerText('table.cart'), /Earl Grey tea, 100 g\s+5/);
+    await page.getByRole('button', { name: 'Remove Fountain pen' }).click();
+    await page.waitForURL('**/cart');
+    assert.doesNotMatch(await page.innerText('table.cart'), /Fountain pen/);
+
+    await page.goto('/shop');
+    const card = page.locator('li.card', { has: page.locator('input[name=item][value="mug"]') });
+    await card.locator('input[name=qty]').evaluate((input: HTMLInputElement) => {
+      input.type = 'text'; // what a script or an old browser can send past the number field
+      input.value = '1e1';
+    });
+    await card.getByRole('button', { name: 'Add to cart' }).click();
+    assert.match(await page.innerText('[role=alert]'), /The quantity must be a whole number from 1 to 99/);
+    assert.equal(await page.locator('form[action="/cart/add"]').count(), 5, 'the shop is shown again');
+
+    await page.goto('/cart');
+    await page.getByRole('button', { name: 'Check out' }).click();
+    await page.waitForURL('**/order');
+    const number = await page.innerText('.order');
+    await page.reload();
+    assert.equal(await page.innerText('.order'), number, 'a reload shows the order and places no other');
+    assert.match(await body(page, '/cart'), /Your cart is empty/);
   });
 
   test('logging in changes the session key and keeps the cart', async () => {
@@ -140,7 +192,7 @@ describe('demo shop in a browser', () => {
     assert.ok(statSync(shot).size > 5_000);
   });
 
-  test('learn: one right and one wrong answer score 1 of 2', async () => {
+  test('learn: one right and one wrong answer score 1 of 6; steps are numbered once', async () => {
     await answer(shopper, 3, 'b');
     assert.match(await shopper.innerText('#q3'), /Right!/);
     await answer(shopper, 4, 'd');
@@ -148,7 +200,11 @@ describe('demo shop in a browser', () => {
     assert.match(q4, /Wrong: the answer is A\./);
     assert.match(q4, /Step 2: require\('user'\) demands the key/);
     assert.match(q4, /Common mistakes/);
-    assert.match(await shopper.innerText('.score'), /Score so far: 1 of 2/);
+    assert.equal(await shopper.locator('#q4 ol.steps').evaluate((ol) => getComputedStyle(ol).listStyleType), 'none');
+    assert.match(await shopper.innerText('.score'), /Score so far: 1 of 6/);
+    await answer(shopper, 4, 'a');
+    assert.match(await shopper.innerText('#q4'), /Right, at a later try/);
+    assert.match(await shopper.innerText('.score'), /Score so far: 1 of 6/, 'a corrected answer does not count');
   });
 
   test('the cart, the login and the learn progress survive a restart of the server process', async () => {
@@ -156,12 +212,12 @@ describe('demo shop in a browser', () => {
     demo = await startDemo({ cwd: dir.dir, port });
     assert.match(await body(shopper, '/'), /Welcome, Alice/);
     assert.match(await body(shopper, '/cart'), /Enamel mug\s+2/);
-    assert.match(await body(shopper, '/learn'), /Score so far: 1 of 2/);
+    assert.match(await body(shopper, '/learn'), /Score so far: 1 of 6/);
   });
 
   test('logging out clears the cart, the counter and the cookie; the old key loads nothing', async () => {
-    await body(shopper, '/count');
-    assert.equal(await body(shopper, '/count'), 'Count: 2');
+    await result(shopper, '/count');
+    assert.equal(await result(shopper, '/count'), 'Count: 2');
     const key = (await sessionCookie(shopper))!.value;
     await shopper.goto('/');
     await shopper.getByRole('button', { name: 'Sign out' }).click();
@@ -169,6 +225,6 @@ describe('demo shop in a browser', () => {
     assert.equal(await sessionCookie(shopper), undefined);
     assert.deepEqual(await storedUnder(key), { stored: false, data: {}, expiresAt: null });
     assert.match(await body(shopper, '/cart'), /Your cart is empty/);
-    assert.equal(await body(shopper, '/count'), 'Count: 1');
+    assert.equal(await result(shopper, '/count'), 'Count: 1');
   });
 });

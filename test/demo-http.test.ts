@@ -51,7 +51,7 @@ describe('demo shop over HTTP', () => {
     const res = await v.fetch('/session.json');
     assert.deepEqual(await res.json(), { stored: false, data: {}, expiresAt: null });
     assert.deepEqual(res.headers.getSetCookie(), []);
-    for (const path of ['/', '/shop', '/cart', '/cart.json', '/learn', '/learn.json', '/color', '/session']) {
+    for (const path of ['/', '/shop', '/cart', '/cart.json', '/learn', '/learn.json', '/color', '/session', '/login', '/order']) {
       assert.equal((await v.fetch(path)).status, 200, path);
     }
     assert.equal(v.cookie, null);
@@ -66,7 +66,84 @@ describe('demo shop over HTTP', () => {
     assert.equal(await res.text(), 'Count: 1');
   });
 
-  test('the favourite colour is saved and shown, escaped in HTML', async () => {
+  const asBrowser = { headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } };
+
+  test('a browser gets /count, /color and /color/set as pages of the site with the same text', async () => {
+    const v = new Visitor(demo.url);
+    const count = await v.fetch('/count', asBrowser);
+    assert.match(count.headers.get('content-type')!, /^text\/html/);
+    assert.match(count.headers.get('vary')!, /Accept/);
+    const page = await count.text();
+    assert.match(page, /<p class="result">Count: 1<\/p>/);
+    assert.match(page, /<nav><a href="\/shop">Shop<\/a>/);
+    assert.match(page, /<link rel="stylesheet" href="\/style.css">/);
+    assert.equal(await (await v.fetch('/count')).text(), 'Count: 2', 'the same counter, as text for a script');
+    assert.match((await v.fetch('/count')).headers.get('vary')!, /Accept/);
+
+    const set = await (await v.fetch('/color/set?color=teal', asBrowser)).text();
+    assert.match(set, /<p class="result">Color saved<\/p>/);
+    assert.match(set, /<form method="get" action="\/color\/set">/);
+    const color = await (await v.fetch('/color', asBrowser)).text();
+    assert.match(color, /<p class="result">Favorite color: teal<\/p>/);
+    assert.match(color, /<form method="get" action="\/color\/set">/);
+    const bad = await v.fetch('/color/set?color=', asBrowser);
+    assert.equal(bad.status, 400);
+    const badPage = await bad.text();
+    assert.match(badPage, /role="alert">Give a color of up to 40 characters/);
+    assert.match(badPage, /<form method="get" action="\/color\/set">/);
+  });
+
+  test('an unknown address is a 404 page of the site', async () => {
+    const v = new Visitor(demo.url);
+    const res = await v.fetch('/no/such/page', asBrowser);
+    assert.equal(res.status, 404);
+    const page = await res.text();
+    assert.match(page, /<title>Page not found · sessionkit demo<\/title>/);
+    assert.match(page, /There is no page at \/no\/such\/page\./);
+    assert.match(page, /<link rel="stylesheet" href="\/style.css">/);
+    assert.match(page, /<nav>/);
+    const text = await v.fetch('/no/such/page', { headers: { accept: 'text/plain' } });
+    assert.equal(text.status, 404);
+    assert.equal(await text.text(), 'Not found: there is no page at /no/such/page.\n');
+    assert.equal(v.cookie, null);
+  });
+
+  test('GET /login shows the form, or who is signed in', async () => {
+    const v = new Visitor(demo.url);
+    const page = await (await v.fetch('/login')).text();
+    assert.match(page, /<form method="post" action="\/login"/);
+    assert.match(page, /<a href="\/login">Sign in<\/a>/);
+    await v.post('/login', { username: 'alice', password: 'wonderland' });
+    const signedIn = await (await v.fetch('/login')).text();
+    assert.match(signedIn, /Welcome, Alice/);
+    assert.doesNotMatch(signedIn, /action="\/login"/);
+  });
+
+  test('the visible text is in one spelling (US English)', async () => {
+    const v = new Visitor(demo.url);
+    await v.post('/cart/add', { item: 'tea' });
+    await v.post('/learn/answer', { question: '1', choice: 'a' });
+    const uk = /colour|favourite|behaviour|honour|centre|licence|cancelled|travell|organis|recognis|realis|customis|authoris|catalogue/i;
+    for (const path of [
+      '/',
+      '/shop',
+      '/cart',
+      '/learn',
+      '/session',
+      '/login',
+      '/count',
+      '/color',
+      '/color/set?color=teal',
+      '/order',
+      '/nope',
+    ]) {
+      const text = await (await v.fetch(path, asBrowser)).text();
+      assert.doesNotMatch(text, uk, path);
+    }
+    assert.doesNotMatch(await (await v.fetch('/color/set?color=')).text(), uk);
+  });
+
+  test('the favorite color is saved and shown, escaped in HTML', async () => {
     const v = new Visitor(demo.url);
     assert.equal(await (await v.fetch('/color')).text(), 'Favorite color: unknown');
     assert.equal((await v.fetch('/color/set')).status, 400);
@@ -79,12 +156,21 @@ describe('demo shop over HTTP', () => {
 
   test('cart: add, JSON shape, total; unknown item and bad quantity are 400 and store nothing', async () => {
     const v = new Visitor(demo.url);
-    const forms: Record<string, string>[] = [{ item: 'unicorn' }, { item: 'tea', qty: '0' }, { item: 'tea', qty: 'many' }, {}];
+    const forms: Record<string, string>[] = [
+      { item: 'unicorn' },
+      {},
+      ...['0', 'many', '', '0x10', '1e1', ' 5', '5.0', '+5', '100', '-1'].map((qty) => ({ item: 'tea', qty })),
+    ];
     for (const form of forms) {
       const res = await v.post('/cart/add', form);
       assert.equal(res.status, 400, JSON.stringify(form));
       assert.deepEqual(res.headers.getSetCookie(), []);
+      const page = await res.text();
+      assert.match(page, /<p class="error" role="alert">(There is no such item|The quantity must be a whole number from 1 to 99)/);
+      assert.match(page, /<form method="post" action="\/cart\/add">/, 'the form is shown again');
     }
+    const page = await (await v.post('/cart/add', { item: 'tea', qty: '1e1' })).text();
+    assert.match(page, /value="1e1" min="1" max="99" aria-label="Quantity" aria-invalid="true"/, 'what was typed, marked');
     const res = await v.post('/cart/add', { item: 'tea', qty: '2' });
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/cart');
@@ -99,15 +185,61 @@ describe('demo shop over HTTP', () => {
     assert.match(await (await v.fetch('/cart')).text(), /€25\.00/);
   });
 
-  test('checkout empties the cart and shows an order number; an empty cart is 400', async () => {
+  test('a cart holds at most 99 of an item', async () => {
+    const v = new Visitor(demo.url);
+    assert.equal((await v.post('/cart/add', { item: 'mug', qty: '60' })).status, 303);
+    const res = await v.post('/cart/add', { item: 'mug', qty: '40' });
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /A cart holds at most 99 of an item, and yours has 60 × Enamel mug\./);
+    assert.equal((await v.post('/cart/add', { item: 'mug', qty: '39' })).status, 303);
+    assert.equal((await v.json('/cart.json')).items[0].qty, 99);
+    assert.equal((await v.post('/cart/add', { item: 'mug' })).status, 400);
+    assert.equal((await v.json('/cart.json')).items[0].qty, 99);
+  });
+
+  test('the cart can be edited: change a quantity, remove an item; a bad quantity shows the cart and a message', async () => {
+    const v = new Visitor(demo.url);
+    await v.post('/cart/add', { item: 'tea', qty: '2' });
+    await v.post('/cart/add', { item: 'mug' });
+    await v.post('/cart/add', { item: 'pen' });
+    const page = await (await v.fetch('/cart')).text();
+    assert.match(page, /<form method="post" action="\/cart\/update"><input type="hidden" name="item" value="tea">/);
+    assert.match(page, /<form method="post" action="\/cart\/remove"><input type="hidden" name="item" value="mug">/);
+    const update = await v.post('/cart/update', { item: 'tea', qty: '5' });
+    assert.equal(update.status, 303);
+    assert.equal(update.headers.get('location'), '/cart');
+    assert.equal((await v.post('/cart/remove', { item: 'mug' })).status, 303);
+    assert.equal((await v.post('/cart/update', { item: 'pen', qty: '0' })).status, 303, '0 removes the item');
+    assert.deepEqual(await v.json('/cart.json'), { items: [{ id: 'tea', name: 'Earl Grey tea, 100 g', qty: 5, price: 6.5 }], total: 32.5 });
+    for (const qty of ['', '0x10', '1e1', '100', 'five']) {
+      const res = await v.post('/cart/update', { item: 'tea', qty });
+      assert.equal(res.status, 400, qty);
+      const body = await res.text();
+      assert.match(body, /role="alert">The quantity must be a whole number from 0 \(remove it\) to 99/);
+      assert.match(body, /<form method="post" action="\/cart\/update">/);
+    }
+    assert.equal((await v.post('/cart/update', { item: 'mug', qty: '3' })).status, 400, 'only what is in the cart');
+    assert.equal((await v.post('/cart/remove', { item: 'mug' })).status, 303, 'removing twice is fine');
+    assert.equal((await v.json('/cart.json')).items[0].qty, 5);
+  });
+
+  test('checkout empties the cart and redirects to the order number, so a reload places nothing; an empty cart is 400', async () => {
     const v = new Visitor(demo.url);
     assert.equal((await v.post('/cart/checkout', {})).status, 400);
     await v.post('/cart/add', { item: 'pen' });
     const res = await v.post('/cart/checkout', {});
-    assert.equal(res.status, 200);
-    assert.match(await res.text(), /order number is <strong class="order">\d{6}<\/strong>/);
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/order');
+    const page = await (await v.fetch('/order')).text();
+    const number = /order number is <strong class="order">(\d{6})<\/strong> \(€24\.00\)/.exec(page)?.[1];
+    assert.ok(number, page);
+    assert.ok(
+      (await (await v.fetch('/order')).text()).includes(`<strong class="order">${number}</strong>`),
+      'a reload shows the same order',
+    );
     assert.deepEqual(await v.json('/cart.json'), { items: [], total: 0 });
     assert.equal((await v.post('/cart/checkout', {})).status, 400);
+    assert.match(await (await new Visitor(demo.url).fetch('/order')).text(), /You have not placed an order yet/);
   });
 
   test('20 parallel add-to-cart requests of one visitor all survive', async () => {
@@ -171,7 +303,7 @@ describe('demo shop over HTTP', () => {
     assert.equal(res.headers.get('location'), '/');
     assert.ok(v.cookie && v.cookie !== before);
     assert.match(await (await v.fetch('/')).text(), /Welcome, Bob/);
-    assert.deepEqual((await v.json('/session.json')).data, { cart: { tote: 1 }, learn: { 1: 'd' }, user: 'bob' });
+    assert.deepEqual((await v.json('/session.json')).data, { cart: { tote: 1 }, learn: { 1: ['d'] }, user: 'bob' });
     assert.equal((await v.json('/learn.json')).correct, 1, 'learn progress survives the login');
     const old = new Visitor(demo.url);
     old.cookie = before;
@@ -190,7 +322,7 @@ describe('demo shop over HTTP', () => {
   test('learn: answers are recorded; unknown question or choice is 400', async () => {
     const v = new Visitor(demo.url);
     const forms: Record<string, string>[] = [
-      { question: '6', choice: 'a' },
+      { question: '7', choice: 'a' },
       { question: '1', choice: 'e' },
       { question: '1' },
       { question: 'x', choice: 'a' },
@@ -208,14 +340,41 @@ describe('demo shop over HTTP', () => {
     const json = await v.json('/learn.json');
     assert.equal(json.answered, 2);
     assert.equal(json.correct, 1);
-    assert.equal(json.questions.length, 5);
-    assert.deepEqual(json.questions[2], { id: 3, answered: true, correct: true });
-    assert.deepEqual(json.questions[3], { id: 4, answered: true, correct: false });
-    assert.deepEqual(json.questions[0], { id: 1, answered: false, correct: false });
+    assert.equal(json.questions.length, 6);
+    assert.deepEqual(json.questions[2], { id: 3, answered: true, correct: true, solved: true });
+    assert.deepEqual(json.questions[3], { id: 4, answered: true, correct: false, solved: false });
+    assert.deepEqual(json.questions[0], { id: 1, answered: false, correct: false, solved: false });
     const page = await (await v.fetch('/learn')).text();
-    assert.match(page, /Score so far: 1 of 2/);
+    assert.match(page, /Score so far: 1 of 6/);
     assert.match(page, /Right!/);
     assert.match(page, /Wrong: the answer is A\./);
+  });
+
+  test('learn: the score reads 0 of 6 before any answer, and a corrected answer does not count', async () => {
+    const v = new Visitor(demo.url);
+    assert.match(await (await v.fetch('/learn')).text(), /<p class="score">Score so far: 0 of 6<\/p>/);
+    await v.post('/learn/answer', { question: '4', choice: 'd' });
+    await v.post('/learn/answer', { question: '4', choice: 'a' });
+    const json = await v.json('/learn.json');
+    assert.equal(json.correct, 0);
+    assert.deepEqual(json.questions[3], { id: 4, answered: true, correct: false, solved: true });
+    const page = await (await v.fetch('/learn')).text();
+    assert.match(page, /Score so far: 0 of 6/);
+    assert.match(page, /Right, at a later try: only a first try counts toward the score\./);
+  });
+
+  test('learn: steps are numbered once, code choices are code, and question 6 asks why the key changes at login', async () => {
+    const v = new Visitor(demo.url);
+    await v.post('/learn/answer', { question: '6', choice: 'b' });
+    const page = await (await v.fetch('/learn')).text();
+    assert.match(page, /<h3>6\. Why does the session key change when a visitor signs in\?<\/h3>/);
+    assert.match(page, /<ol class="steps"><li>Step 1: /);
+    const css = await (await v.fetch('/style.css')).text();
+    assert.match(css, /\.steps \{\s*list-style: none;/, 'the list adds no second number');
+    assert.match(page, /B\. <code>req\.setSession\(&#39;user&#39;, &#39;Alice&#39;\)<\/code>/);
+    assert.match(page, /C\. <code>1: req\.session\.set\(&#39;color&#39;, color\)/);
+    assert.doesNotMatch(page, /A\. <code>They make pages load faster/, 'prose choices stay prose');
+    assert.equal((await v.json('/learn.json')).correct, 1);
   });
 
   test('/session shows the key, the data and the expiry; every page links it', async () => {
