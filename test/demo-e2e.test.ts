@@ -16,6 +16,9 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--disable-quic',
 ];
+/** The browser's own, for functions that run in the page (the typecheck has no DOM library). */
+declare function getComputedStyle(element: unknown): { display: string; listStyleType: string };
+
 const outputDir = new URL('../test-output/', import.meta.url);
 
 let demo: Demo;
@@ -156,9 +159,11 @@ describe('demo shop in a browser', () => {
 
     await page.goto('/shop');
     const card = page.locator('li.card', { has: page.locator('input[name=item][value="mug"]') });
-    await card.locator('input[name=qty]').evaluate((input: HTMLInputElement) => {
-      input.type = 'text'; // what a script or an old browser can send past the number field
-      input.value = '1e1';
+    // what a script or an old browser can send past the number field
+    await card.locator('input[name=qty]').evaluate((input) => {
+      const field = input as unknown as { type: string; value: string };
+      field.type = 'text';
+      field.value = '1e1';
     });
     await card.getByRole('button', { name: 'Add to cart' }).click();
     assert.match(await page.innerText('[role=alert]'), /The quantity must be a whole number from 1 to 99/);
