@@ -13,7 +13,8 @@ export function createSessions<Data extends Record<string, any> = Record<string,
   return makeSessions<Data>(options, () => new SqliteStore({ path: './sessions.sqlite3' }));
 }
 
-export type { Sessions, CommitOptions } from './core/sessions.js';
+export type { Sessions, CommitOptions, CommitResponse } from './core/sessions.js';
+export type { SessionCookie, SessionCookieOptions } from './core/cookie.js';
 export type { SessionsOptions, CookieOptions } from './core/options.js';
 export type { RequestLike } from './core/cookie.js';
 export type { Logger } from './core/log.js';
@@ -26,6 +27,7 @@ export {
   SessionInterruptedError,
   StoreUnavailableError,
   ConfigError,
+  sessionErrorResponse,
 } from './core/errors.js';
 export type { SessionStore, ClientSideStore, AnyStore, StoredSession, UpdateResult, StoreStats } from './core/store.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';

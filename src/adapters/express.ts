@@ -1,9 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Session } from '../core/session.js';
 import type { Sessions } from '../core/sessions.js';
-import { SessionError } from '../core/errors.js';
+import { sessionErrorResponse } from '../core/errors.js';
 import type { ServerResponse } from 'node:http';
-import { attachSession, errorResponse, installResponseHooks, pendingSession } from './http.js';
+import { attachSession, installResponseHooks, pendingSession } from './http.js';
 
 let lastApp: unknown;
 const sessionOf = new WeakMap<object, Session<any>>();
@@ -67,8 +67,8 @@ export function getSession<Data extends Record<string, any>>(req: Request): Sess
  */
 export function sessionErrorHandler(): (err: unknown, req: Request, res: Response, next: NextFunction) => void {
   return (err, _req, res, next) => {
-    if (!(err instanceof SessionError) || res.headersSent) return next(err);
-    const { status, body } = errorResponse(err);
-    res.status(status).type('text/plain').send(body);
+    const answer = sessionErrorResponse(err);
+    if (answer === null || res.headersSent) return next(err);
+    res.status(answer.status).type('text/plain').send(answer.text);
   };
 }

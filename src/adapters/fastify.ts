@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Session } from '../core/session.js';
-import { commitForResponse, type CommitResult, type Sessions } from '../core/sessions.js';
+import type { CommitResponse, Sessions } from '../core/sessions.js';
 import { ConfigError } from '../core/errors.js';
-import { varyWithCookie } from '../core/cookie.js';
-import { errorResponse, withSetCookie } from './http.js';
+import { answerError, applyCommit, withSetCookie, type ResponseHeaders } from '../core/response.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,9 +38,9 @@ export function sessionPlugin(fastify: FastifyInstance, options: SessionPluginOp
         next();
       },
       (err) => {
-        const { status, body } = errorResponse(err);
-        if (status === 500) return next(err);
-        reply.code(status).type('text/plain; charset=utf-8').send(body);
+        const answer = answerError(sessions.logger, err);
+        if (answer === null || answer.status === 500) return next(err);
+        reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.text);
       },
     );
   });
@@ -50,22 +49,22 @@ export function sessionPlugin(fastify: FastifyInstance, options: SessionPluginOp
     const session = request.session;
     if (!session || committed.has(request)) return next(null, payload);
     committed.add(request);
-    let result: CommitResult | Promise<CommitResult>;
+    let result: CommitResponse | Promise<CommitResponse>;
     try {
-      result = commitForResponse(sessions, session, reply.statusCode);
+      result = sessions.commitResponse(session, { status: reply.statusCode });
     } catch (err) {
-      return fail(reply, err, payload, next);
+      return fail(sessions, reply, err, payload, next);
     }
     if (!(result instanceof Promise)) {
-      apply(reply, result);
+      applyCommit(reply, fastifyHeaders, result);
       return next(null, payload);
     }
     result.then(
       (r) => {
-        apply(reply, r);
+        applyCommit(reply, fastifyHeaders, r);
         next(null, payload);
       },
-      (err) => fail(reply, err, payload, next),
+      (err) => fail(sessions, reply, err, payload, next),
     );
   });
   done();
@@ -78,22 +77,29 @@ Object.assign(sessionPlugin, {
   [Symbol.for('plugin-meta')]: { name: 'sessionkit', fastify: '5.x' },
 });
 
-function apply(reply: FastifyReply, result: CommitResult): void {
-  if (result.vary) reply.header('Vary', varyWithCookie(reply.getHeader('Vary') as string | undefined));
-  if (result.setCookie !== null) reply.header('Set-Cookie', withSetCookie(reply.getHeader('Set-Cookie'), result.setCookie));
-}
+const fastifyHeaders: ResponseHeaders<FastifyReply> = {
+  getVary: (reply) => reply.getHeader('Vary') as string | undefined,
+  setVary: (reply, value) => reply.header('Vary', value),
+  appendSetCookie: (reply, value) => reply.header('Set-Cookie', withSetCookie(reply.getHeader('Set-Cookie'), value)),
+};
 
 /** A commit that failed answers 400 or 503 in place of the response (nothing has left yet). */
-function fail(reply: FastifyReply, err: unknown, payload: unknown, next: (err: Error | null, payload?: unknown) => void): void {
-  const { status, body } = errorResponse(err);
-  if (status === 500) {
+function fail(
+  sessions: Sessions<any>,
+  reply: FastifyReply,
+  err: unknown,
+  payload: unknown,
+  next: (err: Error | null, payload?: unknown) => void,
+): void {
+  const answer = answerError(sessions.logger, err);
+  if (answer === null || answer.status === 500) {
     next(err as Error);
     return;
   }
   (payload as { destroy?: () => void } | null)?.destroy?.(); // a stream that will not be sent
   for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
-  reply.code(status).header('Content-Type', 'text/plain; charset=utf-8');
-  next(null, body);
+  reply.code(answer.status).header('Content-Type', 'text/plain; charset=utf-8');
+  next(null, answer.text);
 }
 
 /** The typed session of a request: `getSession<Data>(request)`. */

@@ -1,8 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Session } from '../core/session.js';
-import { commitForResponse, loadForRequest, type CommitResult, type Sessions } from '../core/sessions.js';
-import { varyWithCookie } from '../core/cookie.js';
-import { errorResponse } from './http.js';
+import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
+import { answerError, applyCommit, webHeaders } from '../core/response.js';
 
 /** The Hono env that types `c.get('session')`: `new Hono<SessionEnv<Data>>()`. */
 export type SessionEnv<Data extends Record<string, any> = Record<string, any>> = {
@@ -21,43 +20,36 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
       const loaded = loadForRequest(sessions, c.req.raw); // no promise when there is no cookie
       session = loaded instanceof Promise ? await loaded : loaded;
     } catch (err) {
-      return answerError(err);
+      return errorAnswer(sessions, err);
     }
     c.set('session', session);
     await next();
-    let result: CommitResult | Promise<CommitResult>;
+    let result: CommitResponse | Promise<CommitResponse>;
     try {
-      result = commitForResponse(sessions, session, c.res.status);
+      result = sessions.commitResponse(session, { status: c.res.status });
       if (result instanceof Promise) result = await result;
     } catch (err) {
       await c.res.body?.cancel().catch(() => {});
       c.res = undefined; // drop the handler's response and its headers, as the other adapters do
-      c.res = answerError(err);
+      c.res = errorAnswer(sessions, err);
       return;
     }
     if (!result.vary && result.setCookie === null) return;
-    let headers = c.res.headers;
     try {
-      apply(headers, result);
+      applyCommit(c.res.headers, webHeaders, result);
     } catch {
       // immutable headers (e.g. Response.redirect() or a fetched response): copy the response
       c.res = new Response(c.res.body, c.res);
-      headers = c.res.headers;
-      apply(headers, result);
+      applyCommit(c.res.headers, webHeaders, result);
     }
   };
 }
 
-function apply(headers: Headers, result: CommitResult): void {
-  if (result.vary) headers.set('Vary', varyWithCookie(headers.get('Vary') ?? undefined));
-  if (result.setCookie !== null) headers.append('Set-Cookie', result.setCookie);
-}
-
 /** 400 (SessionInterruptedError) or 503 (StoreUnavailableError); anything else is rethrown to Hono's onError. */
-function answerError(err: unknown): Response {
-  const { status, body } = errorResponse(err);
-  if (status === 500) throw err;
-  return new Response(body, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+function errorAnswer(sessions: Sessions<any>, err: unknown): Response {
+  const answer = answerError(sessions.logger, err);
+  if (answer === null || answer.status === 500) throw err;
+  return new Response(answer.text, { status: answer.status, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
 }
 
 /** The typed session of a request: `getSession<Data>(c)`. */

@@ -1,47 +1,34 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessionError } from '../core/errors.js';
-import { consoleLogger } from '../core/log.js';
+import { answerError, applyCommit, logSessionError, nodeHeaders } from '../core/response.js';
 import type { Session } from '../core/session.js';
-import { commitForResponse, loadForRequest, type CommitResult, type Sessions } from '../core/sessions.js';
-import { varyWithCookie } from '../core/cookie.js';
+import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
 
-/** The status and text an adapter answers for a sessionkit error (400, 503, else 500). */
-export function errorResponse(err: unknown): { status: number; body: string } {
-  const code = err instanceof SessionError ? err.code : '';
-  if (code === 'SESSION_INTERRUPTED')
-    return { status: 400, body: 'Bad Request: the session was ended elsewhere (for example a logout in another tab). Please try again.\n' };
-  if (code === 'STORE_UNAVAILABLE')
-    return { status: 503, body: 'Service Unavailable: the session store cannot be reached. Please try again shortly.\n' };
-  return { status: 500, body: 'Internal Server Error\n' };
-}
-
-/** The Set-Cookie header value with `cookie` added after what the application already set. */
-export function withSetCookie(prev: unknown, cookie: string): string | string[] {
-  return prev === undefined ? cookie : [...(Array.isArray(prev) ? prev : [String(prev)]), cookie];
-}
-
-/** Adds the commit's Vary and Set-Cookie to a node response, keeping the application's own. */
-export function applyResult(res: ServerResponse, result: CommitResult): void {
-  if (result.vary) res.setHeader('Vary', varyWithCookie(res.getHeader('Vary') as string | undefined));
-  if (result.setCookie !== null) res.setHeader('Set-Cookie', withSetCookie(res.getHeader('Set-Cookie'), result.setCookie));
-}
-
-/** Answers a sessionkit error on a node response whose headers have not left. */
-export function sendError(res: ServerResponse, err: unknown): void {
-  const { status, body } = errorResponse(err);
-  if (status === 500) consoleLogger.error('session commit failed', { error: String((err as Error)?.stack ?? err) });
+/** Answers an error on a node response whose headers have not left: a sessionkit error's status and text, else 500. */
+export function sendError(sessions: Sessions<any>, res: ServerResponse, err: unknown): void {
+  let answer = answerError(sessions.logger, err);
+  if (answer === null) {
+    logSessionError(sessions.logger, err);
+    answer = { status: 500, text: 'Internal Server Error\n' };
+  }
   if (res.headersSent) {
     res.destroy();
     return;
   }
   for (const name of res.getHeaderNames()) res.removeHeader(name);
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
+  res.writeHead(answer.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(answer.text) });
+  res.end(answer.text);
 }
 
 type AnyFn = (...args: any[]) => any;
 
-/** One response's commit in progress; the hooks below are shared by every response. */
+/** The response methods the hooks stand in for. */
+interface Originals {
+  write: AnyFn;
+  end: AnyFn;
+  writeHead: AnyFn;
+}
+
+/** One response's commit in progress. */
 interface Pending {
   sessions: Sessions<any>;
   session: Session<any>;
@@ -50,10 +37,8 @@ interface Pending {
   /** Writes held back while an async commit runs. */
   queue: [AnyFn, IArguments][] | null;
   done: boolean;
-  /** The methods the own-property hooks wrap (null when the hooks sit on a prototype). */
-  write: AnyFn | null;
-  end: AnyFn | null;
-  writeHead: AnyFn | null;
+  /** What own-property hooks on this response wrap (null when the hooks sit on a prototype). */
+  own: Originals | null;
 }
 
 /**
@@ -63,12 +48,7 @@ interface Pending {
  */
 const pendingByResponse = new WeakMap<ServerResponse, Pending>();
 
-interface Originals {
-  write: AnyFn;
-  end: AnyFn;
-  writeHead: AnyFn;
-}
-
+/** The prototypes (or objects) that carry hooks. */
 const hooked = new WeakSet<object>();
 
 /** The session a response is waiting to commit, if any (lets Express's `req.session` read it). */
@@ -77,33 +57,54 @@ export function pendingSession(res: ServerResponse): Session<any> | undefined {
 }
 
 /**
- * Puts writeHead/write/end hooks on `target` (a response prototype, or one response), which hold
- * a response back until its session is committed. A response without a pending session passes
- * straight through, so hooks on a shared prototype are inert for everything else.
+ * The one set of writeHead/write/end hooks, made for where they sit: `originals(res)` gives the
+ * methods they wrap. They hold a response back until its session is committed; a response
+ * without a pending session passes straight through, so hooks on a shared prototype are inert
+ * for everything else.
+ */
+function makeHooks(originals: (res: ServerResponse, p: Pending | undefined) => Originals): Originals {
+  return {
+    writeHead(this: ServerResponse) {
+      const p = pendingByResponse.get(this);
+      if (p === undefined || p.done) return originals(this, p).writeHead.apply(this, arguments as unknown as unknown[]);
+      p.head = arguments;
+      if (typeof arguments[0] === 'number') this.statusCode = arguments[0];
+      return this;
+    },
+    write(this: ServerResponse) {
+      const p = pendingByResponse.get(this);
+      const o = originals(this, p);
+      if (p === undefined || p.done) return o.write.apply(this, arguments as unknown as unknown[]);
+      return start(this, p, o, o.write, arguments);
+    },
+    end(this: ServerResponse) {
+      const p = pendingByResponse.get(this);
+      const o = originals(this, p);
+      if (p === undefined || p.done) return o.end.apply(this, arguments as unknown as unknown[]);
+      start(this, p, o, o.end, arguments);
+      return this;
+    },
+  };
+}
+
+/**
+ * Hooks set as own properties of one response (node:http, whose responses keep a stable shape):
+ * shared functions, so a request allocates no closures. Prototype hooks would need
+ * Object.setPrototypeOf on each response, which sends node's own hot paths to slow code.
+ */
+const ownHooks = makeHooks((_res, p) => p!.own!);
+
+/**
+ * Puts the hooks on `target`, a response prototype (Express's base response, shared by every
+ * app): responses that inherit them need nothing set per request.
  */
 export function installResponseHooks(target: object): void {
   if (hooked.has(target)) return;
   const t = target as ServerResponse;
   const o: Originals = { write: t.write as AnyFn, end: t.end as AnyFn, writeHead: t.writeHead as AnyFn };
-  function writeHead(this: ServerResponse) {
-    const p = pendingByResponse.get(this);
-    if (p === undefined || p.done) return o.writeHead.apply(this, arguments as unknown as unknown[]);
-    p.head = arguments;
-    if (typeof arguments[0] === 'number') this.statusCode = arguments[0];
-    return this;
-  }
-  function write(this: ServerResponse) {
-    const p = pendingByResponse.get(this);
-    return p === undefined || p.done ? o.write.apply(this, arguments as unknown as unknown[]) : start(this, p, o, o.write, arguments);
-  }
-  function end(this: ServerResponse) {
-    const p = pendingByResponse.get(this);
-    if (p === undefined || p.done) return o.end.apply(this, arguments as unknown as unknown[]);
-    start(this, p, o, o.end, arguments);
-    return this;
-  }
+  const hooks = makeHooks(() => o);
   const method = (value: AnyFn) => ({ value, writable: true, configurable: true, enumerable: false });
-  Object.defineProperties(target, { writeHead: method(writeHead), write: method(write), end: method(end) });
+  Object.defineProperties(target, { writeHead: method(hooks.writeHead), write: method(hooks.write), end: method(hooks.end) });
   hooked.add(target);
 }
 
@@ -113,26 +114,22 @@ function start(res: ServerResponse, p: Pending, o: Originals, fn: AnyFn, args: I
     p.queue.push([fn, args]);
     return true;
   }
-  let result: CommitResult | Promise<CommitResult>;
+  let result: CommitResponse | Promise<CommitResponse>;
   try {
-    result = commitForResponse(p.sessions, p.session, res.statusCode);
+    result = p.sessions.commitResponse(p.session, { status: res.statusCode });
   } catch (err) {
     p.done = true;
-    sendError(res, err);
+    sendError(p.sessions, res, err);
     return false;
   }
   if (!(result instanceof Promise)) {
-    applyResult(res, result);
-    p.done = true;
-    if (p.head !== null) o.writeHead.apply(res, p.head as unknown as unknown[]);
+    release(res, p, o, result);
     return fn.apply(res, args as unknown as unknown[]);
   }
   p.queue = [[fn, args]];
   result.then(
     (r) => {
-      applyResult(res, r);
-      p.done = true;
-      if (p.head !== null) o.writeHead.apply(res, p.head as unknown as unknown[]);
+      release(res, p, o, r);
       const queue = p.queue!;
       p.queue = null;
       for (const [f, a] of queue) f.apply(res, a as unknown as unknown[]);
@@ -140,35 +137,16 @@ function start(res: ServerResponse, p: Pending, o: Originals, fn: AnyFn, args: I
     (err) => {
       p.done = true;
       p.queue = null;
-      sendError(res, err);
+      sendError(p.sessions, res, err);
     },
   );
   return true;
 }
 
-/*
- * Hooks set as own properties of one response (node:http, whose responses keep a stable shape):
- * shared functions, so a request allocates no closures. Prototype hooks would need
- * Object.setPrototypeOf on each response, which sends node's own hot paths to slow code.
- */
-function ownWriteHead(this: ServerResponse) {
-  const p = pendingByResponse.get(this) as Pending & Originals;
-  if (p.done) return p.writeHead.apply(this, arguments as unknown as unknown[]);
-  p.head = arguments;
-  if (typeof arguments[0] === 'number') this.statusCode = arguments[0];
-  return this;
-}
-
-function ownWrite(this: ServerResponse) {
-  const p = pendingByResponse.get(this) as Pending & Originals;
-  return p.done ? p.write.apply(this, arguments as unknown as unknown[]) : start(this, p, p, p.write, arguments);
-}
-
-function ownEnd(this: ServerResponse) {
-  const p = pendingByResponse.get(this) as Pending & Originals;
-  if (p.done) return p.end.apply(this, arguments as unknown as unknown[]);
-  start(this, p, p, p.end, arguments);
-  return this;
+function release(res: ServerResponse, p: Pending, o: Originals, result: CommitResponse): void {
+  applyCommit(res, nodeHeaders, result);
+  p.done = true;
+  if (p.head !== null) o.writeHead.apply(res, p.head as unknown as unknown[]);
 }
 
 /**
@@ -180,15 +158,13 @@ export function commitBeforeHeaders<Data extends Record<string, any>>(
   session: Session<Data>,
   res: ServerResponse,
 ): void {
-  const p: Pending = { sessions, session, head: null, queue: null, done: false, write: null, end: null, writeHead: null };
+  const p: Pending = { sessions, session, head: null, queue: null, done: false, own: null };
   pendingByResponse.set(res, p);
   if (hooksInChain(res)) return; // hooks on a shared prototype (the Express adapter puts them there)
-  p.write = res.write as AnyFn;
-  p.end = res.end as AnyFn;
-  p.writeHead = res.writeHead as AnyFn;
-  res.writeHead = ownWriteHead as ServerResponse['writeHead'];
-  res.write = ownWrite as ServerResponse['write'];
-  res.end = ownEnd as ServerResponse['end'];
+  p.own = { write: res.write as AnyFn, end: res.end as AnyFn, writeHead: res.writeHead as AnyFn };
+  res.writeHead = ownHooks.writeHead as ServerResponse['writeHead'];
+  res.write = ownHooks.write as ServerResponse['write'];
+  res.end = ownHooks.end as ServerResponse['end'];
 }
 
 /** Whether the writeHead/write/end this response will call are the hooks. */
@@ -214,7 +190,7 @@ export function attachSession<Data extends Record<string, any>>(
   try {
     loaded = loadForRequest(sessions, req);
   } catch (err) {
-    sendError(res, err);
+    sendError(sessions, res, err);
     return;
   }
   if (loaded instanceof Promise) {
@@ -223,7 +199,7 @@ export function attachSession<Data extends Record<string, any>>(
         commitBeforeHeaders(sessions, session, res);
         next(session);
       },
-      (err) => sendError(res, err),
+      (err) => sendError(sessions, res, err),
     );
   } else {
     commitBeforeHeaders(sessions, loaded, res);

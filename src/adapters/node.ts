@@ -21,18 +21,18 @@ export function withSession<Data extends Record<string, any>>(
     attachSession(sessions, req, res, (session) => {
       try {
         const out = handler(req, res, session);
-        if (out instanceof Promise) out.catch((err) => fail(res, err));
+        if (out instanceof Promise) out.catch((err) => fail(sessions, res, err));
       } catch (err) {
-        fail(res, err);
+        fail(sessions, res, err);
       }
     });
   };
 }
 
-function fail(res: ServerResponse, err: unknown): void {
+function fail(sessions: Sessions<any>, res: ServerResponse, err: unknown): void {
   if (res.headersSent || res.writableEnded) {
     res.destroy(err as Error);
     return;
   }
-  sendError(res, err);
+  sendError(sessions, res, err);
 }

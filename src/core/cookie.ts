@@ -95,6 +95,51 @@ export function sessionCookie(cookie: ResolvedCookie, value: string, maxAge: num
   return `${cookie.name}=${encodeValue(value)}; Max-Age=${maxAge}${fixed.middle}; Expires=${lastExpires}${fixed.tail}`;
 }
 
+/** The options of a cookie to set, in the style of the `cookie` package's `serialize` options. */
+export interface SessionCookieOptions {
+  /** Whole seconds; absent for a cookie that lasts until the browser closes. */
+  maxAge?: number;
+  /** The same instant as `maxAge`, for clients that only read `Expires`. */
+  expires?: Date;
+  domain?: string;
+  path: string;
+  secure: boolean;
+  httpOnly: boolean;
+  /** Absent when `cookie.sameSite` is false. */
+  sameSite?: 'lax' | 'strict' | 'none';
+  partitioned: boolean;
+}
+
+/** The session cookie taken apart: what `Set-Cookie` says, for frameworks that build the header themselves. */
+export interface SessionCookie {
+  name: string;
+  /** Sent as is: session keys and signed values hold only cookie-safe characters. */
+  value: string;
+  options: SessionCookieOptions;
+}
+
+/** The cookie `sessionCookie` (or, with value '' and maxAge 0, `deletionCookie`) writes, as parts. */
+export function cookieParts(cookie: ResolvedCookie, value: string, maxAge: number | undefined, now: number): SessionCookie {
+  const options: SessionCookieOptions = {
+    path: cookie.path,
+    secure: cookie.secure,
+    httpOnly: cookie.httpOnly,
+    partitioned: cookie.partitioned,
+  };
+  if (maxAge !== undefined) {
+    options.maxAge = maxAge;
+    options.expires = new Date(now + maxAge * 1000);
+  }
+  if (cookie.domain !== undefined) options.domain = cookie.domain;
+  if (cookie.sameSite !== false) options.sameSite = cookie.sameSite;
+  return { name: cookie.name, value, options };
+}
+
+/** Checks the cookie options by serializing them once, as every commit will (the library's own validation). */
+export function checkCookie(cookie: ResolvedCookie): void {
+  fixedOf(cookie);
+}
+
 /** Expires the cookie with the same name, path and domain (Django's delete_cookie). */
 export function deletionCookie(cookie: ResolvedCookie): string {
   return fixedOf(cookie).deletion;

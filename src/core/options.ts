@@ -1,15 +1,23 @@
+import { checkCookie } from './cookie.js';
 import { ConfigError } from './errors.js';
+import { MAX_AGE_SECONDS } from './expiry.js';
 import type { Logger } from './log.js';
 import { consoleLogger } from './log.js';
 
 export interface CookieOptions {
   /** The cookie's name [SESSION_COOKIE_NAME]. @default 'sessionid' */
   name?: string;
-  /** Default session age in whole seconds, also the cookie's Max-Age [SESSION_COOKIE_AGE]. @default 1209600 (two weeks) */
+  /**
+   * Default session age in whole seconds, also the cookie's Max-Age [SESSION_COOKIE_AGE]; at most
+   * 10,000,000,000 (what a cookie's Expires can carry). @default 1209600 (two weeks)
+   */
   maxAge?: number;
-  /** Domain attribute, e.g. '.example.com' to share with subdomains [SESSION_COOKIE_DOMAIN]. @default undefined (host only) */
+  /**
+   * Domain attribute, e.g. '.example.com' to share with subdomains [SESSION_COOKIE_DOMAIN]: dot-separated
+   * RFC 1034 labels (letters, digits, inner hyphens), with at most one leading dot. @default undefined (host only)
+   */
   domain?: string;
-  /** Path attribute [SESSION_COOKIE_PATH]. @default '/' */
+  /** Path attribute [SESSION_COOKIE_PATH]: starts with '/', printable ASCII without ';' (RFC 6265 §4.1.1). @default '/' */
   path?: string;
   /** Send only over HTTPS [SESSION_COOKIE_SECURE]. @default false */
   secure?: boolean;
@@ -33,6 +41,13 @@ export interface SessionsOptions<S> {
   logger?: Logger;
   /** The clock, in milliseconds since the epoch; tests inject one. @default Date.now */
   clock?: () => number;
+  /**
+   * The largest session a server-side store is given, in bytes of encoded (JSON, UTF-8) data: a
+   * commit over it is refused with SessionDataError before anything is written, so one visitor
+   * cannot fill the store or block the server with a huge session. A positive whole number.
+   * @default 1048576 (1 MiB)
+   */
+  maxSize?: number;
 }
 
 export interface ResolvedCookie {
@@ -47,6 +62,10 @@ export interface ResolvedCookie {
 }
 
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/; // RFC 6265 §4.1.1 token
+/** RFC 1034 §3.5 labels (and the cookie library's own check), with one optional leading dot (RFC 6265 §5.2.3). */
+const DOMAIN_RE = /^\.?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+/** RFC 6265 §4.1.1 path-value: printable ASCII without ';' (the cookie library also refuses '<'). */
+const PATH_RE = /^\/[\x20-\x3a\x3d-\x7e]*$/;
 
 function bool(option: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
@@ -70,22 +89,25 @@ export function resolveCookie(cookie: CookieOptions = {}): ResolvedCookie {
     );
   }
   const maxAge = cookie.maxAge ?? 1209600;
-  if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge <= 0) {
+  if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge <= 0 || maxAge > MAX_AGE_SECONDS) {
     throw new ConfigError(
       'cookie.maxAge',
-      `must be a positive whole number of seconds (e.g. 1209600 for two weeks), got ${String(maxAge)}`,
+      `must be a positive whole number of seconds (e.g. 1209600 for two weeks) of at most ${MAX_AGE_SECONDS} (what a cookie's Expires can carry), got ${String(maxAge)}`,
     );
   }
   const domain = cookie.domain;
-  if (domain !== undefined && (typeof domain !== 'string' || !/^\.?[A-Za-z0-9.-]+$/.test(domain))) {
+  if (domain !== undefined && (typeof domain !== 'string' || domain.length > 254 || !DOMAIN_RE.test(domain))) {
     throw new ConfigError(
       'cookie.domain',
-      `${JSON.stringify(domain)} is not a domain; give e.g. ".example.com", or leave it out for the current host`,
+      `${JSON.stringify(domain)} is not a domain (dot-separated labels of letters, digits and inner hyphens); give e.g. ".example.com", or leave it out for the current host`,
     );
   }
   const path = cookie.path ?? '/';
-  if (typeof path !== 'string' || !path.startsWith('/') || /[;\x00-\x1f\x7f]/.test(path)) {
-    throw new ConfigError('cookie.path', `${JSON.stringify(path)} must start with "/" and hold no ";" or control characters`);
+  if (typeof path !== 'string' || !PATH_RE.test(path)) {
+    throw new ConfigError(
+      'cookie.path',
+      `${JSON.stringify(path)} must start with "/" and hold only printable ASCII without ";" or "<" (percent-encode the rest, e.g. "/caf%C3%A9")`,
+    );
   }
   const sameSite = cookie.sameSite ?? 'lax';
   if (sameSite !== false && sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') {
@@ -97,7 +119,7 @@ export function resolveCookie(cookie: CookieOptions = {}): ResolvedCookie {
   }
   const partitioned = bool('cookie.partitioned', cookie.partitioned, false);
   if (partitioned && !secure) throw new ConfigError('cookie.partitioned', 'needs cookie.secure: true, or browsers reject the cookie');
-  return {
+  const resolved: ResolvedCookie = {
     name,
     maxAge,
     domain,
@@ -107,6 +129,12 @@ export function resolveCookie(cookie: CookieOptions = {}): ResolvedCookie {
     sameSite,
     partitioned,
   };
+  try {
+    checkCookie(resolved); // what every commit will serialize, serialized once now
+  } catch (err) {
+    throw new ConfigError('cookie', `the cookie library refuses these options: ${(err as Error).message}`);
+  }
+  return resolved;
 }
 
 export interface ResolvedOptions {
@@ -115,22 +143,32 @@ export interface ResolvedOptions {
   expireAtBrowserClose: boolean;
   logger: Logger;
   clock: () => number;
+  maxSize: number;
 }
 
 export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptions {
   if (typeof options !== 'object' || options === null)
     throw new ConfigError('options', 'createSessions takes an options object, e.g. createSessions({ store })');
-  const known = new Set(['store', 'cookie', 'saveEveryRequest', 'expireAtBrowserClose', 'logger', 'clock']);
+  const known = new Set(['store', 'cookie', 'saveEveryRequest', 'expireAtBrowserClose', 'logger', 'clock', 'maxSize']);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, `unknown option; the options are ${[...known].join(', ')}`);
   }
   if (options.clock !== undefined && typeof options.clock !== 'function')
     throw new ConfigError('clock', 'give a function returning milliseconds, like Date.now');
+  const maxSize = options.maxSize ?? 1024 * 1024;
+  if (typeof maxSize !== 'number' || !Number.isSafeInteger(maxSize) || maxSize <= 0) {
+    throw new ConfigError('maxSize', `give a positive whole number of bytes (e.g. 1048576 for 1 MiB), got ${String(maxSize)}`);
+  }
+  const logger = options.logger ?? consoleLogger;
+  if (typeof logger?.warn !== 'function' || typeof logger?.error !== 'function') {
+    throw new ConfigError('logger', 'give an object with warn(message, details) and error(message, details), e.g. console');
+  }
   return {
     cookie: resolveCookie(options.cookie),
     saveEveryRequest: bool('saveEveryRequest', options.saveEveryRequest, false),
     expireAtBrowserClose: bool('expireAtBrowserClose', options.expireAtBrowserClose, false),
-    logger: options.logger ?? consoleLogger,
+    logger,
     clock: options.clock ?? Date.now,
+    maxSize,
   };
 }

@@ -1,8 +1,6 @@
-import { checkValue, type SessionData } from './codec.js';
+import { checkValue, emptyData, type SessionData } from './codec.js';
 import { SessionKeyError } from './errors.js';
-
-/** The reserved key under which Django, and sessionkit, keep a per-session expiry. */
-export const EXPIRY_KEY = '_session_expiry';
+import { atBrowserClose, EXPIRY_KEY, expiresAt, expiryAge, expiryValue } from './expiry.js';
 
 /** One change made by this request, replayed onto a fresher record when a commit conflicts. */
 export type Op =
@@ -22,7 +20,7 @@ export function replay(data: SessionData, ops: readonly Op[]): SessionData {
         delete data[op.key];
         break;
       case 'modify': {
-        const value = op.fn(data[op.key]);
+        const value = op.fn(Object.hasOwn(data, op.key) ? data[op.key] : undefined);
         checkValue(op.key, value);
         data[op.key] = value;
         break;
@@ -61,6 +59,66 @@ export interface SessionState {
   hadCookie: boolean;
   /** The request's cookie named no live session; until the session is looked at, it is not empty (Django). */
   unresolvedCookie: boolean;
+}
+
+/** A request's state before anything is loaded. */
+export function initialState(hadCookie: boolean): SessionState {
+  return {
+    data: emptyData(),
+    key: null,
+    version: 0,
+    ops: null,
+    snapshots: null,
+    accessed: false,
+    modified: false,
+    hadCookie,
+    unresolvedCookie: false,
+  };
+}
+
+/** The request's cookie named a live session: its data, key and version are this request's. */
+export function loaded(s: SessionState, key: string, data: SessionData, version: number): void {
+  s.data = data;
+  s.key = key;
+  s.version = version;
+}
+
+/** The request's cookie named no live session (unknown, tampered, expired): a fresh one, not yet empty (Django). */
+export function unresolved(s: SessionState): void {
+  s.unresolvedCookie = true;
+}
+
+/** Written to the store (or sealed) under `key` at `version`: nothing left to save. */
+export function saved(s: SessionState, key: string, version: number): void {
+  s.key = key;
+  s.version = version;
+  s.ops = null;
+  s.snapshots = null;
+  s.modified = false;
+  s.unresolvedCookie = false;
+}
+
+/** A conflicting write came first: this request's changes replayed on the fresh record. */
+export function rebased(s: SessionState, data: SessionData, version: number): void {
+  s.data = replay(data, s.ops ?? []);
+  s.version = version;
+}
+
+/** Flushed (logout): no data, no key; a new key is made on the next save. */
+export function reset(s: SessionState): void {
+  s.data = emptyData();
+  s.ops = null;
+  s.snapshots = null;
+  s.key = null;
+  s.version = 0;
+  s.unresolvedCookie = false;
+  s.modified = true;
+}
+
+/** To be saved at commit whatever else happened (a new key, a new expiry). */
+export function dirty(s: SessionState): void {
+  s.modified = true;
+  s.unresolvedCookie = false;
 }
 
 type Key<D> = keyof D & string;
@@ -187,7 +245,7 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
    */
   modify<K extends Key<Data>>(key: K, fn: (current: Data[K] | undefined) => Data[K]): Data[K] {
     const data = this.#touch();
-    const value = fn(data[key] as Data[K] | undefined);
+    const value = fn((Object.hasOwn(data, key) ? data[key] : undefined) as Data[K] | undefined);
     checkValue(key, value);
     data[key] = value;
     this.#write({ kind: 'modify', key, fn });
@@ -234,7 +292,7 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
     const s = this.#s;
     s.accessed = true;
     s.unresolvedCookie = false;
-    s.data = {};
+    s.data = emptyData();
     this.#write({ kind: 'clear' });
   }
 
@@ -285,15 +343,7 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
       }
       return;
     }
-    let stored: number | string;
-    if (value instanceof Date) {
-      if (Number.isNaN(value.getTime())) throw new TypeError('sessionkit: setExpiry got an invalid Date');
-      stored = toPythonIso(value);
-    } else if (typeof value === 'number' && Number.isFinite(value)) {
-      stored = Math.trunc(value);
-    } else {
-      throw new TypeError('sessionkit: setExpiry takes seconds (a finite number), a Date, or null');
-    }
+    const stored = expiryValue(value, this.#engine.now());
     data[EXPIRY_KEY] = stored;
     this.#write({ kind: 'set', key: EXPIRY_KEY, value: stored });
   }
@@ -310,47 +360,13 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
 
   /** Whether the cookie lasts only until the browser closes [get_expire_at_browser_close]. */
   get expireAtBrowserClose(): boolean {
-    const expiry = this.#touch()[EXPIRY_KEY];
-    if (expiry === undefined || expiry === null) return this.#engine.expireAtBrowserClose;
-    return expiry === 0;
+    return atBrowserClose(this.#touch()[EXPIRY_KEY], this.#engine.expireAtBrowserClose);
   }
 
+  /** The data as a plain object (what `JSON.stringify(session)` writes). */
   toJSON(): SessionData {
-    return this.#s.data;
+    return { ...this.#s.data };
   }
 }
 
 export { stateOf };
-
-/** Django's `get_expiry_age`: seconds, floored. */
-export function expiryAge(expiry: unknown, maxAge: number, now: number): number {
-  if (typeof expiry === 'string') {
-    const at = parseExpiry(expiry);
-    if (at !== null) return Math.floor((at - now) / 1000);
-  }
-  if (typeof expiry === 'number' && expiry !== 0) return expiry;
-  return maxAge;
-}
-
-/** The expiry instant in milliseconds: an absolute date as is, otherwise `now` + the age. */
-export function expiresAt(expiry: unknown, maxAge: number, now: number): number {
-  if (typeof expiry === 'string') {
-    const at = parseExpiry(expiry);
-    if (at !== null) return at;
-  }
-  if (typeof expiry === 'number' && expiry !== 0) return now + expiry * 1000;
-  return now + maxAge * 1000;
-}
-
-function parseExpiry(text: string): number | null {
-  // Python writes up to microseconds; Date.parse wants at most milliseconds.
-  const at = Date.parse(text.replace(/(\.\d{3})\d+/, '$1'));
-  return Number.isNaN(at) ? null : at;
-}
-
-/** A Date as Python's `datetime.isoformat()` writes an aware UTC datetime, which Django parses back. */
-export function toPythonIso(date: Date): string {
-  const iso = date.toISOString(); // 2030-01-01T00:00:00.123Z
-  const ms = date.getUTCMilliseconds();
-  return ms === 0 ? `${iso.slice(0, 19)}+00:00` : `${iso.slice(0, 23)}000+00:00`;
-}

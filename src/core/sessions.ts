@@ -1,26 +1,50 @@
-import type { AnyStore, ClientSideStore, SessionStore } from './store.js';
-import { checkValue, type SessionData } from './codec.js';
-import { cookieHeader, deletionCookie, readCookie, sessionCookie, type RequestLike } from './cookie.js';
-import { ConfigError, SessionError, SessionInterruptedError, StoreUnavailableError } from './errors.js';
+import type { AnyStore, ClientSideStore, SessionStore, StoredSession } from './store.js';
+import { checkValue, encodeData, ownData, withinDepth, MAX_DEPTH, type SessionData } from './codec.js';
+import { cookieHeader, cookieParts, deletionCookie, readCookie, sessionCookie, type RequestLike, type SessionCookie } from './cookie.js';
+import { CONTENTION_TEXT, ConfigError, SessionDataError, SessionError, SessionInterruptedError, StoreUnavailableError } from './errors.js';
+import { cookieMaxAge, EXPIRY_KEY, expiresAt } from './expiry.js';
 import { isWellFormedKey, newSessionKey } from './keys.js';
+import type { Logger } from './log.js';
 import { resolveOptions, type ResolvedOptions, type SessionsOptions } from './options.js';
-import { EXPIRY_KEY, expiresAt, expiryAge, replay, Session, stateOf, type SessionEngine, type SessionState } from './session.js';
+import {
+  dirty,
+  initialState,
+  loaded,
+  rebased,
+  reset,
+  saved,
+  Session,
+  stateOf,
+  unresolved,
+  type SessionEngine,
+  type SessionState,
+} from './session.js';
 
 /** How many times a conflicting commit is merged and retried before SessionInterruptedError. */
 export const MAX_COMMIT_ATTEMPTS = 100;
 /** How many fresh keys are tried when a new key is already taken. */
 const MAX_CREATE_ATTEMPTS = 100;
+/** The longest pause, in milliseconds, between two attempts of a conflicting commit (backoff with full jitter). */
+const MAX_BACKOFF_MS = 20;
 
 export interface CommitOptions {
   /** The response status; 500 and above saves nothing. @default 200 */
   status?: number;
 }
 
-/** What an adapter does to the response after a commit. */
-export interface CommitResult {
-  /** The Set-Cookie value, or null for no header. */
+/**
+ * What a response needs after a commit; an adapter (or your own glue for a framework sessionkit
+ * has no adapter for) only translates it:
+ * - `vary`: add `Cookie` to the response's `Vary` header (the session was read or written);
+ * - `setCookie`: the whole `Set-Cookie` value to append, or null for none;
+ * - `cookie`: the same cookie as `{ name, value, options }` for frameworks that take a cookie
+ *   apart (SvelteKit's `event.cookies.set`, Next.js's `cookies().set`); `options` is in the
+ *   style of the `cookie` package's `serialize` options. The value is already cookie-safe: give
+ *   frameworks that encode by default an identity `encode` (`encode: (v) => v`).
+ */
+export interface CommitResponse {
   setCookie: string | null;
-  /** Whether to add `Vary: Cookie`. */
+  cookie: SessionCookie | null;
   vary: boolean;
 }
 
@@ -29,6 +53,23 @@ export interface Sessions<Data extends Record<string, any>> {
   load(req?: RequestLike): Promise<Session<Data>>;
   /** Saves what needs saving; returns the Set-Cookie value, or null when no header is due. */
   commit(session: Session<Data>, options?: CommitOptions): Promise<string | null>;
+  /**
+   * The framework-neutral commit, for people writing their own adapter: saves what needs saving
+   * and says what the response needs (see CommitResponse). Call it once per request, after the
+   * handler and before the response headers leave, with the response's status. It answers
+   * synchronously when no store write is due (most requests), else with a Promise; `await` it
+   * either way. It throws (or rejects with) a sessionkit error: answer it with
+   * `sessionErrorResponse(err)` (400 or 503, or 500 for a bug).
+   *
+   * ```ts
+   * const session = await sessions.load(request);
+   * let response = await handler(request, session);
+   * const { setCookie, vary } = await sessions.commitResponse(session, { status: response.status });
+   * if (vary) response.headers.set('Vary', 'Cookie'); // merge with an existing Vary in real code
+   * if (setCookie) response.headers.append('Set-Cookie', setCookie);
+   * ```
+   */
+  commitResponse(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse>;
   /** Removes expired sessions and says how many [clearsessions]. */
   clearExpired(): Promise<number>;
   /** Releases the store. */
@@ -37,6 +78,8 @@ export interface Sessions<Data extends Record<string, any>> {
   readonly cookieName: string;
   /** The store in use. */
   readonly store: AnyStore;
+  /** Where sessionkit and its adapters report what they survived (the `logger` option). */
+  readonly logger: Logger;
 }
 
 function isStore(value: unknown): value is AnyStore {
@@ -46,24 +89,38 @@ function isStore(value: unknown): value is AnyStore {
   return ['load', 'create', 'update', 'delete', 'exists', 'clearExpired'].every((m) => typeof v[m] === 'function');
 }
 
-const NOTHING: CommitResult = Object.freeze({ setCookie: null, vary: false });
-const VARY_ONLY: CommitResult = Object.freeze({ setCookie: null, vary: true });
-
-/** @internal The adapters' commit: see Engine.commitResult. */
-export function commitForResponse<Data extends Record<string, any>>(
-  sessions: Sessions<Data>,
-  session: Session<Data>,
-  status: number,
-): CommitResult | Promise<CommitResult> {
-  return (sessions as Engine<Data>).commitResult(session, status);
+/** A commit's answer; `cookie` is worked out only when a framework asks for it. */
+class Committed implements CommitResponse {
+  readonly setCookie: string | null;
+  readonly vary: boolean;
+  readonly #parts: (() => SessionCookie) | null;
+  constructor(setCookie: string | null, vary: boolean, parts: (() => SessionCookie) | null) {
+    this.setCookie = setCookie;
+    this.vary = vary;
+    this.#parts = parts;
+  }
+  get cookie(): SessionCookie | null {
+    return this.#parts === null ? null : this.#parts();
+  }
+  toJSON(): CommitResponse {
+    return { setCookie: this.setCookie, cookie: this.cookie, vary: this.vary };
+  }
 }
 
-/** @internal The adapters' load: a Session at once when no store I/O is needed, else a Promise. */
+const NOTHING: CommitResponse = Object.freeze(new Committed(null, false, null));
+const VARY_ONLY: CommitResponse = Object.freeze(new Committed(null, true, null));
+
+let loadNow: (sessions: Sessions<any>, req: RequestLike) => Session<any> | Promise<Session<any>>;
+
+/**
+ * `sessions.load(req)` for adapters: the Session at once when no store I/O is needed (no cookie,
+ * cookie store), a Promise otherwise, so requests without a session cookie pay for no promise.
+ */
 export function loadForRequest<Data extends Record<string, any>>(
   sessions: Sessions<Data>,
   req: RequestLike,
 ): Session<Data> | Promise<Session<Data>> {
-  return (sessions as Engine<Data>).loadNow(req);
+  return loadNow(sessions, req) as Session<Data> | Promise<Session<Data>>;
 }
 
 /** @internal createSessions without the default store (core imports no store). */
@@ -87,6 +144,13 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   readonly maxAge: number;
   readonly expireAtBrowserClose: boolean;
   readonly cookieName: string;
+  readonly logger: Logger;
+  /** Commits in progress per session key: commits of one key in this process run one after another. */
+  readonly #inFlight = new Map<string, Promise<void>>();
+
+  static {
+    loadNow = (sessions, req) => (#load in sessions ? sessions.#load(req) : sessions.load(req));
+  }
 
   constructor(o: ResolvedOptions, store: AnyStore) {
     this.#o = o;
@@ -97,6 +161,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     this.maxAge = o.cookie.maxAge;
     this.expireAtBrowserClose = o.expireAtBrowserClose;
     this.cookieName = o.cookie.name;
+    this.logger = o.logger;
   }
 
   now(): number {
@@ -108,62 +173,55 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   }
 
   load(req?: RequestLike): Promise<Session<Data>> {
-    const session = this.loadNow(req);
+    const session = this.#load(req);
     return session instanceof Promise ? session : Promise.resolve(session);
   }
 
-  /** @internal `load`, answering synchronously when no store I/O is needed (no cookie, cookie store). */
-  loadNow(req?: RequestLike): Session<Data> | Promise<Session<Data>> {
+  /** `load`, answering synchronously when no store I/O is needed (no cookie, cookie store). */
+  #load(req?: RequestLike): Session<Data> | Promise<Session<Data>> {
     const value = readCookie(cookieHeader(req), this.#o.cookie.name);
-    const state: SessionState = {
-      data: {},
-      key: null,
-      version: 0,
-      ops: null,
-      snapshots: null,
-      accessed: false,
-      modified: false,
-      hadCookie: value !== undefined,
-      unresolvedCookie: false,
-    };
+    const state = initialState(value !== undefined);
     // Django keeps a cookie value of 8+ characters as "not empty" until the session is looked at;
     // a shorter one is empty at once, so its cookie is deleted even when the view never touched it.
     if (value === undefined || value.length < 8) return this.#session(state);
     if (this.#client) {
       const found = this.#client.unseal(value, this.maxAge, this.now());
-      if (found) {
-        state.data = found.data;
-        state.key = value;
-      } else state.unresolvedCookie = true;
+      if (found && this.#usable(found.data, 'CookieStore')) loaded(state, value, ownData(found.data), 0);
+      else unresolved(state);
       return this.#session(state);
     }
     if (!isWellFormedKey(value)) {
-      state.unresolvedCookie = true;
+      unresolved(state);
       return this.#session(state);
     }
     return this.#server!.load(value, this.now()).then((found) => {
-      if (found) {
-        state.data = found.data;
-        state.key = value;
-        state.version = found.version;
-      } else state.unresolvedCookie = true;
+      if (found) loaded(state, value, this.#ownData(found), found.version);
+      else unresolved(state);
       return this.#session(state);
     }, rethrowUnavailable);
   }
 
-  async commit(session: Session<Data>, options?: CommitOptions): Promise<string | null> {
-    return (await this.commitResult(session, options?.status ?? 200)).setCookie;
+  /** Stored data as a session holds it; data nested too deeply reads as corrupt (empty), so later saves never fail on it. */
+  #ownData(found: StoredSession): SessionData {
+    return this.#usable(found.data, 'store') ? ownData(found.data) : ownData({});
   }
 
-  /**
-   * @internal What adapters call: the Set-Cookie value and whether to vary on Cookie. Answers
-   * synchronously when no store write is due, so untouched requests pay for no promise.
-   */
-  commitResult(session: Session<Data>, status: number): CommitResult | Promise<CommitResult> {
+  #usable(data: SessionData, where: string): boolean {
+    if (withinDepth(data)) return true;
+    this.logger.warn(`session data nests deeper than ${MAX_DEPTH} levels; reading it as an empty session`, { where });
+    return false;
+  }
+
+  async commit(session: Session<Data>, options?: CommitOptions): Promise<string | null> {
+    return (await this.commitResponse(session, options)).setCookie;
+  }
+
+  commitResponse(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse> {
+    const status = options?.status ?? 200;
     const s = stateOf(session);
     detectNestedChanges(s);
     if (s.hadCookie && session.isEmpty) {
-      return { setCookie: deletionCookie(this.#o.cookie), vary: true };
+      return new Committed(deletionCookie(this.#o.cookie), true, () => cookieParts(this.#o.cookie, '', 0, 0));
     }
     const vary = s.accessed;
     if (!(s.modified || this.#o.saveEveryRequest) || session.isEmpty || status >= 500) {
@@ -172,64 +230,76 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     s.unresolvedCookie = false; // saved under a server-made key, never the client's
     return this.#save(s).then(() => {
       const now = this.now();
-      const atClose = this.#atBrowserClose(s.data);
-      const maxAge = atClose ? undefined : Math.max(0, expiryAge(s.data[EXPIRY_KEY], this.maxAge, now));
-      return { setCookie: sessionCookie(this.#o.cookie, s.key!, maxAge, now), vary };
+      const maxAge = cookieMaxAge(s.data[EXPIRY_KEY], this.maxAge, this.expireAtBrowserClose, now);
+      const key = s.key!;
+      const cookie = this.#o.cookie;
+      return new Committed(sessionCookie(cookie, key, maxAge, now), vary, () => cookieParts(cookie, key, maxAge, now));
     });
-  }
-
-  #atBrowserClose(data: SessionData): boolean {
-    const expiry = data[EXPIRY_KEY];
-    return expiry === undefined || expiry === null ? this.expireAtBrowserClose : expiry === 0;
   }
 
   async #save(s: SessionState): Promise<void> {
     const now = this.now();
     if (this.#client) {
-      s.key = this.#client.seal(s.data, now);
-      s.ops = null;
-      s.modified = false;
+      saved(s, this.#client.seal(s.data, now), 0);
       return;
     }
-    const store = this.#server!;
     if (s.key === null) return this.#create(s, now);
+    const key = s.key;
+    const before = this.#inFlight.get(key);
+    const run = before === undefined ? this.#update(s, key, now) : before.then(() => this.#update(s, key, this.now()));
+    const tail = run.then(noop, noop);
+    this.#inFlight.set(key, tail);
+    try {
+      await run;
+    } finally {
+      if (this.#inFlight.get(key) === tail) this.#inFlight.delete(key);
+    }
+  }
+
+  /** Conditional update; on a conflict, this request's changes are replayed on the fresh record and retried. */
+  async #update(s: SessionState, key: string, now: number): Promise<void> {
+    const store = this.#server!;
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const until = expiresAt(s.data[EXPIRY_KEY], this.maxAge, now);
-      const result = await store.update(s.key, s.data, until, s.version, now).catch(rethrowUnavailable);
-      if (result.status === 'ok') {
-        s.version = result.version;
-        s.ops = null;
-        s.snapshots = null;
-        s.modified = false;
-        return;
-      }
+      const until = this.#checkWritable(s.data, now);
+      const result = await store.update(key, s.data, until, s.version, now).catch(rethrowUnavailable);
+      if (result.status === 'ok') return saved(s, key, result.version);
       if (result.status === 'missing') throw new SessionInterruptedError();
       // Someone else wrote first: take their record and put this request's own changes on top.
-      const fresh = await store.load(s.key, now).catch(rethrowUnavailable);
+      // Past the first retry, wait a random while, so that processes writing together spread out.
+      if (attempt > 0) await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
+      const fresh = await store.load(key, now).catch(rethrowUnavailable);
       if (!fresh) throw new SessionInterruptedError();
-      s.data = replay(fresh.data, s.ops ?? []);
-      s.version = fresh.version;
+      rebased(s, this.#ownData(fresh), fresh.version);
     }
-    this.#o.logger.error('gave up a commit after conflicting writes', { attempts: MAX_COMMIT_ATTEMPTS });
+    this.logger.error('gave up a commit after conflicting writes', { attempts: MAX_COMMIT_ATTEMPTS });
     throw new SessionInterruptedError(
-      `sessionkit: the session kept changing under this request; gave up after ${MAX_COMMIT_ATTEMPTS} attempts`,
+      `sessionkit: the session kept changing in parallel requests while this request was handled; gave up merging after ${MAX_COMMIT_ATTEMPTS} conflicting writes in a row, so this request's changes were not saved (the session itself is intact)`,
+      { responseText: CONTENTION_TEXT },
     );
+  }
+
+  /** Refuses, before any write, data over `maxSize`; gives the expiry instant to store. */
+  #checkWritable(data: SessionData, now: number): number {
+    const max = this.#o.maxSize;
+    const json = encodeData(data);
+    if (json.length * 3 > max) {
+      const size = byteLength(json);
+      if (size > max) {
+        throw new SessionDataError(
+          `the session's data is ${size} bytes encoded, over maxSize (${max} bytes); store less in the session, or raise the maxSize option of createSessions`,
+        );
+      }
+    }
+    return expiresAt(data[EXPIRY_KEY], this.maxAge, now);
   }
 
   async #create(s: SessionState, now: number): Promise<void> {
     const store = this.#server!;
-    const until = expiresAt(s.data[EXPIRY_KEY], this.maxAge, now);
+    const until = this.#checkWritable(s.data, now);
     for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
       const key = newSessionKey();
       const version = await store.create(key, s.data, until, now).catch(rethrowUnavailable);
-      if (version !== null) {
-        s.key = key;
-        s.version = version;
-        s.ops = null;
-        s.snapshots = null;
-        s.modified = false;
-        return;
-      }
+      if (version !== null) return saved(s, key, version);
     }
     throw new StoreUnavailableError(
       `could not create a new session key after ${MAX_CREATE_ATTEMPTS} attempts; the store refuses every new key`,
@@ -238,24 +308,17 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
 
   async flush(s: SessionState): Promise<void> {
     const old = s.key;
-    s.data = {};
-    s.ops = null;
-    s.snapshots = null;
-    s.key = null;
-    s.version = 0;
-    s.unresolvedCookie = false;
-    s.modified = true;
+    reset(s);
     if (old !== null && this.#server) await this.#server.delete(old).catch(rethrowUnavailable);
   }
 
   async cycleKey(s: SessionState): Promise<void> {
-    s.modified = true;
-    s.unresolvedCookie = false;
+    dirty(s);
     if (this.#client) return; // the cookie is re-signed at commit; old cookies cannot be revoked
     detectNestedChanges(s);
     const old = s.key;
     await this.#create(s, this.now());
-    s.modified = true;
+    dirty(s); // the new key still has to reach the browser
     if (old !== null) await this.#server!.delete(old).catch(rethrowUnavailable);
   }
 
@@ -272,7 +335,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
 function detectNestedChanges(s: SessionState): void {
   if (s.snapshots === null) return;
   for (const [key, before] of s.snapshots) {
-    const value = s.data[key];
+    const value = Object.hasOwn(s.data, key) ? s.data[key] : undefined;
     if (value !== undefined) checkValue(key, value);
     if (JSON.stringify(value) !== before) {
       s.modified = true;
@@ -285,4 +348,23 @@ function detectNestedChanges(s: SessionState): void {
 function rethrowUnavailable(err: unknown): never {
   if (err instanceof SessionError) throw err;
   throw new StoreUnavailableError(`the session store failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+function noop(): void {}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const encoder = new TextEncoder();
+/** UTF-8 length, without node's Buffer. */
+function byteLength(text: string): number {
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  return ascii ? text.length : encoder.encode(text).length;
 }

@@ -1,6 +1,6 @@
 import { SessionDataError, ConfigError } from '../core/errors.js';
 import { consoleLogger, type Logger } from '../core/log.js';
-import { EXPIRY_KEY, expiresAt } from '../core/session.js';
+import { EXPIRY_KEY, expiresAt } from '../core/expiry.js';
 import { createSigner, type Secret, type Signer } from '../core/signing.js';
 import type { SessionData } from '../core/codec.js';
 import type { ClientSideStore, StoredSessionData } from '../core/store.js';

@@ -1,0 +1,65 @@
+import { varyWithCookie } from './cookie.js';
+import { sessionErrorResponse } from './errors.js';
+import type { Logger } from './log.js';
+import type { CommitResponse } from './sessions.js';
+
+/**
+ * How one framework's response headers are read and written, so that one function applies a
+ * commit to all of them. Implementations are module-level objects (nothing allocated per request).
+ */
+export interface ResponseHeaders<T> {
+  /** The current Vary value, if any. */
+  getVary(target: T): string | undefined;
+  setVary(target: T, value: string): void;
+  /** Adds one Set-Cookie header after those the application set. */
+  appendSetCookie(target: T, value: string): void;
+}
+
+/** Applies a commit to a response: `Vary: Cookie` merged into the application's Vary, the session's Set-Cookie appended. */
+export function applyCommit<T>(target: T, headers: ResponseHeaders<T>, result: CommitResponse): void {
+  if (result.vary) headers.setVary(target, varyWithCookie(headers.getVary(target)));
+  if (result.setCookie !== null) headers.appendSetCookie(target, result.setCookie);
+}
+
+/** The Set-Cookie header value with `cookie` added after what the application already set. */
+export function withSetCookie(prev: unknown, cookie: string): string | string[] {
+  return prev === undefined ? cookie : [...(Array.isArray(prev) ? prev : [String(prev)]), cookie];
+}
+
+/** Web `Headers` (fetch-style frameworks). Throws on immutable headers, e.g. of `Response.redirect()`. */
+export const webHeaders: ResponseHeaders<Headers> = {
+  getVary: (h) => h.get('Vary') ?? undefined,
+  setVary: (h, value) => h.set('Vary', value),
+  appendSetCookie: (h, value) => h.append('Set-Cookie', value),
+};
+
+/** Anything with node's `getHeader` / `setHeader` (node:http's ServerResponse, Express's res). */
+export const nodeHeaders: ResponseHeaders<{
+  getHeader(name: string): unknown;
+  setHeader(name: string, value: string | string[]): unknown;
+}> = {
+  getVary: (res) => headerText(res.getHeader('Vary')),
+  setVary: (res, value) => res.setHeader('Vary', value),
+  appendSetCookie: (res, value) => res.setHeader('Set-Cookie', withSetCookie(res.getHeader('Set-Cookie'), value)),
+};
+
+function headerText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return Array.isArray(value) ? value.join(', ') : String(value);
+}
+
+/**
+ * What an adapter answers for an error thrown by load or commit: a sessionkit error's status and
+ * text (400, 503, or 500 for a bug, which is logged through `logger`), or null for any other
+ * error, which is the framework's (or the application's) to handle.
+ */
+export function answerError(logger: Logger, err: unknown): { status: number; text: string } | null {
+  const answer = sessionErrorResponse(err);
+  if (answer !== null && answer.status === 500) logSessionError(logger, err);
+  return answer;
+}
+
+/** Logs an error an adapter answers with 500 itself. */
+export function logSessionError(logger: Logger, err: unknown): void {
+  logger.error('session error; answering 500', { error: String((err as Error)?.stack ?? err) });
+}
