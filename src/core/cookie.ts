@@ -1,5 +1,16 @@
 import { parse, serialize } from 'cookie';
-import type { ResolvedCookie } from './options.js';
+
+/** The cookie options, validated once by createSessions (see CookieOptions). */
+export interface ResolvedCookie {
+  name: string;
+  maxAge: number;
+  domain: string | undefined;
+  path: string;
+  secure: boolean;
+  httpOnly: boolean;
+  sameSite: 'lax' | 'strict' | 'none' | false;
+  partitioned: boolean;
+}
 
 /** Anything that carries a Cookie header. */
 export type RequestLike =

@@ -1,8 +1,10 @@
-import { checkCookie } from './cookie.js';
+import { checkCookie, type ResolvedCookie } from './cookie.js';
 import { ConfigError } from './errors.js';
 import { MAX_AGE_SECONDS } from './expiry.js';
 import type { Logger } from './log.js';
 import { consoleLogger } from './log.js';
+
+export type { ResolvedCookie } from './cookie.js';
 
 export interface CookieOptions {
   /** The cookie's name [SESSION_COOKIE_NAME]. @default 'sessionid' */
@@ -48,17 +50,6 @@ export interface SessionsOptions<S> {
    * @default 1048576 (1 MiB)
    */
   maxSize?: number;
-}
-
-export interface ResolvedCookie {
-  name: string;
-  maxAge: number;
-  domain: string | undefined;
-  path: string;
-  secure: boolean;
-  httpOnly: boolean;
-  sameSite: 'lax' | 'strict' | 'none' | false;
-  partitioned: boolean;
 }
 
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/; // RFC 6265 §4.1.1 token
