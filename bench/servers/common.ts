@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Impl = 'bare' | 'sessionkit' | 'express-session' | 'fastify-session' | 'iron-session';
+export type Impl = 'bare' | 'empty' | 'sessionkit' | 'express-session' | 'fastify-session' | 'iron-session';
 export type StoreKind = 'none' | 'memory' | 'sqlite' | 'redis' | 'cookie';
 
 export const impl = (process.env.BENCH_IMPL ?? 'bare') as Impl;
@@ -26,6 +26,8 @@ export async function sessionkitSessions() {
   const sk: Record<string, any> = await import('../../dist/index.js');
   const logger = { warn() {}, error() {} };
   let store: unknown;
+  // a store URL (sqlite:/path, postgres://…, redis://…) overrides the kind: the cost curves use it
+  if (process.env.BENCH_STORE_URL) return sk.createSessions({ store: sk.createStore(process.env.BENCH_STORE_URL, { logger }) });
   switch (storeKind) {
     case 'memory':
       store = new sk.MemoryStore({ logger });
@@ -64,21 +66,26 @@ export async function connectRedisStore() {
 
 export const IRON_OPTIONS = { password: SECRET, cookieName: 'iron', cookieOptions: { secure: false } };
 
-/** Tells the parent the port, answers its `mem` and `cpu` requests, and exits cleanly on `stop`. */
+const handlers = new Map<string, (msg: any) => unknown>();
+/** Answers a parent request of this type (the reply carries the request's id). */
+export const onRequest = (type: string, fn: (msg: any) => unknown) => handlers.set(type, fn);
+
+onRequest('mem', () => {
+  for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, rss: m.rss, external: m.external };
+});
+
+/** Tells the parent the port, answers its requests, and exits cleanly on `stop`. */
 export function ready(server: Server | { address(): AddressInfo | string | null }): void {
   const { port } = server.address() as AddressInfo;
-  process.on('message', async (msg: { type: string }) => {
-    if (msg.type === 'mem') {
-      for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
-      const m = process.memoryUsage();
-      process.send!({ type: 'mem', heapUsed: m.heapUsed, rss: m.rss, external: m.external });
-    } else if (msg.type === 'cpu') {
-      const c = process.cpuUsage();
-      process.send!({ type: 'cpu', micros: c.user + c.system, at: performance.now() });
-    } else if (msg.type === 'stop') {
+  process.on('message', async (msg: { type: string; id?: number }) => {
+    if (msg.type === 'stop') {
       for (const fn of cleanups) await Promise.resolve(fn()).catch(() => {});
       process.exit(0);
     }
+    const fn = handlers.get(msg.type);
+    if (fn) process.send!({ ...((await fn(msg)) as object), type: msg.type, id: msg.id });
   });
   process.send!({ type: 'ready', port });
 }

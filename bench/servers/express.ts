@@ -1,8 +1,10 @@
 /** Express 5: bare, sessionkit (sessionkit/express), express-session (MemoryStore, connect-redis) and iron-session. */
-import express, { type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
 import { getIronSession } from 'iron-session';
 import { connectRedisStore, impl, IRON_OPTIONS, ready, SECRET, sessionkitSessions, storeKind } from './common.js';
 
+// BENCH_EXPRESS=express4 runs the same servers on Express 4 (an npm alias), when it is installed
+const { default: express } = (await import(process.env.BENCH_EXPRESS ?? 'express')) as { default: typeof import('express') };
 const app = express();
 app.disable('etag');
 app.disable('x-powered-by');

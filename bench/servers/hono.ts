@@ -10,6 +10,15 @@ if (impl === 'bare') {
   app.get('/none', (c) => c.text('ok'));
   app.get('/read', (c) => c.text('count=0'));
   app.get('/count', (c) => c.text('count=1'));
+} else if (impl === 'empty') {
+  // the cost of any middleware on Hono: the floor a session middleware is measured against
+  app = new Hono();
+  app.use(async (_c, next) => {
+    await next();
+  });
+  app.get('/none', (c) => c.text('ok'));
+  app.get('/read', (c) => c.text('count=0'));
+  app.get('/count', (c) => c.text('count=1'));
 } else if (impl === 'sessionkit') {
   const { sessionMiddleware } = await import('../../dist/adapters/hono.js');
   const sk = new Hono<import('../../dist/adapters/hono.js').SessionEnv<{ count: number }>>();
