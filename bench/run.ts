@@ -17,6 +17,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { soak } from './soak.js';
 import { throughput } from './throughput.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,6 +50,17 @@ switch (part) {
       command,
     });
     console.log(`targets met: ${met} of ${total}`);
+    break;
+  }
+  case 'soak': {
+    const t = await soak({
+      minutes: Number(values.minutes ?? (quick ? 1 : 10)),
+      store: values.store ?? 'redis',
+      killEverySeconds: Number(values['kill-every'] ?? (quick ? 10 : 30)),
+      downSeconds: 2,
+      clients: Number(values.connections === '32' ? 8 : values.connections),
+    });
+    if (t.lost || t.phantom) process.exitCode = 1;
     break;
   }
   default:
