@@ -29,7 +29,27 @@ export {
   ConfigError,
   sessionErrorResponse,
 } from './core/errors.js';
-export type { SessionStore, ClientSideStore, AnyStore, StoredSession, UpdateResult, StoreStats } from './core/store.js';
+export type {
+  SessionStore,
+  ClientSideStore,
+  AnyStore,
+  StoredSession,
+  UpdateResult,
+  StoreStats,
+  UserIndexedStore,
+} from './core/store.js';
+export { type UserSession, type IndexedSession, userIdOf } from './core/accounts.js';
+export {
+  verifyCsrfToken,
+  checkCsrf,
+  resolveCsrfOptions,
+  CSRF_FIELD,
+  CSRF_HEADER,
+  CSRF_REFUSED_TEXT,
+  type CsrfRequest,
+  type CsrfOptions,
+  type CsrfVerdict,
+} from './core/csrf.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { SqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
 export { RedisStore, type RedisStoreOptions, type RedisStoreClient } from './stores/redis.js';

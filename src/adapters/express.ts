@@ -1,5 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Session } from '../core/session.js';
+import { checkCsrf, CSRF_FIELD, CSRF_REFUSED_TEXT, type CsrfOptions, csrfRequest, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import { ConfigError } from '../core/errors.js';
 import type { Sessions } from '../core/sessions.js';
 import { sessionErrorResponse } from '../core/errors.js';
 import type { ServerResponse } from 'node:http';
@@ -53,6 +55,29 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
     if (req.app !== lastApp) prepareApp(req);
     // req.session reads the session attachSession registered for this response (see prepareApp)
     attachSession(sessions, req, res, () => next());
+  };
+}
+
+/**
+ * CSRF protection (after `sessionMiddleware` and a body parser such as `express.urlencoded()`):
+ * `app.use(csrfProtection())` answers 403 to a POST, PUT, PATCH or DELETE sent from another
+ * origin, or whose session holds a CSRF token (`req.session.csrfToken()`) while the request
+ * carries no matching `csrf_token` field or X-CSRF-Token header.
+ */
+export function csrfProtection(options: CsrfOptions = {}): RequestHandler {
+  const trusted = resolveCsrfOptions(options);
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (isSafeMethod(req.method)) return next();
+    const session = req.session;
+    if (!session) return next(new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it'));
+    const body = req.body as Record<string, unknown> | undefined;
+    const verdict = checkCsrf(
+      session,
+      csrfRequest(req.method, (name) => req.get(name), body?.[CSRF_FIELD]),
+      trusted,
+    );
+    if (verdict.ok) return next();
+    res.status(403).type('text/plain').send(CSRF_REFUSED_TEXT);
   };
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Session } from '../core/session.js';
+import { checkCsrf, CSRF_FIELD, CSRF_REFUSED_TEXT, type CsrfOptions, csrfRequest, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import type { CommitResponse, Sessions } from '../core/sessions.js';
 import { ConfigError } from '../core/errors.js';
 import { answerError, applyCommit, withSetCookie, type ResponseHeaders } from '../core/response.js';
@@ -100,6 +101,32 @@ function fail(
   for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
   reply.code(answer.status).header('Content-Type', 'text/plain; charset=utf-8');
   next(null, answer.text);
+}
+
+/**
+ * CSRF protection as a preHandler hook (it runs after the body is parsed; register
+ * `@fastify/formbody` for HTML forms): `fastify.addHook('preHandler', csrfProtection())` answers 403
+ * to a POST, PUT, PATCH or DELETE sent from another origin, or whose session holds a CSRF token
+ * (`request.session.csrfToken()`) while the request carries no matching `csrf_token` field or
+ * X-CSRF-Token header.
+ */
+export function csrfProtection(
+  options: CsrfOptions = {},
+): (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void {
+  const trusted = resolveCsrfOptions(options);
+  return (request, reply, done) => {
+    if (isSafeMethod(request.method)) return done();
+    const session = request.session;
+    if (!session) return done(new ConfigError('csrfProtection', 'needs a session: fastify.register(sessionPlugin, { sessions }) first'));
+    const body = request.body as Record<string, unknown> | undefined;
+    const header = (name: string) => {
+      const v = request.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const verdict = checkCsrf(session, csrfRequest(request.method, header, body?.[CSRF_FIELD]), trusted);
+    if (verdict.ok) return done();
+    reply.code(403).type('text/plain; charset=utf-8').send(CSRF_REFUSED_TEXT);
+  };
 }
 
 /** The typed session of a request: `getSession<Data>(request)`. */

@@ -1,5 +1,16 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Session } from '../core/session.js';
+import {
+  checkCsrf,
+  CSRF_FIELD,
+  CSRF_HEADER,
+  CSRF_REFUSED_TEXT,
+  type CsrfOptions,
+  csrfRequest,
+  isSafeMethod,
+  resolveCsrfOptions,
+} from '../core/csrf.js';
+import { ConfigError } from '../core/errors.js';
 import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
 import { answerError, applyCommit, webHeaders } from '../core/response.js';
 
@@ -50,6 +61,31 @@ function errorAnswer(sessions: Sessions<any>, err: unknown): Response {
   const answer = answerError(sessions.logger, err);
   if (answer === null || answer.status === 500) throw err;
   return new Response(answer.text, { status: answer.status, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+}
+
+const FORM_TYPES = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
+
+/**
+ * CSRF protection, after `sessionMiddleware`: `app.use(csrfProtection())` answers 403 to a POST,
+ * PUT, PATCH or DELETE sent from another origin, or whose session holds a CSRF token
+ * (`c.get('session').csrfToken()`) while the request carries no matching X-CSRF-Token header or
+ * `csrf_token` form field (read with `c.req.parseBody()`, which Hono keeps for the handler).
+ */
+export function csrfProtection<Data extends Record<string, any>>(options: CsrfOptions = {}): MiddlewareHandler<SessionEnv<Data>> {
+  const trusted = resolveCsrfOptions(options);
+  return async (c, next) => {
+    if (isSafeMethod(c.req.method)) return next();
+    const session = c.get('session');
+    if (!session) throw new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it');
+    const header = (name: string) => c.req.header(name);
+    let field: unknown;
+    if (header(CSRF_HEADER) === undefined && FORM_TYPES.test(header('content-type') ?? '')) {
+      field = (await c.req.parseBody())[CSRF_FIELD];
+    }
+    const verdict = checkCsrf(session, csrfRequest(c.req.method, header, field), trusted);
+    if (verdict.ok) return next();
+    return c.text(CSRF_REFUSED_TEXT, 403);
+  };
 }
 
 /** The typed session of a request: `getSession<Data>(c)`. */

@@ -1,4 +1,5 @@
 import { checkCookie, type ResolvedCookie } from './cookie.js';
+import { type AccountOptions, resolveAccountOptions } from './accounts.js';
 import { ConfigError } from './errors.js';
 import { MAX_AGE_SECONDS } from './expiry.js';
 import type { Logger } from './log.js';
@@ -50,6 +51,28 @@ export interface SessionsOptions<S> {
    * @default 1048576 (1 MiB)
    */
   maxSize?: number;
+  /**
+   * Seconds without a request after which a session ends (OWASP's idle timeout), enforced by the
+   * store: every write and touch moves the stored expiry to at most this far ahead. Needs a store
+   * with a user index (every server-side store but DjangoStore). @default undefined (none)
+   */
+  idleTimeout?: number;
+  /** Seconds from `login` (or, never signed in, from creation) after which a session ends whatever its activity. @default undefined (none) */
+  absoluteTimeout?: number;
+  /**
+   * Seconds: a request that changes nothing refreshes the stored expiry and last-seen time at
+   * most this often, without rewriting the data or counting as a conflicting write. 0 touches on
+   * every request. @default 60
+   */
+  touchInterval?: number;
+  /** At a `login` beyond this many sessions of the user, the least recently seen ones are revoked. @default undefined (no cap) */
+  maxSessionsPerUser?: number;
+  /**
+   * Whether the client address `login` records comes from X-Forwarded-For: true trusts the header's
+   * first entry, a number N the entry added by the Nth proxy from the server. Only behind a proxy
+   * that sets the header. @default false (the socket's address)
+   */
+  trustProxy?: boolean | number;
 }
 
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/; // RFC 6265 §4.1.1 token
@@ -135,12 +158,26 @@ export interface ResolvedOptions {
   logger: Logger;
   clock: () => number;
   maxSize: number;
+  accounts: AccountOptions;
 }
 
 export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptions {
   if (typeof options !== 'object' || options === null)
     throw new ConfigError('options', 'createSessions takes an options object, e.g. createSessions({ store })');
-  const known = new Set(['store', 'cookie', 'saveEveryRequest', 'expireAtBrowserClose', 'logger', 'clock', 'maxSize']);
+  const known = new Set([
+    'store',
+    'cookie',
+    'saveEveryRequest',
+    'expireAtBrowserClose',
+    'logger',
+    'clock',
+    'maxSize',
+    'idleTimeout',
+    'absoluteTimeout',
+    'touchInterval',
+    'maxSessionsPerUser',
+    'trustProxy',
+  ]);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, `unknown option; the options are ${[...known].join(', ')}`);
   }
@@ -161,5 +198,6 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
     logger,
     clock: options.clock ?? Date.now,
     maxSize,
+    accounts: resolveAccountOptions(options),
   };
 }

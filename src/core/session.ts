@@ -1,4 +1,6 @@
+import { checkUserId, CSRF_KEY, META_KEY, newCsrfToken, type SessionMeta, userIdOf } from './accounts.js';
 import { checkValue, emptyData, type SessionData } from './codec.js';
+import type { RequestLike } from './cookie.js';
 import { SessionKeyError } from './errors.js';
 import { atBrowserClose, EXPIRY_KEY, expiresAt, expiryAge, expiryValue } from './expiry.js';
 
@@ -41,6 +43,12 @@ export interface SessionEngine {
   now(): number;
   flush(state: SessionState): Promise<void>;
   cycleKey(state: SessionState): Promise<void>;
+  /** Accounts and devices: the record `login` keeps (who, when, from where). */
+  signIn(state: SessionState, userId: string): SessionMeta;
+  /** After `login` saved the session under its new key (maxSessionsPerUser). */
+  signedIn(state: SessionState, userId: string): Promise<void>;
+  /** The public id of the saved session, or null. */
+  publicId(state: SessionState): string | null;
 }
 
 /** The mutable state of one session during one request. */
@@ -59,6 +67,10 @@ export interface SessionState {
   hadCookie: boolean;
   /** The request's cookie named no live session; until the session is looked at, it is not empty (Django). */
   unresolvedCookie: boolean;
+  /** The request the session was loaded for: `login` reads its user agent and address. */
+  request: RequestLike;
+  /** When the stored session was last seen (write or touch), as the store said at load; null: unknown or new. */
+  lastSeenAt: number | null;
 }
 
 /** A request's state before anything is loaded. */
@@ -73,6 +85,8 @@ export function initialState(hadCookie: boolean): SessionState {
     modified: false,
     hadCookie,
     unresolvedCookie: false,
+    request: undefined,
+    lastSeenAt: null,
   };
 }
 
@@ -328,6 +342,56 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
   async cycleKey(): Promise<void> {
     this.#touch();
     await this.#engine.cycleKey(this.#s);
+  }
+
+  /**
+   * Signs the session in as `userId`: the key is cycled (as `cycleKey`, against fixation), the
+   * session is bound to the user and records when, from which user agent and which address
+   * (`trustProxy`); the CSRF token is replaced. `sessions.listUserSessions(userId)` lists it.
+   * `flush()` signs out. With `maxSessionsPerUser`, the user's least recently seen sessions
+   * beyond it are revoked.
+   */
+  async login(userId: string): Promise<void> {
+    const id = checkUserId(userId);
+    const data = this.#touch();
+    const meta = this.#engine.signIn(this.#s, id);
+    data[META_KEY] = meta;
+    this.#write({ kind: 'set', key: META_KEY, value: meta });
+    if (Object.hasOwn(data, CSRF_KEY)) {
+      delete data[CSRF_KEY];
+      this.#write({ kind: 'delete', key: CSRF_KEY });
+    }
+    await this.#engine.cycleKey(this.#s);
+    await this.#engine.signedIn(this.#s, id);
+  }
+
+  /** The user this session is signed in as (`login`), or null. */
+  get userId(): string | null {
+    return userIdOf(this.#touch());
+  }
+
+  /**
+   * The public id of the saved session: safe to show on a page and to put in a form (to
+   * `sessions.revokeSession(id)`); it is a one-way digest of the key, so it can never be turned
+   * into the key or used as a cookie. Null until the session is saved, and on the cookie store.
+   */
+  get id(): string | null {
+    return this.#engine.publicId(this.#s);
+  }
+
+  /**
+   * The session's CSRF token, made on first use and kept in the session (so the session is saved);
+   * `login` replaces it. Put it in every form as the `csrf_token` field (or send it as the
+   * X-CSRF-Token header); the adapters' `csrfProtection` middleware checks it.
+   */
+  csrfToken(): string {
+    const data = this.#touch();
+    const token = Object.hasOwn(data, CSRF_KEY) ? data[CSRF_KEY] : undefined;
+    if (typeof token === 'string' && token !== '') return token;
+    const made = newCsrfToken();
+    data[CSRF_KEY] = made;
+    this.#write({ kind: 'set', key: CSRF_KEY, value: made });
+    return made;
   }
 
   /**

@@ -1,4 +1,16 @@
-import type { AnyStore, ClientSideStore, SessionStore, StoredSession } from './store.js';
+import {
+  type AccountOptions,
+  byLastSeen,
+  capExpiry,
+  clientOf,
+  META_KEY,
+  metaOf,
+  type SessionMeta,
+  toUserSession,
+  type UserSession,
+} from './accounts.js';
+import { digestKey } from './keys.js';
+import type { AnyStore, ClientSideStore, SessionStore, StoredSession, UserIndexedStore } from './store.js';
 import { checkValue, encodeData, ownData, withinDepth, MAX_DEPTH, type SessionData } from './codec.js';
 import { cookieHeader, cookieParts, deletionCookie, readCookie, sessionCookie, type RequestLike, type SessionCookie } from './cookie.js';
 import { CONTENTION_TEXT, ConfigError, SessionDataError, SessionError, SessionInterruptedError, StoreUnavailableError } from './errors.js';
@@ -22,6 +34,8 @@ import {
 
 /** How many times a conflicting commit is merged and retried before SessionInterruptedError. */
 export const MAX_COMMIT_ATTEMPTS = 100;
+/** The most session keys whose last touch a process remembers (older ones are dropped first). */
+const MAX_TOUCHES_KEPT = 10_000;
 /** How many fresh keys are tried when a new key is already taken. */
 const MAX_CREATE_ATTEMPTS = 100;
 /** The longest pause, in milliseconds, between two attempts of a conflicting commit (backoff with full jitter). */
@@ -70,6 +84,16 @@ export interface Sessions<Data extends Record<string, any>> {
    * ```
    */
   commitResponse(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse>;
+  /**
+   * The user's live sessions (`session.login(userId)`), most recently seen first: one per device
+   * or browser. Costs O(that user's sessions) on every server-side store; ConfigError on
+   * CookieStore and DjangoStore, which cannot find sessions by user.
+   */
+  listUserSessions(userId: string): Promise<UserSession[]>;
+  /** Ends the session with this public id (`session.id`) at once, everywhere; true when it existed. */
+  revokeSession(id: string): Promise<boolean>;
+  /** Ends every session of the user, but `except` (a Session or an id: "sign out everywhere else"); says how many. */
+  revokeUserSessions(userId: string, options?: { except?: Session<Data> | string | null }): Promise<number>;
   /** Removes expired sessions and says how many [clearsessions]. */
   clearExpired(): Promise<number>;
   /** Releases the store. */
@@ -133,6 +157,7 @@ export function makeSessions<Data extends Record<string, any>>(
     throw new ConfigError('store', 'expected a session store, e.g. new SqliteStore({ path }) or createStore(url)');
   }
   const store = options.store ?? defaultStore();
+  checkAccountSupport(resolved.accounts, store);
   return new Engine<Data>(resolved, store);
 }
 
@@ -145,6 +170,10 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   readonly expireAtBrowserClose: boolean;
   readonly cookieName: string;
   readonly logger: Logger;
+  /** The store has a touch method but no user index to keep it for (a CachedStore over DjangoStore). */
+  readonly #noTouch: boolean;
+  /** When this process last touched each session key (within touchInterval), so a burst of parallel reads touches once. */
+  readonly #touchedAt = new Map<string, number>();
   /** Commits in progress per session key: commits of one key in this process run one after another. */
   readonly #inFlight = new Map<string, Promise<void>>();
 
@@ -161,6 +190,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     this.maxAge = o.cookie.maxAge;
     this.expireAtBrowserClose = o.expireAtBrowserClose;
     this.cookieName = o.cookie.name;
+    this.#noTouch = Boolean((store as { noUserIndex?: string }).noUserIndex);
     this.logger = o.logger;
   }
 
@@ -181,6 +211,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   #load(req?: RequestLike): Session<Data> | Promise<Session<Data>> {
     const value = readCookie(cookieHeader(req), this.#o.cookie.name);
     const state = initialState(value !== undefined);
+    state.request = req;
     // Django keeps a cookie value of 8+ characters as "not empty" until the session is looked at;
     // a shorter one is empty at once, so its cookie is deleted even when the view never touched it.
     if (value === undefined || value.length < 8) return this.#session(state);
@@ -195,8 +226,10 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       return this.#session(state);
     }
     return this.#server!.load(value, this.now()).then((found) => {
-      if (found) loaded(state, value, this.#ownData(found), found.version);
-      else unresolved(state);
+      if (found) {
+        loaded(state, value, this.#ownData(found), found.version);
+        state.lastSeenAt = found.lastSeenAt ?? null;
+      } else unresolved(state);
       return this.#session(state);
     }, rethrowUnavailable);
   }
@@ -225,7 +258,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     }
     const vary = s.accessed;
     if (!(s.modified || this.#o.saveEveryRequest) || session.isEmpty || status >= 500) {
-      return vary ? VARY_ONLY : NOTHING;
+      const result = vary ? VARY_ONLY : NOTHING;
+      return status < 500 && this.#touchDue(s) ? this.#touchSession(s).then(() => result) : result;
     }
     s.unresolvedCookie = false; // saved under a server-made key, never the client's
     return this.#save(s).then(() => {
@@ -290,11 +324,17 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
         );
       }
     }
-    return expiresAt(data[EXPIRY_KEY], this.maxAge, now);
+    return capExpiry(expiresAt(data[EXPIRY_KEY], this.maxAge, now), data, now, this.#o.accounts);
   }
 
   async #create(s: SessionState, now: number): Promise<void> {
     const store = this.#server!;
+    if (this.#o.accounts.absoluteTimeout !== null && metaOf(s.data) === null) {
+      // the absolute timeout of a session never signed in runs from its creation
+      const meta: SessionMeta = { since: now };
+      s.data[META_KEY] = meta;
+      (s.ops ??= []).push({ kind: 'set', key: META_KEY, value: meta });
+    }
     const until = this.#checkWritable(s.data, now);
     for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
       const key = newSessionKey();
@@ -322,6 +362,87 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     if (old !== null) await this.#server!.delete(old).catch(rethrowUnavailable);
   }
 
+  // Accounts and devices (core/accounts.ts).
+
+  signIn(s: SessionState, userId: string): SessionMeta {
+    return { since: this.now(), user: userId, ...clientOf(s.request, this.#o.accounts.trustProxy) };
+  }
+
+  async signedIn(s: SessionState, userId: string): Promise<void> {
+    const max = this.#o.accounts.maxSessionsPerUser;
+    if (max === null || s.key === null) return;
+    const current = digestKey(s.key);
+    const others = (await this.listUserSessions(userId)).filter((u) => u.id !== current);
+    for (const old of others.slice(max - 1)) await this.revokeSession(old.id); // least recently seen last
+  }
+
+  publicId(s: SessionState): string | null {
+    return s.key === null || this.#client ? null : digestKey(s.key);
+  }
+
+  /** Whether this unmodified request should refresh the stored expiry and last-seen time. */
+  #touchDue(s: SessionState): boolean {
+    if (s.key === null || s.lastSeenAt === null || this.#server?.touch === undefined || this.#noTouch) return false;
+    const interval = this.#o.accounts.touchInterval * 1000;
+    const now = this.now();
+    if (now - s.lastSeenAt < interval) return false;
+    // Parallel requests loaded the same last-seen time: the first one touches for all of them.
+    const recent = this.#touchedAt.get(s.key);
+    return recent === undefined || now - recent >= interval;
+  }
+
+  /** A touch that fails is logged, not answered: the request itself succeeded. */
+  async #touchSession(s: SessionState): Promise<void> {
+    const now = this.now();
+    const until = capExpiry(expiresAt(s.data[EXPIRY_KEY], this.maxAge, now), s.data, now, this.#o.accounts);
+    s.lastSeenAt = now;
+    const touched = this.#touchedAt;
+    if (touched.size >= MAX_TOUCHES_KEPT) {
+      const interval = this.#o.accounts.touchInterval * 1000;
+      for (const [key, at] of touched) if (now - at >= interval || touched.size >= MAX_TOUCHES_KEPT) touched.delete(key);
+    }
+    touched.set(s.key!, now);
+    try {
+      await this.#server!.touch!(s.key!, until, now);
+    } catch (err) {
+      this.logger.warn('could not refresh the session expiry (touch)', { error: String((err as Error)?.message ?? err) });
+    }
+  }
+
+  #indexed(what: string): UserIndexedStore {
+    const store = this.store as Partial<UserIndexedStore> & { noUserIndex?: string };
+    if (store.listByUser && store.revoke && store.touch && !store.noUserIndex) return store as UserIndexedStore;
+    throw new ConfigError(
+      'store',
+      `${what}: ${store.noUserIndex ?? 'this store cannot find sessions by user (it has no listByUser, revoke and touch)'}`,
+    );
+  }
+
+  async listUserSessions(userId: string): Promise<UserSession[]> {
+    const store = this.#indexed('listUserSessions');
+    if (typeof userId !== 'string' || userId === '') return [];
+    const found = await store.listByUser(userId, this.now()).catch(rethrowUnavailable);
+    return found
+      .filter((f) => metaOf(f.data)?.user === userId)
+      .map((f) => toUserSession(f, userId))
+      .sort(byLastSeen);
+  }
+
+  async revokeSession(id: string): Promise<boolean> {
+    const store = this.#indexed('revokeSession');
+    if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) return false;
+    return store.revoke(id).catch(rethrowUnavailable);
+  }
+
+  async revokeUserSessions(userId: string, options: { except?: Session<Data> | string | null } = {}): Promise<number> {
+    const except = options.except instanceof Session ? options.except.id : (options.except ?? null);
+    let revoked = 0;
+    for (const u of await this.listUserSessions(userId)) {
+      if (u.id !== except && (await this.revokeSession(u.id))) revoked++;
+    }
+    return revoked;
+  }
+
   async clearExpired(): Promise<number> {
     return this.store.clearExpired(this.now()).catch(rethrowUnavailable);
   }
@@ -329,6 +450,22 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   async close(): Promise<void> {
     await this.store.close();
   }
+}
+
+/** Options that need a user index or a server-side expiry: refused at createSessions on a store that has none. */
+function checkAccountSupport(o: AccountOptions, store: AnyStore): void {
+  const s = store as Partial<UserIndexedStore> & { noUserIndex?: string; clientSide?: boolean };
+  const indexed = s.listByUser !== undefined && s.revoke !== undefined && s.touch !== undefined && !s.noUserIndex;
+  const why = s.noUserIndex ?? 'this store cannot find sessions by user (it has no listByUser, revoke and touch)';
+  if (o.idleTimeout !== null && !indexed)
+    throw new ConfigError(
+      'idleTimeout',
+      `${why}; drop idleTimeout, or use a store that keeps sessions on the server (SqliteStore, RedisStore, PostgresStore)`,
+    );
+  if (o.maxSessionsPerUser !== null && !indexed)
+    throw new ConfigError('maxSessionsPerUser', `${why}; drop maxSessionsPerUser, or use SqliteStore, RedisStore or PostgresStore`);
+  if (o.absoluteTimeout !== null && s.clientSide === true)
+    throw new ConfigError('absoluteTimeout', `${why}; drop absoluteTimeout, or use a store that keeps sessions on the server`);
 }
 
 /** Values handed out by reads and changed in place (`get('cart').push(x)`) are saved too. */

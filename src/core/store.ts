@@ -1,5 +1,6 @@
 import type { SessionData } from './codec.js';
 import type { Logger } from './log.js';
+import type { IndexedSession } from './accounts.js';
 
 export type { SessionData } from './codec.js';
 
@@ -10,6 +11,8 @@ export interface StoredSession {
   expiresAt: number;
   /** Changes on every write; an update is conditional on it (compare-and-set). */
   version: number;
+  /** When a request last came with this session (its last write or touch); stores with a user index give it. */
+  lastSeenAt?: number;
 }
 
 /** The result of a conditional update. */
@@ -43,6 +46,30 @@ export interface SessionStore {
   stats(now?: number): Promise<StoreStats>;
   /** Releases connections the store owns. */
   close(): Promise<void>;
+
+  // Accounts and devices (see UserIndexedStore): every server-side store of sessionkit has them.
+  touch?: UserIndexedStore['touch'];
+  listByUser?: UserIndexedStore['listByUser'];
+  revoke?: UserIndexedStore['revoke'];
+}
+
+/**
+ * What a store adds for accounts and devices. It indexes sessions by the user their data names
+ * (`userIdOf(data)` from core/accounts.ts, read at every create and update), so listing and
+ * revoking cost O(that user's sessions), never a scan; and it keeps when each session was last
+ * seen (set by every create, update and touch). A session's public id is `digestKey(key)`.
+ */
+export interface UserIndexedStore {
+  /**
+   * Sets the expiry and the last-seen time (`now`) of a live session without rewriting its data
+   * or changing its version, so a touch never conflicts with a parallel write. False when the
+   * session is absent or expired.
+   */
+  touch(key: string, expiresAt: number, now: number): Promise<boolean>;
+  /** The user's live sessions, in any order; index entries of sessions gone since are dropped here. */
+  listByUser(userId: string, now: number): Promise<IndexedSession[]>;
+  /** Deletes the session with this public id (`digestKey(key)`); true when it existed. */
+  revoke(id: string): Promise<boolean>;
 }
 
 export interface StoreStats {

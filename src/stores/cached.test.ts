@@ -159,7 +159,7 @@ describe('CachedStore specifics', () => {
     await durable.create(key, { a: 1 }, now + 60_000, now); // written by a process without the cache
     await durable.update(key, { a: 2 }, now + 60_000, 1, now);
     const first = await store.load(key, now);
-    assert.deepEqual(first, { data: { a: 2 }, expiresAt: now + 60_000, version: 2 });
+    assert.deepEqual(first, { data: { a: 2 }, expiresAt: now + 60_000, version: 2, lastSeenAt: now });
     const loadsAfterMiss = durable.loads;
     assert.deepEqual(await store.load(key, now), first, 'served from the cache, same version');
     assert.equal(durable.loads, loadsAfterMiss, 'the second load does not touch the durable store');

@@ -1,7 +1,8 @@
 import { consoleLogger, type Logger } from '../core/log.js';
 import type { SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
+import type { IndexedSession } from '../core/accounts.js';
+import type { SessionStore, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
 
 export interface CachedStoreOptions {
   /**
@@ -45,7 +46,7 @@ const MAX_CACHE_ATTEMPTS = 5;
  * version, an entry that may be stale is dropped, and updates stay compare-and-set on the
  * durable version, so a stale entry can never make a write lose another one.
  */
-export class CachedStore implements SessionStore {
+export class CachedStore implements SessionStore, UserIndexedStore {
   readonly #cache: SessionStore;
   readonly #store: SessionStore;
   readonly #logger: Logger;
@@ -71,7 +72,7 @@ export class CachedStore implements SessionStore {
         const hit = await this.#cache.load(key, now);
         if (hit) {
           const entry = entryOf(hit.data);
-          if (entry) return { data: entry.d, expiresAt: hit.expiresAt, version: entry.v };
+          if (entry) return { data: entry.d, expiresAt: hit.expiresAt, version: entry.v, lastSeenAt: hit.lastSeenAt };
           this.#logger.warn('session cache entry is not one CachedStore wrote; reading the durable store', { where: 'CachedStore' });
         }
       } catch (err) {
@@ -129,6 +130,56 @@ export class CachedStore implements SessionStore {
 
   exists(key: string): Promise<boolean> {
     return this.#store.exists(key);
+  }
+
+  // Accounts and devices: the durable store keeps the user index; the cache follows.
+
+  /** Why this store cannot list or revoke by user: its durable store's reason, if it has one. */
+  get noUserIndex(): string | undefined {
+    const durable = this.#store as Partial<UserIndexedStore> & { noUserIndex?: string };
+    if (durable.noUserIndex) return `CachedStore over a store that cannot: ${durable.noUserIndex}`;
+    if (!durable.listByUser || !durable.revoke || !durable.touch)
+      return 'the durable store of this CachedStore cannot find sessions by user';
+    return undefined;
+  }
+
+  async touch(key: string, expiresAt: number, now: number): Promise<boolean> {
+    const live = await this.#indexed().touch(key, expiresAt, now);
+    if (!live) {
+      await this.#forget(key);
+      return false;
+    }
+    try {
+      if (this.#cache.touch) await this.#cache.touch(key, expiresAt, now);
+    } catch (err) {
+      this.#logger.warn('session cache failed on touch; dropping the entry', { where: 'CachedStore', error: messageOf(err) });
+      await this.#forget(key);
+    }
+    return true;
+  }
+
+  listByUser(userId: string, now: number): Promise<IndexedSession[]> {
+    return this.#indexed().listByUser(userId, now);
+  }
+
+  /** Revokes in the durable store, then drops the cache entry (same id: both digest the key); a cache that cannot is StoreUnavailableError. */
+  async revoke(id: string): Promise<boolean> {
+    const existed = await this.#indexed().revoke(id);
+    try {
+      if (this.#cache.revoke) await this.#cache.revoke(id);
+    } catch (err) {
+      throw new StoreUnavailableError(
+        `the session cache failed to drop a revoked session (${messageOf(err)}); it may still serve it: retry once the cache is reachable`,
+        { cause: err },
+      );
+    }
+    return existed;
+  }
+
+  #indexed(): UserIndexedStore {
+    const reason = this.noUserIndex;
+    if (reason !== undefined) throw new ConfigError('store', reason);
+    return this.#store as SessionStore & UserIndexedStore;
   }
 
   async clearExpired(now = Date.now()): Promise<number> {

@@ -29,6 +29,9 @@ export interface CookieStoreOptions {
  */
 export class CookieStore implements ClientSideStore {
   readonly clientSide = true as const;
+  /** Why listUserSessions, revokeSession, revokeUserSessions, idleTimeout and maxSessionsPerUser are refused (ConfigError). */
+  readonly noUserIndex =
+    "CookieStore keeps each session only in its visitor's signed cookie, so the server can neither find a user's sessions nor end one before its cookie expires";
   readonly #signer: Signer;
   readonly #logger: Logger;
   readonly #nameBytes: number;

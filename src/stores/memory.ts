@@ -1,12 +1,15 @@
 import { consoleLogger, type Logger } from '../core/log.js';
 import { decodeData, encodeData, type SessionData } from '../core/codec.js';
 import { digestKey } from '../core/keys.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
+import { type IndexedSession, userIdOf } from '../core/accounts.js';
+import type { SessionStore, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
 
 interface Row {
   json: string;
   expiresAt: number;
   version: number;
+  lastSeenAt: number;
+  user: string | null;
 }
 
 export interface MemoryStoreOptions {
@@ -30,8 +33,13 @@ const SWEEP_ABOVE = 1000;
  * sessions are evicted a few rows per write once it holds 1000 rows (see SWEEP_PER_WRITE): memory
  * is bounded by the live sessions without a timer or a clearExpired call.
  */
-export class MemoryStore implements SessionStore {
+export class MemoryStore implements SessionStore, UserIndexedStore {
   readonly #rows = new Map<string, Row>();
+  /**
+   * user id -> digests of that user's sessions. An entry goes with its row (delete, revoke, a write
+   * naming another user, clearExpired and the eviction sweep), so none outlives its session.
+   */
+  readonly #byUser = new Map<string, Set<string>>();
   readonly #logger: Logger;
   /** Where the eviction sweep goes on (Map iterators survive inserts and deletes). */
   #cursor: Iterator<[string, Row]> | null = null;
@@ -43,7 +51,38 @@ export class MemoryStore implements SessionStore {
   async load(key: string, now = Date.now()): Promise<StoredSession | null> {
     const row = this.#rows.get(digestKey(key));
     if (!row || row.expiresAt <= now) return null;
-    return { data: decodeData(row.json, this.#logger, 'MemoryStore'), expiresAt: row.expiresAt, version: row.version };
+    return {
+      data: decodeData(row.json, this.#logger, 'MemoryStore'),
+      expiresAt: row.expiresAt,
+      version: row.version,
+      lastSeenAt: row.lastSeenAt,
+    };
+  }
+
+  #put(id: string, row: Row): void {
+    const before = this.#rows.get(id)?.user ?? null;
+    this.#rows.set(id, row);
+    if (before === row.user) return;
+    if (before !== null) this.#unindex(id, before);
+    if (row.user !== null) {
+      let set = this.#byUser.get(row.user);
+      if (!set) this.#byUser.set(row.user, (set = new Set()));
+      set.add(id);
+    }
+  }
+
+  #remove(id: string): boolean {
+    const row = this.#rows.get(id);
+    if (!row) return false;
+    this.#rows.delete(id);
+    if (row.user !== null) this.#unindex(id, row.user);
+    return true;
+  }
+
+  #unindex(id: string, user: string): void {
+    const set = this.#byUser.get(user);
+    set?.delete(id);
+    if (set?.size === 0) this.#byUser.delete(user);
   }
 
   /** Evicts the expired rows among the next few the cursor reaches. */
@@ -57,7 +96,7 @@ export class MemoryStore implements SessionStore {
         continue;
       }
       const [id, row] = next.value;
-      if (row.expiresAt <= now) this.#rows.delete(id);
+      if (row.expiresAt <= now) this.#remove(id);
     }
   }
 
@@ -65,7 +104,7 @@ export class MemoryStore implements SessionStore {
     const id = digestKey(key);
     if (this.#rows.has(id)) return null;
     this.#sweep(now);
-    this.#rows.set(id, { json: encodeData(data), expiresAt, version: 1 });
+    this.#put(id, { json: encodeData(data), expiresAt, version: 1, lastSeenAt: now, user: userIdOf(data) });
     return 1;
   }
 
@@ -76,12 +115,34 @@ export class MemoryStore implements SessionStore {
     if (row.version !== expectedVersion) return { status: 'conflict' };
     this.#sweep(now);
     const version = row.version + 1;
-    this.#rows.set(id, { json: encodeData(data), expiresAt, version });
+    this.#put(id, { json: encodeData(data), expiresAt, version, lastSeenAt: now, user: userIdOf(data) });
     return { status: 'ok', version };
   }
 
+  async touch(key: string, expiresAt: number, now: number): Promise<boolean> {
+    const row = this.#rows.get(digestKey(key));
+    if (!row || row.expiresAt <= now) return false;
+    row.expiresAt = expiresAt;
+    row.lastSeenAt = now;
+    return true;
+  }
+
+  async listByUser(userId: string, now: number): Promise<IndexedSession[]> {
+    const out: IndexedSession[] = [];
+    for (const id of this.#byUser.get(userId) ?? []) {
+      const row = this.#rows.get(id)!;
+      if (row.expiresAt <= now) continue;
+      out.push({ id, data: decodeData(row.json, this.#logger, 'MemoryStore'), expiresAt: row.expiresAt, lastSeenAt: row.lastSeenAt });
+    }
+    return out;
+  }
+
+  async revoke(id: string): Promise<boolean> {
+    return this.#remove(id);
+  }
+
   async delete(key: string): Promise<void> {
-    this.#rows.delete(digestKey(key));
+    this.#remove(digestKey(key));
   }
 
   async exists(key: string): Promise<boolean> {
@@ -92,7 +153,7 @@ export class MemoryStore implements SessionStore {
     let removed = 0;
     for (const [id, row] of this.#rows) {
       if (row.expiresAt <= now) {
-        this.#rows.delete(id);
+        this.#remove(id);
         removed++;
       }
     }
@@ -113,7 +174,7 @@ export class MemoryStore implements SessionStore {
   putRaw(key: string, text: string, expiresAt: number): void {
     const id = digestKey(key);
     const version = (this.#rows.get(id)?.version ?? 0) + 1;
-    this.#rows.set(id, { json: text, expiresAt, version });
+    this.#put(id, { json: text, expiresAt, version, lastSeenAt: Date.now(), user: null });
   }
 
   async close(): Promise<void> {}

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { makeSessions, type Sessions } from '../core/sessions.js';
+import { checkCsrf, verifyCsrfToken } from '../core/csrf.js';
+import { ConfigError } from '../core/errors.js';
+import { digestKey } from '../core/keys.js';
 import { SessionDataError, SessionInterruptedError, SessionKeyError } from '../core/errors.js';
 import { newSessionKey } from '../core/keys.js';
 import type { Logger } from '../core/log.js';
+import type { RequestLike } from '../core/cookie.js';
 import type { Session } from '../core/session.js';
 import { isClientSide, type AnyStore, type SessionStore } from '../core/store.js';
 
@@ -27,6 +31,11 @@ export interface DescribeStoreOptions {
   keysInClear?: boolean;
   /** The store forgets expired records by itself (a Redis TTL): clearExpired has nothing left to count. */
   selfExpiring?: boolean;
+  /**
+   * The store cannot find sessions by user (Django's table has no user column): the suite checks
+   * that listing, revoking, idleTimeout and maxSessionsPerUser are refused with ConfigError instead.
+   */
+  noUserIndex?: boolean;
 }
 
 type Data = Record<string, any>;
@@ -340,6 +349,339 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
       for (let i = 0; i < 20; i++) keys.add(keyOf(await saved((s) => s.set('i', i))));
       assert.equal(keys.size, 20);
       for (const k of keys) assert.match(k, /^[a-z0-9]{32}$/);
+    });
+
+    describe('accounts and devices', () => {
+      /** Whether this store has the user index (every server-side store but those that say they have none). */
+      const indexed = () =>
+        serverSide() &&
+        !options.noUserIndex &&
+        typeof (t.store as SessionStore).listByUser === 'function' &&
+        !(t.store as { noUserIndex?: string }).noUserIndex;
+      let n = 0;
+      const newUser = () => `user-${process.pid}-${Date.now()}-${++n}`;
+      /** A node-style request from one device: its cookie, user agent and socket address. */
+      const device = (cookie: string | null, userAgent: string, ip = '203.0.113.7'): RequestLike => {
+        const req = { headers: { cookie: cookie ?? undefined, 'user-agent': userAgent }, socket: { remoteAddress: ip } };
+        return req as RequestLike;
+      };
+      /** Signs in on a new device and returns its cookie. */
+      const signIn = async (via: Sessions<Data>, user: string, userAgent: string, ip?: string): Promise<string> => {
+        const s = await via.load(device(null, userAgent, ip));
+        s.set('cart', ['mug']);
+        await s.login(user);
+        return cookieOf(await via.commit(s));
+      };
+      /** One request of a device that changes nothing; returns the session it saw. */
+      const visit = async (via: Sessions<Data>, cookie: string) => {
+        const s = await via.load(device(cookie, 'any'));
+        assert.equal(await via.commit(s), null);
+        return s;
+      };
+      const signedInAs = async (via: Sessions<Data>, cookie: string) => (await via.load(cookie)).userId;
+
+      it('login binds the session to the user and gives it a public id that is not the key', async () => {
+        const user = newUser();
+        const s = await sessions.load(device(null, 'Firefox'));
+        assert.equal(s.userId, null);
+        assert.equal(s.id, null, 'no id before the session is saved');
+        s.set('cart', ['mug']);
+        const before = serverSide() ? keyOf(cookieOf(await sessions.commit(s))) : null;
+        await s.login(user);
+        assert.equal(s.userId, user);
+        if (before !== null) assert.notEqual(s.key, before, 'login cycles the key');
+        assert.deepEqual(s.get('cart'), ['mug'], 'and keeps the data');
+        const cookie = cookieOf(await sessions.commit(s));
+        const again = await sessions.load(cookie);
+        assert.equal(again.userId, user);
+        if (!serverSide()) {
+          assert.equal(again.id, null, 'the cookie store has no stored session to name');
+          return;
+        }
+        assert.match(again.id!, /^[0-9a-f]{64}$/);
+        assert.equal(again.id, s.id);
+        assert.ok(!again.id!.includes(keyOf(cookie)));
+        const forged = await sessions.load(`sessionid=${again.id}`);
+        assert.equal(forged.userId, null, 'the id does not work as a cookie');
+        assert.equal(forged.key, null);
+        await again.flush();
+        assert.equal(again.userId, null, 'logout unbinds');
+      });
+
+      it('login rejects a user id that is not a non-empty string', async () => {
+        const s = await sessions.load();
+        for (const bad of ['', 42, null, 'x'.repeat(256)]) {
+          await assert.rejects(
+            s.login(bad as string),
+            (err: unknown) => err instanceof SessionDataError && /login\(userId\)/.test(err.message),
+          );
+        }
+      });
+
+      it('three devices of one user are listed with their user agents, most recently seen first', async (ctx) => {
+        if (!indexed()) return ctx.skip('no user index');
+        const user = newUser();
+        const start = clock;
+        const firefox = await signIn(sessions, user, 'Firefox on Linux', '198.51.100.1');
+        clock += 1000;
+        const safari = await signIn(sessions, user, 'Safari on iPhone', '::ffff:198.51.100.2');
+        clock += 1000;
+        const chrome = await signIn(sessions, user, 'Chrome on Windows');
+        await signIn(sessions, newUser(), 'Someone else');
+        clock += 1000;
+        const list = await sessions.listUserSessions(user);
+        try {
+          assert.deepEqual(
+            list.map((u) => u.userAgent),
+            ['Chrome on Windows', 'Safari on iPhone', 'Firefox on Linux'],
+          );
+          assert.deepEqual(
+            list.map((u) => u.ip),
+            ['203.0.113.7', '198.51.100.2', '198.51.100.1'],
+          );
+          const ids = await Promise.all([chrome, safari, firefox].map(async (c) => (await sessions.load(c)).id));
+          assert.deepEqual(
+            list.map((u) => u.id),
+            ids,
+          );
+          const [c, , f] = list;
+          assert.equal(c!.userId, user);
+          assert.equal(c!.createdAt!.getTime(), start + 2000);
+          assert.equal(f!.lastSeenAt!.getTime(), start);
+          assert.ok(c!.expiresAt.getTime() > clock);
+          assert.deepEqual(await sessions.listUserSessions(newUser()), []);
+        } finally {
+          clock -= 3000;
+        }
+      });
+
+      it('revoking one device ends it at once; the others stay signed in', async (ctx) => {
+        if (!indexed()) return ctx.skip('no user index');
+        const user = newUser();
+        const [a, b, c] = [await signIn(sessions, user, 'A'), await signIn(sessions, user, 'B'), await signIn(sessions, user, 'C')];
+        const idB = (await sessions.load(b)).id!;
+        assert.equal(await sessions.revokeSession(idB), true);
+        assert.equal(await sessions.revokeSession(idB), false, 'it existed once');
+        assert.equal(await sessions.revokeSession('not an id'), false);
+        const revoked = await sessions.load(b);
+        assert.equal(revoked.userId, null);
+        assert.equal(revoked.key, null, 'a revoked session loads as a fresh one');
+        assert.equal(revoked.has('cart'), false);
+        assert.equal(await signedInAs(sessions, a), user);
+        assert.equal(await signedInAs(sessions, c), user);
+        const peer = make({}, t.peer ?? t.store);
+        assert.equal(await signedInAs(peer, b), null, 'everywhere');
+        assert.deepEqual((await sessions.listUserSessions(user)).map((u) => u.userAgent).sort(), ['A', 'C']);
+      });
+
+      it('revokeUserSessions signs out every device but the current one, and says how many', async (ctx) => {
+        if (!indexed()) return ctx.skip('no user index');
+        const user = newUser();
+        const a = await signIn(sessions, user, 'A');
+        const b = await signIn(sessions, user, 'B');
+        const c = await signIn(sessions, user, 'C');
+        const current = await sessions.load(c);
+        assert.equal(await sessions.revokeUserSessions(user, { except: current }), 2);
+        assert.equal(await signedInAs(sessions, a), null);
+        assert.equal(await signedInAs(sessions, b), null);
+        assert.equal(await signedInAs(sessions, c), user);
+        assert.deepEqual(
+          (await sessions.listUserSessions(user)).map((u) => u.id),
+          [current.id],
+        );
+        assert.equal(await sessions.revokeUserSessions(user, { except: current.id }), 0, 'except takes an id too');
+        assert.equal(await sessions.revokeUserSessions(user), 1);
+        assert.deepEqual(await sessions.listUserSessions(user), []);
+      });
+
+      it('a logout, a delete or an expiry leaves no session listed', async (ctx) => {
+        if (!indexed()) return ctx.skip('no user index');
+        const user = newUser();
+        const out = await sessions.load(await signIn(sessions, user, 'logs out'));
+        await out.flush();
+        await sessions.commit(out);
+        await server().delete(keyOf(await signIn(sessions, user, 'deleted')));
+        const short = await sessions.load(await signIn(sessions, user, 'expires'));
+        short.setExpiry(10);
+        await sessions.commit(short);
+        clock += 11_000;
+        try {
+          assert.deepEqual(await sessions.listUserSessions(user), []);
+        } finally {
+          clock -= 11_000;
+        }
+      });
+
+      it('maxSessionsPerUser revokes the least recently seen sessions at a login beyond it', async (ctx) => {
+        if (!indexed()) return ctx.skip('no user index');
+        const capped = make({ maxSessionsPerUser: 2, touchInterval: 0 });
+        const user = newUser();
+        const start = clock;
+        try {
+          const a = await signIn(capped, user, 'A');
+          clock += 1000;
+          const b = await signIn(capped, user, 'B');
+          clock += 1000;
+          await visit(capped, a); // A seen after B
+          clock += 1000;
+          const c = await signIn(capped, user, 'C');
+          assert.equal(await signedInAs(capped, b), null, 'B, the least recently seen, is revoked');
+          assert.equal(await signedInAs(capped, a), user);
+          assert.equal(await signedInAs(capped, c), user);
+          assert.deepEqual(
+            (await capped.listUserSessions(user)).map((u) => u.userAgent),
+            ['C', 'A'],
+          );
+        } finally {
+          clock = start;
+        }
+      });
+
+      it('idleTimeout ends an unused session and not a used one', async (ctx) => {
+        if (!indexed()) return ctx.skip('no user index');
+        const idle = make({ idleTimeout: 1800, touchInterval: 60 });
+        const start = clock;
+        try {
+          const used = await saved((s) => s.set('x', 1), idle);
+          const unused = await saved((s) => s.set('x', 2), idle);
+          clock += 1_000_000; // 1000 s later: both live
+          assert.equal((await idle.load(used)).get('x'), 1);
+          await visit(idle, used); // refreshes its expiry to 1800 s from now
+          clock += 1_000_000;
+          assert.equal((await idle.load(unused)).has('x'), false, 'unused for 2000 s: ended');
+          assert.equal((await idle.load(used)).get('x'), 1, 'used 1000 s ago: live');
+          clock += 801_000;
+          assert.equal((await idle.load(used)).has('x'), false, 'then unused for 1801 s: ended');
+        } finally {
+          clock = start;
+        }
+      });
+
+      it('absoluteTimeout ends a busy session, counted from login', async (ctx) => {
+        if (!indexed()) return ctx.skip('no user index');
+        const capped = make({ absoluteTimeout: 3600, idleTimeout: 900 });
+        const start = clock;
+        try {
+          const user = newUser();
+          let cookie = await signIn(capped, user, 'busy');
+          for (let i = 1; i <= 5; i++) {
+            clock += 600_000;
+            const s = await capped.load(cookie);
+            assert.equal(s.userId, user, `live after ${i * 600} s`);
+            s.set('count', i);
+            cookie = cookieOf(await capped.commit(s));
+          }
+          clock += 599_000;
+          assert.equal(await signedInAs(capped, cookie), user, 'live 1 s before the hour');
+          clock += 1000;
+          assert.equal(await signedInAs(capped, cookie), null, 'ended at the hour, busy as it was');
+          clock = start;
+          const anonymous = await saved((s) => s.set('x', 1), capped);
+          clock += 3600_000;
+          assert.equal((await capped.load(anonymous)).has('x'), false, 'a session never signed in: from its creation');
+        } finally {
+          clock = start;
+        }
+      });
+
+      it('a burst of reads inside touchInterval makes one touch write, which rewrites no data and conflicts with nothing', async (ctx) => {
+        if (!indexed()) return ctx.skip('no user index');
+        const calls: Record<string, number> = {};
+        const counted = new Proxy(t.store as SessionStore, {
+          get(target, prop, receiver) {
+            const value = Reflect.get(target, prop, receiver);
+            if (typeof value !== 'function') return value;
+            return (...args: unknown[]) => {
+              calls[String(prop)] = (calls[String(prop)] ?? 0) + 1;
+              return value.apply(target, args);
+            };
+          },
+        });
+        const touching = make({ touchInterval: 60 }, counted);
+        const start = clock;
+        try {
+          const user = newUser();
+          const cookie = await signIn(touching, user, 'reader');
+          const writer = await touching.load(cookie); // loaded before the touch
+          for (const k of Object.keys(calls)) delete calls[k];
+          for (let i = 0; i < 10; i++) await visit(touching, cookie);
+          assert.equal(calls.touch ?? 0, 0, 'inside touchInterval of the login: no touch');
+          clock += 61_000;
+          await Promise.all(Array.from({ length: 10 }, () => visit(touching, cookie)));
+          for (let i = 0; i < 10; i++) {
+            clock += 1000;
+            await visit(touching, cookie);
+          }
+          assert.equal(calls.touch, 1, 'one touch for the whole burst');
+          assert.equal(calls.update ?? 0, 0, 'no data written');
+          assert.equal(calls.create ?? 0, 0);
+          const [listed] = await touching.listUserSessions(user);
+          assert.ok(listed!.lastSeenAt!.getTime() >= start + 61_000, 'lastSeenAt moved');
+          writer.set('late', true);
+          await touching.commit(writer);
+          assert.equal(calls.update, 1, 'a write loaded before the touch does not conflict with it');
+          assert.deepEqual((await touching.load(cookie)).get('cart'), ['mug']);
+        } finally {
+          clock = start;
+        }
+      });
+
+      it('CSRF: the token is kept, accepted, rejected when missing or wrong, and replaced at login', async () => {
+        const s = await sessions.load();
+        assert.equal(verifyCsrfToken(s, undefined), false, 'no token yet');
+        const post = (token?: string, origin?: string) => ({
+          method: 'POST',
+          host: 'shop.example',
+          origin: origin ?? 'http://shop.example',
+          referer: null,
+          token,
+        });
+        assert.deepEqual(checkCsrf(s, post()), { ok: true }, 'a visitor without a token: the origin check only');
+        assert.equal(checkCsrf(s, post(undefined, 'https://evil.example')).ok, false);
+        const token = s.csrfToken();
+        assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+        assert.equal(s.csrfToken(), token, 'made once');
+        const cookie = cookieOf(await sessions.commit(s));
+        const next = await sessions.load(cookie);
+        assert.equal(next.csrfToken(), token, 'kept in the session');
+        assert.equal(verifyCsrfToken(next, token), true);
+        for (const bad of [undefined, '', `${token.slice(0, -1)}x`, token.slice(1), 42]) assert.equal(verifyCsrfToken(next, bad), false);
+        assert.deepEqual(checkCsrf(next, post(token)), { ok: true });
+        assert.equal(checkCsrf(next, { ...post(token), method: 'get' }).ok, true);
+        for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+          const verdict = checkCsrf(next, { ...post(), method });
+          assert.equal(verdict.ok === false && verdict.reason, 'token', method);
+        }
+        const foreign = checkCsrf(next, post(token, 'https://evil.example'));
+        assert.equal(foreign.ok === false && foreign.reason, 'origin');
+        const viaReferer = checkCsrf(next, { ...post(token), origin: null, referer: 'https://evil.example/page' });
+        assert.equal(viaReferer.ok === false && viaReferer.reason, 'origin');
+        assert.equal(checkCsrf(next, { ...post(token), origin: null, referer: 'http://shop.example/cart' }).ok, true);
+        await next.login(newUser());
+        const rotated = next.csrfToken();
+        assert.notEqual(rotated, token, 'login replaces the token');
+        assert.equal(verifyCsrfToken(next, token), false);
+        assert.equal(verifyCsrfToken(next, rotated), true);
+      });
+
+      it('a store without a user index refuses listing, revoking and the options that need it', async (ctx) => {
+        if (indexed()) {
+          for (const m of ['listByUser', 'revoke', 'touch'] as const) assert.equal(typeof server()[m], 'function', m);
+          return;
+        }
+        await assert.rejects(sessions.listUserSessions('u'), (err: unknown) => err instanceof ConfigError && err.option === 'store');
+        await assert.rejects(sessions.revokeSession(digestKey('x')), ConfigError);
+        await assert.rejects(sessions.revokeUserSessions('u'), ConfigError);
+        assert.throws(
+          () => make({ idleTimeout: 600 }),
+          (err: unknown) => err instanceof ConfigError && err.option === 'idleTimeout',
+        );
+        assert.throws(
+          () => make({ maxSessionsPerUser: 3 }),
+          (err: unknown) => err instanceof ConfigError && err.option === 'maxSessionsPerUser',
+        );
+        ctx.diagnostic('refused, as this store has no user index');
+      });
     });
 
     describe('server-side stores', () => {
