@@ -20,6 +20,21 @@ describe('createSessions options', () => {
     ['saveEveryRequest not a boolean', { saveEveryRequest: 'yes' }, /saveEveryRequest/],
     ['an unknown option', { saveEveryRequests: true }, /saveEveryRequests/],
     ['a store that is not a store', { store: {} }, /store/],
+    ...['..', '.', '-', 'a..b', '.example.com.', 'exa mple.com', '-a.com', 'a-.com', `${'a'.repeat(64)}.com`].map(
+      (domain): [string, Record<string, unknown>, RegExp] => [
+        `cookie.domain ${JSON.stringify(domain)}`,
+        { cookie: { domain } },
+        /cookie\.domain/,
+      ],
+    ),
+    ['cookie.path with a non-ASCII character', { cookie: { path: '/é' } }, /cookie\.path/],
+    ['cookie.path with a control character', { cookie: { path: '/a\tb' } }, /cookie\.path/],
+    ['cookie.maxAge 1e308', { cookie: { maxAge: 1e308 } }, /cookie\.maxAge/],
+    ['cookie.maxAge beyond what Expires carries', { cookie: { maxAge: 8.64e12 } }, /cookie\.maxAge/],
+    ['maxSize zero', { maxSize: 0 }, /maxSize/],
+    ['maxSize fractional', { maxSize: 1.5 }, /maxSize/],
+    ['maxSize a string', { maxSize: '1mb' }, /maxSize/],
+    ['a logger without error()', { logger: { warn() {} } }, /logger/],
   ];
   for (const [why, options, option] of bad) {
     it(`rejects ${why} with a ConfigError naming the option`, () => {
@@ -30,6 +45,12 @@ describe('createSessions options', () => {
       );
     });
   }
+
+  it('accepts real domains: a host, a leading dot, digits, hyphens inside labels', () => {
+    for (const domain of ['example.com', '.example.com', 'a-b.example.co.uk', 'localhost', '127.0.0.1', 'xn--caf-dma.example']) {
+      assert.equal(createSessions({ store, cookie: { domain } }).cookieName, 'sessionid');
+    }
+  });
 
   it('accepts every documented option', () => {
     const s = createSessions({
@@ -46,6 +67,7 @@ describe('createSessions options', () => {
       },
       saveEveryRequest: false,
       expireAtBrowserClose: false,
+      maxSize: 1024 * 1024,
     });
     assert.equal(s.cookieName, 'sessionid');
   });
@@ -195,5 +217,72 @@ describe('createStore', () => {
 
   it('rejects unknown schemes and empty paths with ConfigError', () => {
     for (const url of ['', 'mysql://x/y', 'sqlite:', 'nonsense']) assert.throws(() => createStore(url), ConfigError);
+  });
+});
+
+describe('setExpiry takes only what a cookie can carry, and nothing is written before a value is refused', () => {
+  class CountingStore extends MemoryStore {
+    writes = 0;
+    override async create(...a: Parameters<MemoryStore['create']>) {
+      this.writes++;
+      return super.create(...a);
+    }
+    override async update(...a: Parameters<MemoryStore['update']>) {
+      this.writes++;
+      return super.update(...a);
+    }
+  }
+
+  it('seconds beyond the year 9999, an invalid or out-of-range Date, or not a number are a SessionDataError at setExpiry', async () => {
+    const store = new CountingStore();
+    const sessions = createSessions({ store });
+    const s = await sessions.load();
+    s.set('x', 1);
+    for (const bad of [
+      1e308,
+      -1e308,
+      8.64e12,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      new Date(Number.NaN),
+      new Date(8.64e15),
+      new Date(-1),
+      '60',
+    ] as never[]) {
+      assert.throws(
+        () => s.setExpiry(bad),
+        (err: unknown) =>
+          err instanceof SessionDataError && err.key === '_session_expiry' && err.message.startsWith('sessionkit: setExpiry'),
+        String(bad),
+      );
+    }
+    s.setExpiry(new Date(Date.UTC(9999, 11, 31)));
+    s.setExpiry(3600);
+    assert.equal(store.writes, 0);
+    const header = (await sessions.commit(s))!;
+    assert.match(header, /Max-Age=3600/);
+    assert.equal(store.writes, 1);
+  });
+
+  it('the latest date a session may take still gives a valid Expires', async () => {
+    const sessions = createSessions({ store: new MemoryStore() });
+    const s = await sessions.load();
+    s.set('x', 1);
+    s.setExpiry(new Date(Date.UTC(9999, 11, 31, 23, 59, 59)));
+    assert.match((await sessions.commit(s))!, /Expires=Fri, 31 Dec 9999 23:59:5\d GMT/);
+  });
+
+  it('a stored expiry beyond range (written elsewhere) is clamped: the save and the cookie never fail', async () => {
+    const store = new MemoryStore();
+    const sessions = createSessions({ store });
+    const s = await sessions.load();
+    s.set('x', 1);
+    const pair = (await sessions.commit(s))!.split(';')[0]!;
+    const key = pair.split('=')[1]!;
+    store.putRaw(key, JSON.stringify({ x: 1, _session_expiry: 1e308 }), Date.now() + 60_000);
+    const t = await sessions.load(pair);
+    t.set('y', 2);
+    assert.match((await sessions.commit(t))!, /Max-Age=\d+; Path=\/; Expires=\w{3}, \d\d \w{3} \d{4}/);
+    assert.ok((await store.load(key))!.expiresAt <= Date.UTC(9999, 11, 31, 23, 59, 59));
   });
 });

@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
-import { ConfigError } from './errors.js';
+import { ConfigError, SessionDataError } from './errors.js';
 
 /**
  * Django's `django.core.signing.dumps` / `loads` (Django ≥ 3.1, SHA-256), byte for byte:
@@ -193,7 +193,10 @@ export type Unsigned =
   | { ok: false; reason: 'signature' | 'expired' | 'malformed' };
 
 export interface Signer {
-  /** `signing.dumps(value, salt=salt, compress=True)` at `now` (milliseconds). */
+  /**
+   * `signing.dumps(value, salt=salt, compress=True)` at `now` (milliseconds). Throws
+   * SessionDataError when the JSON is larger than `maxDecompressed`: what `loads` would refuse is never signed.
+   */
   dumps(value: unknown, now?: number): string;
   /** `signing.loads(token, salt=salt, max_age=maxAge)`; never throws. `maxAge` in seconds. */
   loads(token: string, options?: { maxAge?: number; now?: number }): Unsigned;
@@ -222,6 +225,11 @@ export function createSigner(options: SignerOptions): Signer {
   return {
     dumps(value, now = Date.now()) {
       const data = Buffer.from(pythonJson(value), 'latin1'); // pure ASCII
+      if (data.length > maxDecompressed) {
+        throw new SessionDataError(
+          `the session's data is ${data.length} bytes of JSON, over the ${maxDecompressed} bytes this signer reads back (its decompression cap); store less in the session`,
+        );
+      }
       let payload: string;
       const compressed = deflateSync(data);
       if (compressed.length < data.length - 1) payload = '.' + compressed.toString('base64url');

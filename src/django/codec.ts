@@ -1,4 +1,5 @@
 import { consoleLogger, type Logger } from '../core/log.js';
+import { checkForeignSecret } from '../core/secret.js';
 import { createSigner, type Secret } from '../core/signing.js';
 import type { SessionData } from '../core/codec.js';
 
@@ -9,7 +10,10 @@ import type { SessionData } from '../core/codec.js';
 export const DJANGO_SESSION_SALT = 'django.contrib.sessions.SessionStore';
 
 export interface DjangoCodecOptions {
-  /** Django's SECRET_KEY, or [SECRET_KEY, ...SECRET_KEY_FALLBACKS]: the first signs, every one verifies. */
+  /**
+   * Django's SECRET_KEY, or [SECRET_KEY, ...SECRET_KEY_FALLBACKS]: the first signs, every one verifies.
+   * Taken as it is (it is the Django site's); a weak one is warned about once, as Django's security.W009.
+   */
   secret: Secret;
   /** The salt; only for a Django SessionStore subclass with another class name. @default 'django.contrib.sessions.SessionStore' */
   salt?: string;
@@ -26,8 +30,9 @@ export interface DjangoCodec {
 
 /** Encodes and decodes `django_session.session_data` exactly as Django ≥ 3.1 does (SHA-256 signatures). */
 export function djangoCodec(options: DjangoCodecOptions): DjangoCodec {
-  const signer = createSigner({ secret: options?.secret, salt: options?.salt ?? DJANGO_SESSION_SALT });
-  const logger = options.logger ?? consoleLogger;
+  const logger = options?.logger ?? consoleLogger;
+  const secret = checkForeignSecret(options?.secret, { owner: "Django's SECRET_KEY", logger });
+  const signer = createSigner({ secret, salt: options?.salt ?? DJANGO_SESSION_SALT });
   return {
     encode: (data, now) => signer.dumps(data, now),
     decode(token) {

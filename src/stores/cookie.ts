@@ -1,5 +1,6 @@
 import { SessionDataError, ConfigError } from '../core/errors.js';
-import { consoleLogger, type Logger } from '../core/log.js';
+import { consoleLogger, rateLimited, type Logger } from '../core/log.js';
+import { checkForeignSecret, checkOwnSecret } from '../core/secret.js';
 import { EXPIRY_KEY, expiresAt } from '../core/expiry.js';
 import { createSigner, type Secret, type Signer } from '../core/signing.js';
 import type { SessionData } from '../core/codec.js';
@@ -11,13 +12,32 @@ export const SIGNED_COOKIES_SALT = 'django.contrib.sessions.backends.signed_cook
 /** Browsers keep at least 4096 bytes per cookie (RFC 6265 §6.1); sessionkit counts `name=value` against it. */
 export const MAX_COOKIE_BYTES = 4096;
 
+/** The most JSON a cookie may inflate to when read (zip-bomb guard); sealing refuses more, so nothing sealed is unreadable. */
+export const MAX_COOKIE_JSON_BYTES = 1024 * 1024;
+
+/** How often, at most, the store logs each kind of bad cookie (with a count of those held back). */
+const BAD_COOKIE_LOG_INTERVAL_MS = 60_000;
+
 export interface CookieStoreOptions {
-  /** Django's SECRET_KEY, or [current, ...older] for rotation: the first signs, every one verifies. */
+  /**
+   * The signing key, or [current, ...older] for rotation: the first signs, every one verifies.
+   * Each must be at least 32 bytes and not a pattern (a ConfigError otherwise); make one with
+   * `openssl rand -base64 48`. To share cookies with a Django site, give its SECRET_KEY and set
+   * `sharedWithDjango`.
+   */
   secret: Secret;
+  /**
+   * The secret is an existing Django site's SECRET_KEY (the two read each other's cookies): it is
+   * taken as it is, and a weak one is only warned about once, as Django's check security.W009 does.
+   * @default false
+   */
+  sharedWithDjango?: boolean;
   /** The session cookie's name, counted in the 4096-byte limit; give the same as `cookie.name`. @default 'sessionid' */
   cookieName?: string;
-  /** Where tampered cookies are reported (a security event). @default console */
+  /** Where tampered cookies are reported (a security event, at most once a minute per kind, with a count). @default console */
   logger?: Logger;
+  /** The clock for the log's rate limit, in milliseconds. @default Date.now */
+  clock?: () => number;
 }
 
 /**
@@ -33,22 +53,32 @@ export class CookieStore implements ClientSideStore {
   readonly noUserIndex =
     "CookieStore keeps each session only in its visitor's signed cookie, so the server can neither find a user's sessions nor end one before its cookie expires";
   readonly #signer: Signer;
+  /** Bad cookies come from clients: their warnings are rate-limited. */
   readonly #logger: Logger;
   readonly #nameBytes: number;
 
   constructor(options: CookieStoreOptions) {
     if (typeof options !== 'object' || options === null)
-      throw new ConfigError('secret', "new CookieStore({ secret }) needs a secret: Django's SECRET_KEY, or an array of keys");
+      throw new ConfigError('secret', 'new CookieStore({ secret }) needs a secret: make one with `openssl rand -base64 48`');
+    const logger = options.logger ?? consoleLogger;
+    if (options.sharedWithDjango !== undefined && typeof options.sharedWithDjango !== 'boolean')
+      throw new ConfigError('sharedWithDjango', 'expected true or false');
+    const secret = options.sharedWithDjango
+      ? checkForeignSecret(options.secret, { owner: "CookieStore's secret (the Django site's SECRET_KEY)", logger })
+      : checkOwnSecret(options.secret);
     // Sessions hold at most a 4 KB cookie; 1 MiB of JSON out of one is already absurd (zip-bomb guard).
-    this.#signer = createSigner({ secret: options.secret, salt: SIGNED_COOKIES_SALT, maxDecompressed: 1024 * 1024 });
+    this.#signer = createSigner({ secret, salt: SIGNED_COOKIES_SALT, maxDecompressed: MAX_COOKIE_JSON_BYTES });
     const name = options.cookieName ?? 'sessionid';
     if (typeof name !== 'string' || name === '') throw new ConfigError('cookieName', "give the session cookie's name, as in cookie.name");
     this.#nameBytes = Buffer.byteLength(name);
-    this.#logger = options.logger ?? consoleLogger;
+    if (options.clock !== undefined && typeof options.clock !== 'function')
+      throw new ConfigError('clock', 'give a function returning milliseconds, like Date.now');
+    this.#logger = rateLimited(logger, BAD_COOKIE_LOG_INTERVAL_MS, options.clock ?? Date.now);
   }
 
+  /** The cookie value for `data`; SessionDataError when it would not fit in a cookie or could not be read back. */
   seal(data: SessionData, now = Date.now()): string {
-    const value = this.#signer.dumps(data, now);
+    const value = this.#signer.dumps(data, now); // refuses JSON over MAX_COOKIE_JSON_BYTES
     const size = this.#nameBytes + 1 + value.length; // name=value; the value is ASCII
     if (size > MAX_COOKIE_BYTES) {
       throw new SessionDataError(

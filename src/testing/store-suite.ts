@@ -5,6 +5,7 @@ import { checkCsrf, verifyCsrfToken } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import { digestKey } from '../core/keys.js';
 import { SessionDataError, SessionInterruptedError, SessionKeyError } from '../core/errors.js';
+import { MAX_DEPTH } from '../core/codec.js';
 import { newSessionKey } from '../core/keys.js';
 import type { Logger } from '../core/log.js';
 import type { RequestLike } from '../core/cookie.js';
@@ -41,12 +42,12 @@ export interface DescribeStoreOptions {
 type Data = Record<string, any>;
 
 /** A logger that remembers what it was told. */
-export function recordingLogger(): Logger & { records: { level: string; message: string }[] } {
-  const records: { level: string; message: string }[] = [];
+export function recordingLogger(): Logger & { records: { level: string; message: string; details?: Record<string, unknown> }[] } {
+  const records: { level: string; message: string; details?: Record<string, unknown> }[] = [];
   return {
     records,
-    warn: (message) => void records.push({ level: 'warn', message }),
-    error: (message) => void records.push({ level: 'error', message }),
+    warn: (message, details) => void records.push({ level: 'warn', message, details }),
+    error: (message, details) => void records.push({ level: 'error', message, details }),
   };
 }
 
@@ -684,6 +685,49 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
       });
     });
 
+    it('__proto__, constructor and every inherited name are ordinary keys, saved and loaded back', async () => {
+      const s = await sessions.load();
+      s.set('__proto__' as keyof Data & string, { polluted: true } as never);
+      s.set('constructor' as keyof Data & string, 'c' as never);
+      assert.equal(s.setDefault('toString' as keyof Data & string, 1 as never), 1);
+      s.update(JSON.parse('{"__proto__": "via update", "hasOwnProperty": 2}'));
+      let seen: unknown = 'not called';
+      s.modify('valueOf' as keyof Data & string, (current) => {
+        seen = current;
+        return 'v' as never;
+      });
+      assert.equal(seen, undefined, 'modify hands fn undefined for an inherited name');
+      assert.equal(s.has('isPrototypeOf' as keyof Data & string), false);
+      assert.equal(s.get('propertyIsEnumerable' as keyof Data & string), undefined);
+      assert.equal(s.pop('__defineGetter__' as keyof Data & string, 'fallback' as never), 'fallback');
+      assert.equal(s.get('polluted' as keyof Data & string), undefined, 'the data did not get a prototype');
+      const expected = JSON.parse('{"__proto__": "via update", "constructor": "c", "toString": 1, "hasOwnProperty": 2, "valueOf": "v"}');
+      const cookie = cookieOf(await sessions.commit(s));
+      const back = await sessions.load(cookie);
+      assert.deepEqual(Object.fromEntries(back.entries()), expected);
+      assert.equal(back.get('__proto__' as keyof Data & string), 'via update');
+      assert.equal(back.has('constructor' as keyof Data & string), true);
+      assert.equal(back.has('toLocaleString' as keyof Data & string), false);
+    });
+
+    it('nesting deeper than the limit is a SessionDataError at set, naming the limit', async () => {
+      const s = await sessions.load();
+      let ok: unknown = 1;
+      for (let i = 0; i < MAX_DEPTH; i++) ok = [ok];
+      s.set('ok', ok as never);
+      for (const depth of [MAX_DEPTH + 1, 10_000]) {
+        let deep: unknown = 1;
+        for (let i = 0; i < depth; i++) deep = { d: deep };
+        assert.throws(
+          () => s.set('deep', deep as never),
+          (err: unknown) =>
+            err instanceof SessionDataError && err.key === 'deep' && new RegExp(`deeper than ${MAX_DEPTH}`).test(err.message),
+        );
+      }
+      const cookie = cookieOf(await sessions.commit(s));
+      assert.deepEqual((await sessions.load(cookie)).get('ok'), ok);
+    });
+
     describe('server-side stores', () => {
       it('save makes a record; delete removes it', async (ctx) => {
         if (!serverSide()) return ctx.skip('the cookie store has no records');
@@ -808,6 +852,64 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
           [...cart].sort((a, b) => a - b),
           Array.from({ length: 50 }, (_, i) => i),
         );
+      });
+
+      it('500 parallel modify appends on one session in one process leave 500 items', async (ctx) => {
+        if (!serverSide()) return ctx.skip('the cookie store cannot merge: last cookie wins');
+        const cookie = await saved((s) => s.set('cart', []));
+        const loaded = await Promise.all(Array.from({ length: 500 }, () => sessions.load(cookie)));
+        for (const [i, s] of loaded.entries()) s.modify('cart', (cart) => [...(cart ?? []), i]);
+        const results = await Promise.allSettled(loaded.map((s) => sessions.commit(s)));
+        assert.deepEqual(
+          results.filter((r) => r.status === 'rejected'),
+          [],
+          'no commit gives up',
+        );
+        const cart = (await sessions.load(cookie)).get('cart') as number[];
+        assert.equal(cart.length, 500);
+        assert.deepEqual(
+          [...cart].sort((a, b) => a - b),
+          Array.from({ length: 500 }, (_, i) => i),
+        );
+      });
+
+      it('a stored session nested deeper than the limit loads as corrupt (logged) and never blocks later saves', async (ctx) => {
+        if (!serverSide()) return ctx.skip('the cookie store has no stored rows (see its own test)');
+        let deep: unknown = 'bottom';
+        for (let i = 0; i < MAX_DEPTH + 50; i++) deep = { d: deep };
+        const cookie = await saved((s) => s.set('x', 1));
+        const before = logger.records.length;
+        assert.equal(
+          await server()
+            .update(keyOf(cookie), { deep }, clock + 60_000, (await server().load(keyOf(cookie), clock))!.version, clock)
+            .then((r) => r.status),
+          'ok',
+        );
+        const s = await sessions.load(cookie);
+        assert.equal(s.get('deep'), undefined);
+        assert.ok(logger.records.slice(before).some((r) => r.level === 'warn' && /deeper than/.test(r.message)));
+        s.set('after', true);
+        assert.equal(keyOf(cookieOf(await sessions.commit(s))), keyOf(cookie));
+        assert.deepEqual(Object.fromEntries((await sessions.load(cookie)).entries()), { after: true });
+      });
+
+      it('maxSize: a session over it is refused at commit, before anything is written', async (ctx) => {
+        if (!serverSide()) return ctx.skip('the cookie store has its own, smaller, limit');
+        const small = make({ maxSize: 2000 });
+        const cookie = await saved((s) => s.set('x', 'kept'), small);
+        const s = await small.load(cookie);
+        s.set('x', 'é'.repeat(1000)); // 2000 bytes of UTF-8 in 1000 characters
+        await assert.rejects(
+          small.commit(s),
+          (err: unknown) =>
+            err instanceof SessionDataError && /\d{4} bytes/.test(err.message) && /maxSize \(2000 bytes\)/.test(err.message),
+        );
+        assert.equal((await small.load(cookie)).get('x'), 'kept', 'the stored session is unchanged');
+        const fresh = await small.load();
+        fresh.set('x', 'y'.repeat(3000));
+        const count = (await server().stats(clock)).count;
+        await assert.rejects(small.commit(fresh), SessionDataError);
+        assert.equal((await server().stats(clock)).count, count, 'no row was created');
       });
 
       it('a logout racing a slow write: the slow write does not bring the session back', async (ctx) => {
