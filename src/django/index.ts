@@ -3,13 +3,15 @@
  * See the README, "Running beside Django". Importing it teaches `createStore` (and the CLI) the
  * `django+sqlite:` and `django+postgres://` store URLs.
  */
+import type { StoreFactory } from '../stores/url.js';
 import { registerStoreScheme } from '../stores/url.js';
-import { djangoStoreFromUrl } from './store.js';
+import { DjangoStore } from './store.js';
 
-registerStoreScheme('django+sqlite:', djangoStoreFromUrl, { isUrl: false });
-registerStoreScheme('django+postgres:', djangoStoreFromUrl);
-registerStoreScheme('django+postgresql:', djangoStoreFromUrl);
+const fromUrl: StoreFactory = (url, options) => DjangoStore.fromUrl(url, options);
+registerStoreScheme('django+sqlite:', fromUrl, { isUrl: false });
+registerStoreScheme('django+postgres:', fromUrl);
+registerStoreScheme('django+postgresql:', fromUrl);
 
-export { DjangoStore, djangoStoreFromUrl, type DjangoStoreOptions } from './store.js';
+export { DjangoStore, type DjangoStoreOptions } from './store.js';
 export { djangoCodec, DJANGO_SESSION_SALT, type DjangoCodec, type DjangoCodecOptions } from './codec.js';
 export { djangoUser, verifyDjangoUserHash, sessionAuthHash, type DjangoUser } from './auth.js';

@@ -10,7 +10,7 @@ import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { newSessionKey } from '../core/keys.js';
 import { describeStore, recordingLogger } from '../testing/store-suite.js';
 import { djangoCodec } from './codec.js';
-import { DjangoStore, djangoStoreFromUrl, parseSqliteDate, sqliteDate } from './store.js';
+import { DjangoStore, parseSqliteDate, sqliteDate } from './store.js';
 
 // The DDL Django 3.2's `manage.py migrate` made for django.contrib.sessions (read back from sqlite_master).
 const SQLITE_DDL = `CREATE TABLE "django_session" ("session_key" varchar(40) NOT NULL PRIMARY KEY, "session_data" text NOT NULL, "expire_date" datetime NOT NULL);
@@ -148,20 +148,20 @@ describe('DjangoStore specifics', () => {
     );
   });
 
-  it("djangoStoreFromUrl: opens Django's file, needs the secret, refuses what it cannot open", async () => {
+  it("DjangoStore.fromUrl: opens Django's file, needs the secret, refuses what it cannot open", async () => {
     const saved = process.env.DJANGO_SECRET_KEY;
     delete process.env.DJANGO_SECRET_KEY;
     try {
       assert.throws(
-        () => djangoStoreFromUrl(`django+sqlite:${join(dir, 'specifics.sqlite3')}`),
+        () => DjangoStore.fromUrl(`django+sqlite:${join(dir, 'specifics.sqlite3')}`),
         (e: unknown) => e instanceof ConfigError && /DJANGO_SECRET_KEY/.test(e.message),
       );
     } finally {
       if (saved !== undefined) process.env.DJANGO_SECRET_KEY = saved;
     }
-    assert.throws(() => djangoStoreFromUrl('sqlite:x', { secret: SECRET }), ConfigError);
-    assert.throws(() => djangoStoreFromUrl(`django+sqlite:${join(dir, 'missing.sqlite3')}`, { secret: SECRET }), StoreUnavailableError);
-    const store = djangoStoreFromUrl(`django+sqlite:${join(dir, 'specifics.sqlite3')}`, { secret: SECRET });
+    assert.throws(() => DjangoStore.fromUrl('sqlite:x', { secret: SECRET }), ConfigError);
+    assert.throws(() => DjangoStore.fromUrl(`django+sqlite:${join(dir, 'missing.sqlite3')}`, { secret: SECRET }), StoreUnavailableError);
+    const store = DjangoStore.fromUrl(`django+sqlite:${join(dir, 'specifics.sqlite3')}`, { secret: SECRET });
     const key = newSessionKey();
     await store.create(key, { from: 'url' }, Date.now() + 60_000);
     assert.deepEqual((await new DjangoStore({ db, secret: SECRET }).load(key))?.data, { from: 'url' });

@@ -1,23 +1,43 @@
 import { createHash } from 'node:crypto';
-import type BetterSqlite3 from 'better-sqlite3';
-import type { Pool, QueryResultRow } from 'pg';
-import { ConfigError, StoreUnavailableError } from '../core/errors.js';
-import { consoleLogger, type Logger } from '../core/log.js';
-import type { Secret } from '../core/signing.js';
+import { existsSync } from 'node:fs';
+import type { Pool } from 'pg';
 import type { SessionData } from '../core/codec.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
-import { djangoCodec, type DjangoCodec } from './codec.js';
-import { boundedQuery } from '../stores/pg-query.js';
-import { requireOptional } from '../core/require.js';
+import { ConfigError, SessionDataError, StoreUnavailableError } from '../core/errors.js';
+import { consoleLogger, type Logger } from '../core/log.js';
+import { DEFAULT_MAX_DECOMPRESSED, pythonJson, type Secret } from '../core/signing.js';
+import type { CreateStoreOptions } from '../core/store.js';
+import {
+  type DataCodec,
+  type ExpiryFormat,
+  parseTable,
+  resolveMilliseconds,
+  SqlStore,
+  type SqlStoreConfig,
+  type TableShape,
+} from '../stores/sql/engine.js';
+import { isPool, pgDriver, poolFromUrl } from '../stores/sql/postgres.js';
+import {
+  isSqliteConnection,
+  LOCK_WAIT_MS,
+  loadSqliteDriver,
+  openSqlite,
+  type SqliteConnection,
+  sqliteDriver,
+} from '../stores/sql/sqlite.js';
+import { djangoCodec } from './codec.js';
 
 export interface DjangoStoreOptions {
-  /** Django's database: a better-sqlite3 `Database` on Django's SQLite file, or a `pg` Pool on Django's PostgreSQL database. The store never closes it. */
-  db: BetterSqlite3.Database | Pool;
+  /**
+   * Django's database: a SQLite connection on Django's SQLite file (a better-sqlite3 `Database`,
+   * node:sqlite `DatabaseSync` or bun:sqlite `Database`), or a `pg` Pool on Django's PostgreSQL
+   * database. The store never closes it.
+   */
+  db: SqliteConnection | Pool;
   /** Django's SECRET_KEY, or [SECRET_KEY, ...SECRET_KEY_FALLBACKS]: the first signs, every one verifies. */
   secret: Secret;
   /** Django's session table (made by `manage.py migrate`). @default 'django_session' */
   table?: string;
-  /** How long a PostgreSQL query may take, in milliseconds, before StoreUnavailableError. @default 5000 */
+  /** How long a PostgreSQL query may take, or a SQLite write may wait for another process's lock, in milliseconds, before StoreUnavailableError. @default 5000 */
   timeout?: number;
   /** Where data that does not verify (a security event) and pool errors are reported. @default console */
   logger?: Logger;
@@ -30,10 +50,7 @@ export interface DjangoStoreOptions {
  * change detection, not security. 48 bits, so it is a safe integer.
  */
 function versionOf(sessionData: string): number {
-  return parseInt(versionHex(sessionData), 16);
-}
-function versionHex(sessionData: string): string {
-  return createHash('md5').update(sessionData, 'utf8').digest('hex').slice(0, 12);
+  return parseInt(createHash('md5').update(sessionData, 'utf8').digest('hex').slice(0, 12), 16);
 }
 
 /**
@@ -55,28 +72,72 @@ export function parseSqliteDate(text: string): number {
   return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, ms);
 }
 
-interface Backend {
-  load(key: string, now: number): Promise<{ session_data: string; expires: number } | null>;
-  insert(key: string, token: string, expiresAt: number): Promise<boolean>;
-  /** Writes when the live row's session_data still hashes to `expected`. */
-  update(key: string, token: string, expiresAt: number, expected: number, now: number): Promise<UpdateResult['status']>;
-  delete(key: string): Promise<void>;
-  exists(key: string): Promise<boolean>;
-  clearExpired(now: number): Promise<number>;
-  stats(now: number): Promise<StoreStats>;
-  close(): void;
+const SQLITE_DATE: ExpiryFormat = { write: sqliteDate, read: (v) => parseSqliteDate(v as string) };
+/** `timestamp with time zone`: pg takes and gives Dates. */
+const PG_DATE: ExpiryFormat = { write: (ms) => new Date(ms), read: (v) => new Date(v as Date).getTime() };
+
+/** Django's `django_session` table: keys in clear, `expire_date` as Django writes it, no version column. */
+const DJANGO_TABLE: TableShape = {
+  table: 'django_session',
+  keyColumn: 'session_key',
+  dataColumn: 'session_data',
+  expiryColumn: 'expire_date',
+  storedKey: (key) => key,
+  expiry: (dialect) => (dialect === 'sqlite' ? SQLITE_DATE : PG_DATE),
+  expiredAtExpiry: false, // Django: live while expire_date > now, cleared when expire_date < now
+  version: {
+    derive: versionOf,
+    // PostgreSQL computes the same digest, so its compare-and-set is one statement.
+    sql: { postgres: { expression: (column) => `left(md5(${column}), 12)`, param: (v) => v.toString(16).padStart(12, '0') } },
+  },
+  columns: null,
+};
+
+/**
+ * Session data in Django's signed format. A session whose JSON is larger than what the reader
+ * inflates (DEFAULT_MAX_DECOMPRESSED, 8 MiB) would read back as empty: it is refused before
+ * anything is written.
+ */
+function djangoDataCodec(secret: Secret, logger: Logger): DataCodec {
+  const codec = djangoCodec({ secret, logger });
+  const limit = DEFAULT_MAX_DECOMPRESSED;
+  return {
+    encode(data: SessionData, now: number): string {
+      const token = codec.encode(data, now);
+      // token = PAYLOAD:TS:SIG, PAYLOAD base64url of the JSON, or "." + base64url of its zlib.
+      // zlib inflates at most ~1032:1, so a short compressed payload cannot exceed the limit.
+      const payload = token.indexOf(':');
+      const compressed = token.startsWith('.');
+      const bound = compressed ? ((payload - 1) * 3 * 1032) / 4 : (payload * 3) / 4;
+      if (bound > limit) {
+        const size = compressed ? pythonJson(data).length : Math.floor((payload * 3) / 4);
+        if (size > limit)
+          throw new SessionDataError(
+            `the session data is ${size} bytes as JSON, more than the ${limit} bytes (8 MiB) DjangoStore reads back; keep less in the session (large data belongs in its own table, with its id in the session)`,
+          );
+      }
+      return token;
+    },
+    decode: (text) => codec.decode(text),
+  };
 }
 
-function isSqlite(db: unknown): db is BetterSqlite3.Database {
-  const d = db as Record<string, unknown>;
-  return typeof d.prepare === 'function' && typeof d.pragma === 'function' && typeof d.transaction === 'function';
+function configure(options: DjangoStoreOptions): SqlStoreConfig {
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('db', "new DjangoStore({ db, secret }) needs Django's database and SECRET_KEY");
+  const table = parseTable(options.table ?? DJANGO_TABLE.table, 'django_session');
+  const logger = options.logger ?? consoleLogger;
+  const codec = djangoDataCodec(options.secret, logger);
+  const timeout = resolveMilliseconds('timeout', options.timeout, 5000, 1);
+  const { db } = options;
+  const common = { shape: DJANGO_TABLE, table, codec, createTable: false, missingTable: "run Django's manage.py migrate, or pass table" };
+  if (isPool(db)) return { ...common, driver: pgDriver(db, { timeout, logger, label: 'DjangoStore' }), label: 'Django PostgreSQL' };
+  if (isSqliteConnection(db)) return { ...common, driver: sqliteDriver(db, { lockTimeout: timeout }), label: 'Django SQLite' };
+  throw new ConfigError(
+    'db',
+    "give a SQLite connection opened on Django's SQLite file (better-sqlite3, node:sqlite or bun:sqlite), or a pg Pool on Django's PostgreSQL database",
+  );
 }
-function isPool(db: unknown): db is Pool {
-  const d = db as Record<string, unknown>;
-  return typeof d.query === 'function' && typeof d.connect === 'function' && typeof d.on === 'function';
-}
-
-let own: (store: DjangoStore, release: () => Promise<void> | void) => void;
 
 /**
  * Sessions in Django's own `django_session` table, shared with a running Django site
@@ -84,244 +145,48 @@ let own: (store: DjangoStore, release: () => Promise<void> | void) => void;
  * keys are stored in clear as Django stores them, `expire_date` as Django writes it.
  * Django's `_session_expiry` stays in the data, so `setExpiry` on either side holds on the other.
  */
-export class DjangoStore implements SessionStore {
-  readonly #codec: DjangoCodec;
-  readonly #backend: Backend;
-  /** Set for a store made by djangoStoreFromUrl, which opened the database itself. */
-  #release: (() => Promise<void> | void) | null = null;
-
+export class DjangoStore extends SqlStore {
   constructor(options: DjangoStoreOptions) {
-    if (typeof options !== 'object' || options === null)
-      throw new ConfigError('db', "new DjangoStore({ db, secret }) needs Django's database and SECRET_KEY");
-    const table = options.table ?? 'django_session';
-    if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(table)) {
-      throw new ConfigError('table', `${JSON.stringify(table)} is not a plain SQL identifier; Django's is django_session`);
-    }
-    const logger = options.logger ?? consoleLogger;
-    this.#codec = djangoCodec({ secret: options.secret, logger });
-    const timeout = options.timeout ?? 5000;
-    if (!Number.isInteger(timeout) || timeout <= 0) throw new ConfigError('timeout', 'give whole milliseconds, e.g. 5000');
-    if (isSqlite(options.db)) this.#backend = sqliteBackend(options.db, table);
-    else if (isPool(options.db)) this.#backend = pgBackend(options.db, table, timeout, logger);
-    else
+    super(configure(options));
+  }
+
+  /**
+   * A DjangoStore from a URL, for the CLI and `createStore`: `django+sqlite:PATH` (Django's SQLite
+   * file) or `django+postgres://user@host/db` (also `django+postgresql://`). The store opens the
+   * database and closes it on `close()`. `secret` defaults to the DJANGO_SECRET_KEY environment variable.
+   */
+  static fromUrl(url: string, options: Partial<Omit<DjangoStoreOptions, 'db'>> & CreateStoreOptions = {}): DjangoStore {
+    const secret = options.secret ?? process.env.DJANGO_SECRET_KEY;
+    if (secret === undefined || secret === '')
+      throw new ConfigError('secret', "a django+ store URL needs Django's SECRET_KEY: set the DJANGO_SECRET_KEY environment variable");
+    const m = /^django\+(sqlite|postgres|postgresql):(.*)$/i.exec(url);
+    if (!m)
       throw new ConfigError(
-        'db',
-        "give a better-sqlite3 Database opened on Django's SQLite file, or a pg Pool on Django's PostgreSQL database",
+        'url',
+        `${JSON.stringify(url)} is not a Django store URL; write django+sqlite:PATH or django+postgres://user@host/db`,
       );
-  }
-
-  async load(key: string, now = Date.now()): Promise<StoredSession | null> {
-    const row = await this.#backend.load(key, now);
-    if (!row) return null;
-    return { data: this.#codec.decode(row.session_data), expiresAt: row.expires, version: versionOf(row.session_data) };
-  }
-
-  async create(key: string, data: SessionData, expiresAt: number, now = Date.now()): Promise<number | null> {
-    const token = this.#codec.encode(data, now);
-    return (await this.#backend.insert(key, token, expiresAt)) ? versionOf(token) : null;
-  }
-
-  async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
-    const token = this.#codec.encode(data, now);
-    const status = await this.#backend.update(key, token, expiresAt, expectedVersion, now);
-    return status === 'ok' ? { status, version: versionOf(token) } : { status };
-  }
-
-  delete(key: string): Promise<void> {
-    return this.#backend.delete(key);
-  }
-
-  exists(key: string): Promise<boolean> {
-    return this.#backend.exists(key);
-  }
-
-  /** Django's clearsessions: deletes rows whose expire_date < now. */
-  clearExpired(now = Date.now()): Promise<number> {
-    return this.#backend.clearExpired(now);
-  }
-
-  stats(now = Date.now()): Promise<StoreStats> {
-    return this.#backend.stats(now);
-  }
-
-  /** A database the caller passed stays open (only the store's own listener is removed); one djangoStoreFromUrl opened is closed. */
-  async close(): Promise<void> {
-    this.#backend.close();
-    const release = this.#release;
-    this.#release = null;
-    await release?.();
-  }
-
-  static {
-    own = (store, release) => void (store.#release = release);
-  }
-}
-
-/**
- * A DjangoStore from a URL, for the CLI and `createStore`: `django+sqlite:PATH` (Django's SQLite
- * file) or `django+postgres://user@host/db` (also `django+postgresql://`). The store opens the
- * database and closes it on `close()`. `secret` defaults to the DJANGO_SECRET_KEY environment variable.
- */
-export function djangoStoreFromUrl(url: string, options: { secret?: Secret; logger?: Logger; table?: string } = {}): DjangoStore {
-  const secret = options.secret ?? process.env.DJANGO_SECRET_KEY;
-  if (secret === undefined || secret === '')
-    throw new ConfigError('secret', "a django+ store URL needs Django's SECRET_KEY: set the DJANGO_SECRET_KEY environment variable");
-  const m = /^django\+(sqlite|postgres|postgresql):(.*)$/i.exec(url);
-  if (!m)
-    throw new ConfigError(
-      'url',
-      `${JSON.stringify(url)} is not a Django store URL; write django+sqlite:PATH or django+postgres://user@host/db`,
-    );
-  const scheme = m[1]!.toLowerCase();
-  if (scheme === 'sqlite') {
+    const scheme = m[1]!.toLowerCase();
+    if (scheme !== 'sqlite') {
+      return new DjangoStore({ ...options, secret, db: poolFromUrl(`${scheme}:${m[2]}`) });
+    }
     let path = m[2]!;
     if (path.startsWith('//')) path = path.slice(2);
     if (path === '') throw new ConfigError('url', `${JSON.stringify(url)} names no file; write e.g. django+sqlite:./db.sqlite3`);
-    const Sqlite = requireOptional<typeof BetterSqlite3>('better-sqlite3');
-    let db: BetterSqlite3.Database;
+    path = decodeURIComponent(path);
+    const driver = loadSqliteDriver();
+    let db: SqliteConnection;
     try {
-      db = new Sqlite(decodeURIComponent(path), { fileMustExist: true, timeout: 5000 });
+      if (!existsSync(path)) throw new Error('no such file (run manage.py migrate in the Django project first)');
+      db = openSqlite(driver, path);
+      db.exec(`PRAGMA busy_timeout = ${LOCK_WAIT_MS}`);
     } catch (err) {
       throw new StoreUnavailableError(`cannot open Django's SQLite file ${path}: ${(err as Error).message}`, { cause: err });
     }
-    const store = new DjangoStore({ db, secret, table: options.table, logger: options.logger });
-    own(store, () => void db.close());
-    return store;
-  }
-  const pg = requireOptional<{ Pool: typeof Pool; default?: { Pool: typeof Pool } }>('pg');
-  const PgPool = pg.Pool ?? pg.default!.Pool;
-  const pool = new PgPool({ connectionString: `${scheme}:${m[2]}`, connectionTimeoutMillis: 3000, idleTimeoutMillis: 30_000 });
-  const store = new DjangoStore({ db: pool, secret, table: options.table, logger: options.logger });
-  own(store, () => pool.end());
-  return store;
-}
-
-function sqliteBackend(db: BetterSqlite3.Database, table: string): Backend {
-  const run = <T>(what: string, fn: () => T): Promise<T> => {
     try {
-      return Promise.resolve(fn());
+      return new DjangoStore({ ...options, secret, db });
     } catch (err) {
-      const e = err as Error;
-      const hint = /no such table/.test(e.message) ? `; run Django's manage.py migrate, or pass table` : '';
-      return Promise.reject(new StoreUnavailableError(`Django SQLite ${what} failed: ${e.message}${hint}`, { cause: err }));
+      db.close();
+      throw err;
     }
-  };
-  let stmts: ReturnType<typeof prepare> | undefined;
-  function prepare() {
-    return {
-      load: db.prepare<[string, string], { session_data: string; expire_date: string }>(
-        `SELECT session_data, expire_date FROM ${table} WHERE session_key = ? AND expire_date > ?`,
-      ),
-      insert: db.prepare(`INSERT OR IGNORE INTO ${table} (session_key, session_data, expire_date) VALUES (?, ?, ?)`),
-      update: db.prepare(`UPDATE ${table} SET session_data = ?, expire_date = ? WHERE session_key = ?`),
-      delete: db.prepare(`DELETE FROM ${table} WHERE session_key = ?`),
-      exists: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM ${table} WHERE session_key = ?`),
-      clearExpired: db.prepare(`DELETE FROM ${table} WHERE expire_date < ?`),
-      stats: db.prepare<[string], { count: number; expired: number | null; bytes: number | null }>(
-        `SELECT count(*) AS count, sum(expire_date < ?) AS expired, sum(length(CAST(session_data AS BLOB))) AS bytes FROM ${table}`,
-      ),
-    };
   }
-  // Prepared on first use, so a store can be built before Django's migrate made the table.
-  const s = () => (stmts ??= prepare());
-  let cas: ((key: string, token: string, until: string, expected: number, now: string) => UpdateResult['status']) | undefined;
-  const compareAndSet = () =>
-    (cas ??= db.transaction((key: string, token: string, until: string, expected: number, now: string) => {
-      const row = s().load.get(key, now);
-      if (!row) return 'missing';
-      if (versionOf(row.session_data) !== expected) return 'conflict';
-      s().update.run(token, until, key);
-      return 'ok';
-    }).immediate as unknown as typeof cas);
-  return {
-    load: (key, now) =>
-      run('load', () => {
-        const row = s().load.get(key, sqliteDate(now));
-        return row ? { session_data: row.session_data, expires: parseSqliteDate(row.expire_date) } : null;
-      }),
-    insert: (key, token, until) => run('create', () => s().insert.run(key, token, sqliteDate(until)).changes === 1),
-    update: (key, token, until, expected, now) =>
-      run('update', () => compareAndSet()!(key, token, sqliteDate(until), expected, sqliteDate(now))),
-    delete: (key) => run('delete', () => void s().delete.run(key)),
-    exists: (key) => run('exists', () => s().exists.get(key) !== undefined),
-    clearExpired: (now) => run('clearExpired', () => s().clearExpired.run(sqliteDate(now)).changes),
-    stats: (now) =>
-      run('stats', () => {
-        const row = s().stats.get(sqliteDate(now))!;
-        return { count: row.count, expired: row.expired ?? 0, bytes: row.bytes ?? 0 };
-      }),
-    close: () => {},
-  };
-}
-
-function pgBackend(pool: Pool, table: string, timeout: number, logger: Logger): Backend {
-  const onError = (err: Error) => logger.error('an idle PostgreSQL connection failed', { store: 'DjangoStore', message: err.message });
-  pool.on('error', onError);
-  const query = <R extends QueryResultRow>(what: string, text: string, values: unknown[]): Promise<{ rows: R[]; rowCount: number }> =>
-    boundedQuery<R>(
-      pool,
-      { text, values },
-      timeout,
-      () =>
-        new StoreUnavailableError(
-          `Django PostgreSQL ${what} did not answer within ${timeout} ms; check that the server is up, or raise the timeout option`,
-        ),
-      (err) => unavailable(what, err),
-    );
-  const unavailable = (what: string, err: unknown): StoreUnavailableError => {
-    if (err instanceof StoreUnavailableError) return err;
-    const e = err as { message?: string; code?: string };
-    const hint = e.code === '42P01' ? `; run Django's manage.py migrate, or pass table` : '; check that PostgreSQL is up and reachable';
-    return new StoreUnavailableError(`Django PostgreSQL ${what} failed: ${e?.message ?? String(err)}${hint}`, { cause: err });
-  };
-  const at = (ms: number) => new Date(ms);
-  return {
-    async load(key, now) {
-      const { rows } = await query<{ session_data: string; expire_date: Date }>(
-        'load',
-        `SELECT session_data, expire_date FROM ${table} WHERE session_key = $1 AND expire_date > $2`,
-        [key, at(now)],
-      );
-      const row = rows[0];
-      return row ? { session_data: row.session_data, expires: new Date(row.expire_date).getTime() } : null;
-    },
-    async insert(key, token, until) {
-      const { rowCount } = await query(
-        'create',
-        `INSERT INTO ${table} (session_key, session_data, expire_date) VALUES ($1, $2, $3) ON CONFLICT (session_key) DO NOTHING`,
-        [key, token, at(until)],
-      );
-      return rowCount === 1;
-    },
-    async update(key, token, until, expected, now) {
-      // One statement: PostgreSQL re-checks the WHERE on the newest row version if another writer got there first.
-      const { rowCount } = await query(
-        'update',
-        `UPDATE ${table} SET session_data = $1, expire_date = $2 WHERE session_key = $3 AND expire_date > $4 AND left(md5(session_data), 12) = $5`,
-        [token, at(until), key, at(now), expected.toString(16).padStart(12, '0')],
-      );
-      if (rowCount === 1) return 'ok';
-      const { rows } = await query('update', `SELECT 1 FROM ${table} WHERE session_key = $1 AND expire_date > $2`, [key, at(now)]);
-      return rows.length > 0 ? 'conflict' : 'missing';
-    },
-    async delete(key) {
-      await query('delete', `DELETE FROM ${table} WHERE session_key = $1`, [key]);
-    },
-    async exists(key) {
-      return (await query('exists', `SELECT 1 FROM ${table} WHERE session_key = $1`, [key])).rows.length > 0;
-    },
-    async clearExpired(now) {
-      return (await query('clearExpired', `DELETE FROM ${table} WHERE expire_date < $1`, [at(now)])).rowCount;
-    },
-    async stats(now) {
-      const { rows } = await query<{ count: string; expired: string | null; bytes: string | null }>(
-        'stats',
-        `SELECT count(*) AS count, count(*) FILTER (WHERE expire_date < $1) AS expired, sum(octet_length(session_data)) AS bytes FROM ${table}`,
-        [at(now)],
-      );
-      const row = rows[0]!;
-      return { count: Number(row.count), expired: Number(row.expired ?? 0), bytes: Number(row.bytes ?? 0) };
-    },
-    close: () => void pool.off('error', onError),
-  };
 }

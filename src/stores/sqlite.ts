@@ -1,133 +1,95 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { consoleLogger, type Logger } from '../core/log.js';
-import { decodeData, encodeData, type SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
-import { digestKey } from '../core/keys.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
+import { consoleLogger, type Logger } from '../core/log.js';
+import type { CreateStoreOptions } from '../core/store.js';
+import { jsonCodec, parseTable, resolveMilliseconds, SESSIONKIT_TABLE, SqlStore, type SqlStoreConfig, schemaSql } from './sql/engine.js';
+import {
+  LOCK_WAIT_MS,
+  loadSqliteDriver,
+  openSqlite,
+  SQLITE,
+  type SqliteConnection,
+  type SqliteDriverName,
+  sqliteDriver,
+} from './sql/sqlite.js';
+
+export type { SqliteDriverName } from './sql/sqlite.js';
 
 export interface SqliteStoreOptions {
   /** The database file; created with its folder when missing. `:memory:` for a private in-memory database. @default './sessions.sqlite3' */
   path?: string;
   /** The table; created when missing. @default 'sessionkit_sessions' */
   table?: string;
-  /** How long a write waits for another process's lock, in milliseconds, before the store reports itself unavailable. @default 5000 */
+  /**
+   * How long a write waits for another process's lock, in milliseconds, before the store reports
+   * itself unavailable. The wait does not block the event loop: SQLite waits at most 20 ms at a
+   * time and the store retries on a timer. @default 5000
+   */
   busyTimeout?: number;
+  /**
+   * The SQLite driver. By default the best one the runtime has: better-sqlite3 when installed
+   * (Node.js), node:sqlite (Node.js 22.5+, Deno), bun:sqlite (Bun).
+   */
+  driver?: SqliteDriverName;
   /** Where corrupt rows are reported. @default console */
   logger?: Logger;
 }
 
-interface Row {
-  data: string;
-  expires_at: number;
-  version: number;
-}
-
-function prepareStatements(db: Database.Database, table: string) {
+function configure(options: SqliteStoreOptions): SqlStoreConfig {
+  const path = options.path ?? './sessions.sqlite3';
+  if (typeof path !== 'string' || path === '')
+    throw new ConfigError('path', 'give the SQLite file as a non-empty string, e.g. "./sessions.sqlite3"');
+  const table = parseTable(options.table ?? SESSIONKIT_TABLE.table, 'sessionkit_sessions');
+  const busyTimeout = resolveMilliseconds('busyTimeout', options.busyTimeout, 5000, 0);
+  const driver = loadSqliteDriver(options.driver);
+  let db: SqliteConnection;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = openSqlite(driver, path);
+  } catch (err) {
+    throw new StoreUnavailableError(`cannot open the SQLite store at ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    // Setting up may wait for another process (the whole busyTimeout, once, at start); every
+    // statement after it waits without blocking.
+    db.exec(`PRAGMA busy_timeout = ${busyTimeout}`);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec(schemaSql(SQLITE, SESSIONKIT_TABLE, table));
+    db.exec(`PRAGMA busy_timeout = ${Math.min(busyTimeout, LOCK_WAIT_MS)}`);
+  } catch (err) {
+    db.close();
+    throw new StoreUnavailableError(`cannot open the SQLite store at ${path}: ${(err as Error).message}`, { cause: err });
+  }
   return {
-    load: db.prepare<[string, number], Row>(`SELECT data, expires_at, version FROM ${table} WHERE key_hash = ? AND expires_at > ?`),
-    create: db.prepare(`INSERT OR IGNORE INTO ${table} (key_hash, data, expires_at, version) VALUES (?, ?, ?, 1)`),
-    update: db.prepare(
-      `UPDATE ${table} SET data = ?, expires_at = ?, version = version + 1 WHERE key_hash = ? AND version = ? AND expires_at > ?`,
-    ),
-    live: db.prepare<[string, number], { version: number }>(`SELECT version FROM ${table} WHERE key_hash = ? AND expires_at > ?`),
-    delete: db.prepare(`DELETE FROM ${table} WHERE key_hash = ?`),
-    exists: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM ${table} WHERE key_hash = ?`),
-    clearExpired: db.prepare(`DELETE FROM ${table} WHERE expires_at <= ?`),
-    stats: db.prepare<[number], { count: number; expired: number | null; bytes: number | null }>(
-      `SELECT count(*) AS count, sum(expires_at <= ?) AS expired, sum(length(CAST(data AS BLOB))) AS bytes FROM ${table}`,
-    ),
+    driver: sqliteDriver(db, { lockTimeout: busyTimeout }),
+    shape: SESSIONKIT_TABLE,
+    table,
+    codec: jsonCodec(options.logger ?? consoleLogger, 'SqliteStore'),
+    label: 'SQLite',
+    createTable: false,
+    missingTable: 'it was dropped after the store was made; make a new SqliteStore, which creates it',
   };
 }
-type Statements = ReturnType<typeof prepareStatements>;
 
 /**
- * The embedded default: one SQLite file (better-sqlite3) in WAL mode, which several processes
- * may share. Keys are kept as SHA-256 digests; versions make every update a compare-and-set.
+ * The embedded default: one SQLite file in WAL mode, which several processes may share. Keys
+ * are kept as SHA-256 digests; versions make every update a compare-and-set. The driver is loaded
+ * when the store is made, never when sessionkit is imported; with none installed the constructor
+ * throws ConfigError saying what to install.
  */
-export class SqliteStore implements SessionStore {
-  readonly #db: Database.Database;
-  readonly #logger: Logger;
-  readonly #stmt: Statements;
-
+export class SqliteStore extends SqlStore {
   constructor(options: SqliteStoreOptions = {}) {
-    const path = options.path ?? './sessions.sqlite3';
-    const table = options.table ?? 'sessionkit_sessions';
-    if (typeof path !== 'string' || path === '')
-      throw new ConfigError('path', 'give the SQLite file as a non-empty string, e.g. "./sessions.sqlite3"');
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table))
-      throw new ConfigError('table', `${JSON.stringify(table)} is not a plain SQL identifier; use letters, digits and _`);
-    const busyTimeout = options.busyTimeout ?? 5000;
-    if (!Number.isInteger(busyTimeout) || busyTimeout < 0) throw new ConfigError('busyTimeout', 'give whole milliseconds, e.g. 5000');
-    this.#logger = options.logger ?? consoleLogger;
-    try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      this.#db = new Database(path, { timeout: busyTimeout });
-      this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = NORMAL');
-      this.#db.exec(
-        `CREATE TABLE IF NOT EXISTS ${table} (
-           key_hash TEXT PRIMARY KEY NOT NULL,
-           data TEXT NOT NULL,
-           expires_at INTEGER NOT NULL,
-           version INTEGER NOT NULL
-         ) WITHOUT ROWID;
-         CREATE INDEX IF NOT EXISTS ${table}_expires_at ON ${table} (expires_at);`,
-      );
-    } catch (err) {
-      throw new StoreUnavailableError(`cannot open the SQLite store at ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    this.#stmt = prepareStatements(this.#db, table);
+    super(configure(options ?? {}));
   }
 
-  #run<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw new StoreUnavailableError(`SQLite ${what} failed: ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  async load(key: string, now = Date.now()): Promise<StoredSession | null> {
-    const row = this.#run('load', () => this.#stmt.load.get(digestKey(key), now));
-    if (!row) return null;
-    return { data: decodeData(row.data, this.#logger, 'SqliteStore'), expiresAt: row.expires_at, version: row.version };
-  }
-
-  async create(key: string, data: SessionData, expiresAt: number, _now?: number): Promise<number | null> {
-    const json = encodeData(data);
-    const { changes } = this.#run('create', () => this.#stmt.create.run(digestKey(key), json, expiresAt));
-    return changes === 1 ? 1 : null;
-  }
-
-  async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
-    const id = digestKey(key);
-    const json = encodeData(data);
-    const { changes } = this.#run('update', () => this.#stmt.update.run(json, expiresAt, id, expectedVersion, now));
-    if (changes === 1) return { status: 'ok', version: expectedVersion + 1 };
-    const live = this.#run('update', () => this.#stmt.live.get(id, now));
-    return live ? { status: 'conflict' } : { status: 'missing' };
-  }
-
-  async delete(key: string): Promise<void> {
-    this.#run('delete', () => this.#stmt.delete.run(digestKey(key)));
-  }
-
-  async exists(key: string): Promise<boolean> {
-    return this.#run('exists', () => this.#stmt.exists.get(digestKey(key)) !== undefined);
-  }
-
-  async clearExpired(now = Date.now()): Promise<number> {
-    return this.#run('clearExpired', () => this.#stmt.clearExpired.run(now).changes);
-  }
-
-  async stats(now = Date.now()): Promise<StoreStats> {
-    const row = this.#run('stats', () => this.#stmt.stats.get(now))!;
-    return { count: row.count, expired: row.expired ?? 0, bytes: row.bytes ?? 0 };
-  }
-
-  async close(): Promise<void> {
-    if (this.#db.open) this.#db.close();
+  /** `sqlite:./file.sqlite3`, `sqlite:///abs/path` or `sqlite::memory:`, as `createStore` takes it. */
+  static fromUrl(url: string, options: Omit<SqliteStoreOptions, 'path'> & CreateStoreOptions = {}): SqliteStore {
+    const m = /^sqlite:(.*)$/i.exec(url);
+    let path = m?.[1] ?? '';
+    if (path.startsWith('//')) path = path.slice(2); // sqlite:///abs/path and sqlite://./rel
+    if (path === '') throw new ConfigError('url', `${JSON.stringify(url)} names no file; write e.g. sqlite:./sessions.sqlite3`);
+    return new SqliteStore({ ...options, path: decodeURIComponent(path) });
   }
 }

@@ -1,7 +1,7 @@
 import { ConfigError } from '../core/errors.js';
 import type { AnyStore, CreateStoreOptions } from '../core/store.js';
 import { MemoryStore } from './memory.js';
-import { postgresStoreFromUrl } from './postgres.js';
+import { PostgresStore } from './postgres.js';
 import { redisStoreFromUrl } from './redis.js';
 import { SqliteStore } from './sqlite.js';
 
@@ -27,19 +27,12 @@ export function registerStoreScheme(protocol: string, factory: StoreFactory, opt
   schemes.set(protocol, { factory, isUrl: options.isUrl ?? true });
 }
 
-function sqliteFromUrl(url: string, options: CreateStoreOptions): AnyStore {
-  let path = url.slice(url.indexOf(':') + 1);
-  if (path.startsWith('//')) path = path.slice(2); // sqlite:///abs/path and sqlite://./rel
-  if (path === '') throw new ConfigError('url', `${JSON.stringify(url)} names no file; write e.g. sqlite:./sessions.sqlite3`);
-  return new SqliteStore({ path: decodeURIComponent(path), logger: options.logger });
-}
-
 registerStoreScheme('memory:', (_url, options) => new MemoryStore(options), { isUrl: false });
-registerStoreScheme('sqlite:', sqliteFromUrl, { isUrl: false });
+registerStoreScheme('sqlite:', (url, options) => SqliteStore.fromUrl(url, options), { isUrl: false });
 registerStoreScheme('redis:', redisStoreFromUrl);
 registerStoreScheme('rediss:', redisStoreFromUrl);
-registerStoreScheme('postgres:', postgresStoreFromUrl);
-registerStoreScheme('postgresql:', postgresStoreFromUrl);
+registerStoreScheme('postgres:', (url, options) => PostgresStore.fromUrl(url, options));
+registerStoreScheme('postgresql:', (url, options) => PostgresStore.fromUrl(url, options));
 
 /**
  * A store from a URL: `memory:`, `sqlite:./file.sqlite3` (or `sqlite:///abs/path`),

@@ -1,0 +1,189 @@
+import { ConfigError } from '../../core/errors.js';
+import { requireOptional } from '../../core/require.js';
+import type { Dialect, FailureKind, SqlDriver } from './engine.js';
+
+/**
+ * The part of a SQLite connection the stores use. better-sqlite3's `Database`, node:sqlite's
+ * `DatabaseSync` and bun:sqlite's `Database` all have it, with the same positional parameters.
+ */
+export interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+  exec(sql: string): unknown;
+  close(): unknown;
+}
+
+interface SqliteStatement {
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number | bigint };
+}
+
+/** The SQLite drivers sessionkit can use, best first: better-sqlite3 (Node.js), node:sqlite (Node.js 22.5+, Deno), bun:sqlite (Bun). */
+export type SqliteDriverName = 'better-sqlite3' | 'node:sqlite' | 'bun:sqlite';
+
+export const SQLITE_DRIVERS: readonly SqliteDriverName[] = ['better-sqlite3', 'node:sqlite', 'bun:sqlite'];
+
+/** Opens a database file (created when missing) with one driver. */
+export type SqliteOpener = (path: string) => SqliteConnection;
+
+type Loader = () => SqliteOpener;
+
+const runtime = globalThis as { Bun?: unknown; Deno?: unknown };
+
+/** How each driver is loaded: at construction of a store, never when sessionkit is imported. */
+export const SQLITE_LOADERS: Readonly<Record<SqliteDriverName, Loader>> = {
+  'better-sqlite3': () => {
+    const Database = requireOptional<new (path: string) => SqliteConnection>('better-sqlite3');
+    return (path) => new Database(path);
+  },
+  'node:sqlite': () => {
+    const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+    const mod = (getBuiltin?.('node:sqlite') ?? requireOptional('node:sqlite')) as {
+      DatabaseSync?: new (path: string) => SqliteConnection;
+    };
+    const DatabaseSync = mod?.DatabaseSync;
+    if (typeof DatabaseSync !== 'function') throw new Error('node:sqlite has no DatabaseSync');
+    return (path) => new DatabaseSync(path);
+  },
+  'bun:sqlite': () => {
+    const { Database } = requireOptional<{ Database: new (path: string) => SqliteConnection }>('bun:sqlite');
+    return (path) => new Database(path);
+  },
+};
+
+/** Connections opened by openSqlite: a store over one of them closes it on close(). */
+const ownedConnections = new WeakSet<SqliteConnection>();
+
+/** Opens `path` with `driver` for a store, which then owns the connection. */
+export function openSqlite(driver: { open: SqliteOpener }, path: string): SqliteConnection {
+  const db = driver.open(path);
+  ownedConnections.add(db);
+  return db;
+}
+
+/** The order drivers are tried in on this runtime. */
+function preference(): SqliteDriverName[] {
+  if (runtime.Bun) return ['bun:sqlite', 'node:sqlite'];
+  if (runtime.Deno) return ['node:sqlite', 'better-sqlite3'];
+  return ['better-sqlite3', 'node:sqlite'];
+}
+
+/**
+ * Loads `choice`, or the best driver this runtime has. Throws ConfigError naming what to install
+ * when there is none. `loaders` is a seam for tests.
+ */
+export function loadSqliteDriver(
+  choice?: SqliteDriverName,
+  loaders: Readonly<Record<SqliteDriverName, Loader>> = SQLITE_LOADERS,
+): { name: SqliteDriverName; open: SqliteOpener } {
+  if (choice !== undefined && !SQLITE_DRIVERS.includes(choice))
+    throw new ConfigError(
+      'driver',
+      `${JSON.stringify(choice)} is not a SQLite driver sessionkit knows; use one of ${SQLITE_DRIVERS.join(', ')}`,
+    );
+  for (const name of choice ? [choice] : preference()) {
+    try {
+      return { name, open: loaders[name]() };
+    } catch {
+      // not installed, or not on this runtime: try the next one
+    }
+  }
+  if (choice)
+    throw new ConfigError(
+      'driver',
+      choice === 'better-sqlite3'
+        ? 'better-sqlite3 is not installed (or not built for this runtime): npm install better-sqlite3'
+        : `${choice} is not available on this runtime (node:sqlite needs Node.js 22.5 or later, bun:sqlite needs Bun)`,
+    );
+  throw new ConfigError(
+    'driver',
+    'SqliteStore needs a SQLite driver and this runtime has none: npm install better-sqlite3, or run on Node.js 22.5+ (node:sqlite), Deno (node:sqlite) or Bun (bun:sqlite)',
+  );
+}
+
+/** How long SQLite itself waits for a lock before the driver's own, non-blocking retries take over, in milliseconds. */
+export const LOCK_WAIT_MS = 20;
+
+export const SQLITE: Dialect = {
+  name: 'sqlite',
+  placeholders: (sql) => sql,
+  writableCte: false,
+  octets: (column) => `length(CAST(${column} AS BLOB))`,
+  types: { text: 'TEXT', integer: 'INTEGER' },
+  tableSuffix: ' WITHOUT ROWID',
+  clearBatch: 1000,
+  clearBatchMs: 10,
+  pauseBetweenBatches: true,
+};
+
+/** SQLITE_BUSY in any driver's spelling: better-sqlite3 and bun `code: 'SQLITE_BUSY…'`, node:sqlite `errcode: 5` (extended codes keep 5 in the low byte). */
+export function isBusy(err: unknown): boolean {
+  const e = err as { code?: unknown; errcode?: unknown; errno?: unknown };
+  if (typeof e?.code === 'string' && e.code.startsWith('SQLITE_BUSY')) return true;
+  const n = typeof e?.errcode === 'number' ? e.errcode : e?.code === 'ERR_SQLITE_ERROR' && typeof e.errno === 'number' ? e.errno : -1;
+  return n >= 0 && (n & 0xff) === 5;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface SqliteDriverOptions {
+  /** How long a statement may wait for another connection's lock in all, in milliseconds. */
+  lockTimeout: number;
+}
+
+/**
+ * A SqlDriver over a synchronous SQLite connection. A statement that finds the database locked by
+ * another process is retried on a timer with backoff until `lockTimeout`, so a lock wait never
+ * blocks the event loop for more than LOCK_WAIT_MS at a time (set as the connection's busy_timeout
+ * when the store opened it). A connection opened by openSqlite is closed on close(); any other
+ * is left to its owner.
+ */
+export function sqliteDriver(db: SqliteConnection, options: SqliteDriverOptions): SqlDriver {
+  const cache = new Map<string, SqliteStatement>();
+  const statement = (sql: string) => {
+    let s = cache.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  };
+  async function retrying<T>(fn: () => T): Promise<T> {
+    let deadline = 0;
+    for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+      try {
+        return fn();
+      } catch (err) {
+        if (!isBusy(err)) throw err;
+        deadline ||= Date.now() + options.lockTimeout;
+        if (Date.now() >= deadline) throw err;
+      }
+      await sleep(Math.min(wait * (0.5 + Math.random()), Math.max(deadline - Date.now(), 0)));
+    }
+  }
+  return {
+    dialect: SQLITE,
+    all: (sql, params) => retrying(() => statement(sql).all(...params) as Record<string, unknown>[]),
+    run: (sql, params) => retrying(() => Number(statement(sql).run(...params).changes)),
+    exec: (sql) => retrying(() => void db.exec(sql)),
+    classify(err): FailureKind {
+      if (isBusy(err)) return 'busy';
+      if (/no such table/i.test((err as Error)?.message ?? '')) return 'missing-table';
+      return 'other';
+    },
+    reachHint: '',
+    describe: (kind) =>
+      kind === 'busy'
+        ? `another connection held the database's write lock for longer than ${options.lockTimeout} ms; raise the busyTimeout option, or find the long-running writer`
+        : `did not finish within ${options.lockTimeout} ms`,
+    async close() {
+      cache.clear();
+      if (ownedConnections.delete(db)) db.close();
+    },
+  };
+}
+
+/** Whether `db` looks like a SQLite connection of one of the supported drivers. */
+export function isSqliteConnection(db: unknown): db is SqliteConnection {
+  const d = db as Record<string, unknown> | null;
+  return typeof d?.prepare === 'function' && typeof d.exec === 'function' && typeof d.close === 'function';
+}
