@@ -113,6 +113,18 @@ function isStore(value: unknown): value is AnyStore {
   return ['load', 'create', 'update', 'delete', 'exists', 'clearExpired'].every((m) => typeof v[m] === 'function');
 }
 
+/**
+ * The commits of one session key under way in this process: they run one after another (so 500
+ * parallel requests of one visitor do not exhaust their retries against each other), each
+ * starting from what the one before it wrote.
+ */
+interface InFlight {
+  /** Settles when the last queued commit is done. */
+  tail: Promise<void>;
+  /** What the last successful commit wrote. */
+  last: { json: string; version: number } | null;
+}
+
 /** A commit's answer; `cookie` is worked out only when a framework asks for it. */
 class Committed implements CommitResponse {
   readonly setCookie: string | null;
@@ -175,7 +187,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   /** When this process last touched each session key (within touchInterval), so a burst of parallel reads touches once. */
   readonly #touchedAt = new Map<string, number>();
   /** Commits in progress per session key: commits of one key in this process run one after another. */
-  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #inFlight = new Map<string, InFlight>();
 
   static {
     loadNow = (sessions, req) => (#load in sessions ? sessions.#load(req) : sessions.load(req));
@@ -279,24 +291,40 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     }
     if (s.key === null) return this.#create(s, now);
     const key = s.key;
-    const before = this.#inFlight.get(key);
-    const run = before === undefined ? this.#update(s, key, now) : before.then(() => this.#update(s, key, this.now()));
+    let flight = this.#inFlight.get(key);
+    let run: Promise<void>;
+    if (flight === undefined) {
+      flight = { tail: null as unknown as Promise<void>, last: null };
+      run = this.#update(s, key, now, flight);
+    } else {
+      const f = flight;
+      run = f.tail.then(() => {
+        // The commit before this one wrote the record: start from what it wrote, without a failed write and a reload.
+        if (f.last !== null && f.last.version !== s.version) rebased(s, ownData(JSON.parse(f.last.json)), f.last.version);
+        return this.#update(s, key, this.now(), f);
+      });
+    }
     const tail = run.then(noop, noop);
-    this.#inFlight.set(key, tail);
+    flight.tail = tail;
+    this.#inFlight.set(key, flight);
     try {
       await run;
     } finally {
-      if (this.#inFlight.get(key) === tail) this.#inFlight.delete(key);
+      if (this.#inFlight.get(key)?.tail === tail) this.#inFlight.delete(key);
     }
   }
 
   /** Conditional update; on a conflict, this request's changes are replayed on the fresh record and retried. */
-  async #update(s: SessionState, key: string, now: number): Promise<void> {
+  async #update(s: SessionState, key: string, now: number, flight: InFlight): Promise<void> {
     const store = this.#server!;
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const until = this.#checkWritable(s.data, now);
+      const json = this.#checkSize(s.data);
+      const until = this.#expiry(s.data, now);
       const result = await store.update(key, s.data, until, s.version, now).catch(rethrowUnavailable);
-      if (result.status === 'ok') return saved(s, key, result.version);
+      if (result.status === 'ok') {
+        flight.last = { json, version: result.version };
+        return saved(s, key, result.version);
+      }
       if (result.status === 'missing') throw new SessionInterruptedError();
       // Someone else wrote first: take their record and put this request's own changes on top.
       // Past the first retry, wait a random while, so that processes writing together spread out.
@@ -312,8 +340,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     );
   }
 
-  /** Refuses, before any write, data over `maxSize`; gives the expiry instant to store. */
-  #checkWritable(data: SessionData, now: number): number {
+  /** Refuses, before any write, data over `maxSize`; gives the data's JSON. */
+  #checkSize(data: SessionData): string {
     const max = this.#o.maxSize;
     const json = encodeData(data);
     if (json.length * 3 > max) {
@@ -324,6 +352,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
         );
       }
     }
+    return json;
+  }
+
+  /** The expiry instant to store. */
+  #expiry(data: SessionData, now: number): number {
     return capExpiry(expiresAt(data[EXPIRY_KEY], this.maxAge, now), data, now, this.#o.accounts);
   }
 
@@ -335,7 +368,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       s.data[META_KEY] = meta;
       (s.ops ??= []).push({ kind: 'set', key: META_KEY, value: meta });
     }
-    const until = this.#checkWritable(s.data, now);
+    this.#checkSize(s.data);
+    const until = this.#expiry(s.data, now);
     for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
       const key = newSessionKey();
       const version = await store.create(key, s.data, until, now).catch(rethrowUnavailable);
