@@ -1,4 +1,4 @@
-// The demo shop: `npm start`, then open the printed address. Settings: see the README, "Demo settings".
+// The demo shop: `npm start`, then open the printed address. Settings: see docs/demo.md.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { CookieStore, createSessions, createStore, type Sessions } from 'sessionkit';

@@ -1,7 +1,7 @@
 /**
  * `sessionkit/django`: a TypeScript app as a full peer of a Django site on the same sessions.
- * See the README, "Running beside Django". Importing it teaches `createStore` (and the CLI) the
- * `django+sqlite:` and `django+postgres://` store URLs.
+ * See docs/django.md. Importing it teaches `createStore` (and the CLI) the `django+sqlite:` and
+ * `django+postgres://` store URLs.
  */
 import type { StoreFactory } from '../stores/url.js';
 import { registerStoreScheme } from '../stores/url.js';

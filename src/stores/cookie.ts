@@ -44,7 +44,7 @@ export interface CookieStoreOptions {
  * The whole session in a signed cookie, in Django's signed_cookies format
  * (`django.contrib.sessions.backends.signed_cookies`): stateless, nothing on the server.
  *
- * Limits (see the README, "The cookie store"): no server-side logout, since a copied cookie stays valid
+ * Limits (see docs/stores.md, "CookieStore"): no server-side logout, since a copied cookie stays valid
  * until it ages out; 4096 bytes; no merging of parallel requests (the last cookie wins).
  */
 export class CookieStore implements ClientSideStore {
