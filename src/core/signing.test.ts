@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { deflateSync } from 'node:zlib';
-import { ConfigError } from './errors.js';
+import { ConfigError, SessionDataError } from './errors.js';
 import { b62decode, b62encode, createSigner, pythonJson, pythonNumber, saltedHmac } from './signing.js';
 
 const T = 1700000000_000; // milliseconds
@@ -167,5 +167,20 @@ describe('Django signing: verification', () => {
     for (const secret of ['', [], [''], undefined, 42]) {
       assert.throws(() => createSigner({ secret: secret as any, salt: DB_SALT }), ConfigError);
     }
+  });
+});
+
+describe('the signer never signs what it cannot read back', () => {
+  it('dumps refuses JSON over maxDecompressed with a SessionDataError naming the size and the cap; at the cap it round-trips', () => {
+    const signer = createSigner({ secret: 'a-strong-enough-secret-for-this-unit-test-0123456789', salt: 's', maxDecompressed: 1000 });
+    const over = { b: 'a'.repeat(1000) }; // {"b":"…"} is 1008 bytes
+    assert.throws(
+      () => signer.dumps(over),
+      (err: unknown) => err instanceof SessionDataError && /1008 bytes/.test(err.message) && /1000 bytes/.test(err.message),
+    );
+    const at = { b: 'a'.repeat(992) };
+    const r = signer.loads(signer.dumps(at));
+    assert.ok(r.ok);
+    assert.deepEqual(r.value, at);
   });
 });

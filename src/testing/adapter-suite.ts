@@ -345,6 +345,7 @@ export function describeAdapter(name: string, options: DescribeAdapterOptions): 
         const r = await request(base, '/deleted-elsewhere', cookie);
         assert.equal(r.status, 400);
         assert.notEqual(r.body, 'should not be seen');
+        assert.match(r.body, /^Bad Request: the session ended while this request was handled/);
         assert.equal(await probe.inner.exists(cookie.split('=')[1]!), false);
       }));
 
@@ -352,8 +353,13 @@ export function describeAdapter(name: string, options: DescribeAdapterOptions): 
       withServer({}, async (base, probe) => {
         const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
         probe.down = true;
-        assert.equal((await request(base, '/read', cookie)).status, 503, 'load fails');
-        assert.equal((await request(base, '/incr')).status, 503, 'commit fails');
+        const load = await request(base, '/read', cookie);
+        assert.equal(load.status, 503, 'load fails');
+        assert.match(load.body, /^Service Unavailable: the session store cannot be reached/);
+        const commit = await request(base, '/incr');
+        assert.equal(commit.status, 503, 'commit fails');
+        assert.match(commit.body, /^Service Unavailable: the session store cannot be reached/);
+        assert.doesNotMatch(commit.body, /probe store/, 'the store failure text stays in the log');
         assert.equal((await request(base, '/untouched')).status, 200, 'no cookie, no store: still served');
         probe.down = false;
         assert.equal((await request(base, '/read', cookie)).body, 'count=1', 'nothing was lost');
