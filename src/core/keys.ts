@@ -1,5 +1,4 @@
-import * as crypto from 'node:crypto';
-import { createHash, randomFillSync } from 'node:crypto';
+import { fillRandom, hashing } from './crypto.js';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 /** Django's session key: 32 characters of [a-z0-9] from a CSPRNG (about 165 bits). */
@@ -7,15 +6,15 @@ export const KEY_LENGTH = 32;
 const KEY_RE = /^[a-z0-9]{32}$/;
 
 /**
- * CSPRNG bytes drawn in batches (as node's own randomUUID does): one randomFillSync call costs
+ * CSPRNG bytes drawn in batches (as node's own randomUUID does): one getRandomValues call costs
  * about as much as the whole rest of a new session's commit.
  */
-const pool = Buffer.alloc(4096);
+const pool = new Uint8Array(4096);
 let poolOffset = pool.length;
 
 function randomByte(): number {
   if (poolOffset === pool.length) {
-    randomFillSync(pool);
+    fillRandom(pool);
     poolOffset = 0;
   }
   return pool[poolOffset++]!;
@@ -36,10 +35,7 @@ export function isWellFormedKey(value: string): boolean {
   return value.length === KEY_LENGTH && KEY_RE.test(value);
 }
 
-/** `crypto.hash` (node >= 20.12): the same digest without a Hash object per call. */
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
-
 /** What native stores keep at rest instead of the key, so a copy of the database hands out no live session. */
 export function digestKey(key: string): string {
-  return oneShotHash ? oneShotHash('sha256', key, 'hex') : createHash('sha256').update(key).digest('hex');
+  return hashing.sha256Hex(key);
 }

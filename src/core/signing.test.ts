@@ -26,7 +26,7 @@ describe('Django signing: the worked example of django-format.md, byte for byte'
     const key = createHash('sha256').update(`${DB_SALT}signertest-secret`).digest('hex');
     assert.equal(key, 'bdf85387cfb1aebc2fcbf94f17ffb65d3732423192291101ed1d6434a0a17922');
     assert.equal(
-      saltedHmac(`${DB_SALT}signer`, 'eyJjYXQiOiJkb2cifQ:1r31eq', 'test-secret').toString('hex'),
+      Buffer.from(saltedHmac(`${DB_SALT}signer`, 'eyJjYXQiOiJkb2cifQ:1r31eq', 'test-secret')).toString('hex'),
       '81df9b5f1ba43eec18be8b9f44cf7555b9bfc32b8f7013e15e7280d04b44a7ab',
     );
   });
@@ -95,7 +95,7 @@ describe('Python-compatible JSON', () => {
 /** Signs an arbitrary payload as Django would, for inputs Django itself never writes. */
 function forge(payload: string, secret: string, salt: string): string {
   const value = `${payload}:1r31eq`;
-  return `${value}:${saltedHmac(`${salt}signer`, value, secret).toString('base64url')}`;
+  return `${value}:${Buffer.from(saltedHmac(`${salt}signer`, value, secret)).toString('base64url')}`;
 }
 
 describe('Django signing: verification', () => {

@@ -1,5 +1,5 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { deflateSync, inflateSync } from 'node:zlib';
+import { compression } from './compress.js';
+import { fromBase64url, fromLatin1, hashing, timingSafeEqual, toBase64url, toLatin1 } from './crypto.js';
 import { ConfigError, SessionDataError } from './errors.js';
 
 /**
@@ -53,11 +53,8 @@ export function b62decode(text: string): number | null {
 }
 
 /** Django's `salted_hmac(key_salt, value, secret, algorithm="sha256")`. */
-export function saltedHmac(keySalt: string, value: string | Buffer, secret: string): Buffer {
-  const key = createHash('sha256')
-    .update(keySalt + secret, 'utf8')
-    .digest();
-  return createHmac('sha256', key).update(value).digest();
+export function saltedHmac(keySalt: string, value: string | Uint8Array, secret: string): Uint8Array {
+  return hashing.hmacSha256(hashing.sha256(keySalt + secret), value);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,24 +213,22 @@ export function resolveSecret(secret: unknown, option = 'secret'): string[] {
 
 /** A signer for one salt; HMAC keys are derived once, here. */
 export function createSigner(options: SignerOptions): Signer {
-  const keys = resolveSecret(options.secret).map((secret) =>
-    createHash('sha256').update(`${options.salt}signer${secret}`, 'utf8').digest(),
-  );
+  const keys = resolveSecret(options.secret).map((secret) => hashing.sha256(`${options.salt}signer${secret}`));
   const maxDecompressed = options.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED;
-  const sig = (key: Buffer, value: string) => createHmac('sha256', key).update(value, 'utf8').digest('base64url');
+  const sig = (key: Uint8Array, value: string) => hashing.hmacSha256Base64url(key, value);
 
   return {
     dumps(value, now = Date.now()) {
-      const data = Buffer.from(pythonJson(value), 'latin1'); // pure ASCII
+      const data = fromLatin1(pythonJson(value)); // pure ASCII
       if (data.length > maxDecompressed) {
         throw new SessionDataError(
           `the session's data is ${data.length} bytes of JSON, over the ${maxDecompressed} bytes this signer reads back (its decompression cap); store less in the session`,
         );
       }
       let payload: string;
-      const compressed = deflateSync(data);
-      if (compressed.length < data.length - 1) payload = '.' + compressed.toString('base64url');
-      else payload = data.toString('base64url');
+      const compressed = compression.deflate(data);
+      if (compressed.length < data.length - 1) payload = '.' + toBase64url(compressed);
+      else payload = toBase64url(data);
       const signed = `${payload}:${b62encode(Math.floor(now / 1000))}`;
       return `${signed}:${sig(keys[0]!, signed)}`;
     },
@@ -243,11 +238,10 @@ export function createSigner(options: SignerOptions): Signer {
       const cut = token.lastIndexOf(':');
       if (cut < 0) return { ok: false, reason: 'signature' };
       const value = token.slice(0, cut);
-      const given = Buffer.from(token.slice(cut + 1), 'utf8');
+      const given = token.slice(cut + 1);
       let verified = false;
       for (const key of keys) {
-        const expected = Buffer.from(sig(key, value), 'utf8');
-        if (expected.length === given.length && timingSafeEqual(expected, given)) {
+        if (timingSafeEqual(sig(key, value), given)) {
           verified = true;
           break;
         }
@@ -263,10 +257,10 @@ export function createSigner(options: SignerOptions): Signer {
       const compressed = payload.startsWith('.');
       if (compressed) payload = payload.slice(1);
       try {
-        let data = Buffer.from(payload, 'base64url');
-        if (compressed) data = inflateSync(data, { maxOutputLength: maxDecompressed });
+        let data = fromBase64url(payload);
+        if (compressed) data = compression.inflate(data, maxDecompressed);
         // Django decodes as latin-1: a producer that wrote raw UTF-8 gets mojibake there, and here.
-        return { ok: true, value: parsePythonJson(data.toString('latin1')), timestamp };
+        return { ok: true, value: parsePythonJson(toLatin1(data)), timestamp };
       } catch {
         return { ok: false, reason: 'malformed' };
       }

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual, toHex } from '../core/crypto.js';
 import { resolveSecret, saltedHmac, type Secret } from '../core/signing.js';
 
 /** The session keys `django.contrib.auth.login()` writes. */
@@ -41,7 +41,7 @@ const AUTH_HASH_SALT = 'django.contrib.auth.models.AbstractBaseUser.get_session_
 
 /** Django's `AbstractBaseUser.get_session_auth_hash()` for a password hash (the `auth_user.password` column). */
 export function sessionAuthHash(passwordHash: string, secret: string): string {
-  return saltedHmac(AUTH_HASH_SALT, passwordHash, secret).toString('hex');
+  return toHex(saltedHmac(AUTH_HASH_SALT, passwordHash, secret));
 }
 
 /**
@@ -53,11 +53,9 @@ export function sessionAuthHash(passwordHash: string, secret: string): string {
 export function verifyDjangoUserHash(session: SessionLike, passwordHash: string, secret: Secret): boolean {
   const given = read(session, HASH_SESSION_KEY);
   if (typeof given !== 'string' || given === '' || typeof passwordHash !== 'string') return false;
-  const givenBytes = Buffer.from(given, 'utf8');
   let ok = false;
   for (const key of resolveSecret(secret)) {
-    const expected = Buffer.from(sessionAuthHash(passwordHash, key), 'utf8');
-    if (expected.length === givenBytes.length && timingSafeEqual(expected, givenBytes)) ok = true;
+    if (timingSafeEqual(sessionAuthHash(passwordHash, key), given)) ok = true;
   }
   return ok;
 }

@@ -32,7 +32,7 @@ describe('djangoCodec (Django SessionBase.encode / decode)', () => {
   it('a correctly signed payload that does not decode is {} without a log (test_decode_serializer_exception)', () => {
     const logger = recordingLogger();
     const value = 'invalid data:1r31eq';
-    const token = `${value}:${saltedHmac('django.contrib.sessions.SessionStoresigner', value, STRONG).toString('base64url')}`;
+    const token = `${value}:${Buffer.from(saltedHmac('django.contrib.sessions.SessionStoresigner', value, STRONG)).toString('base64url')}`;
     assert.deepEqual(djangoCodec({ secret: STRONG, logger }).decode(token), {});
     assert.equal(logger.records.length, 0);
   });

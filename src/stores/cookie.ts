@@ -2,6 +2,7 @@ import { SessionDataError, ConfigError } from '../core/errors.js';
 import { consoleLogger, rateLimited, type Logger } from '../core/log.js';
 import { checkForeignSecret, checkOwnSecret } from '../core/secret.js';
 import { EXPIRY_KEY, expiresAt } from '../core/expiry.js';
+import { utf8Length } from '../core/crypto.js';
 import { createSigner, type Secret, type Signer } from '../core/signing.js';
 import type { SessionData } from '../core/codec.js';
 import type { ClientSideStore, StoredSessionData } from '../core/store.js';
@@ -70,7 +71,7 @@ export class CookieStore implements ClientSideStore {
     this.#signer = createSigner({ secret, salt: SIGNED_COOKIES_SALT, maxDecompressed: MAX_COOKIE_JSON_BYTES });
     const name = options.cookieName ?? 'sessionid';
     if (typeof name !== 'string' || name === '') throw new ConfigError('cookieName', "give the session cookie's name, as in cookie.name");
-    this.#nameBytes = Buffer.byteLength(name);
+    this.#nameBytes = utf8Length(name);
     if (options.clock !== undefined && typeof options.clock !== 'function')
       throw new ConfigError('clock', 'give a function returning milliseconds, like Date.now');
     this.#logger = rateLimited(logger, BAD_COOKIE_LOG_INTERVAL_MS, options.clock ?? Date.now);

@@ -1,5 +1,6 @@
 import { consoleLogger, type Logger } from '../core/log.js';
 import { decodeData, encodeData, type SessionData } from '../core/codec.js';
+import { utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
 import { type IndexedSession, userIdOf } from '../core/accounts.js';
 import type { SessionStore, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
@@ -165,7 +166,7 @@ export class MemoryStore implements SessionStore, UserIndexedStore {
     let bytes = 0;
     for (const row of this.#rows.values()) {
       if (row.expiresAt <= now) expired++;
-      bytes += Buffer.byteLength(row.json);
+      bytes += utf8Length(row.json);
     }
     return { count: this.#rows.size, expired, bytes };
   }

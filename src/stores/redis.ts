@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { consoleLogger, type Logger } from '../core/log.js';
 import { encodeData, type SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
+import { hashing, utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
 import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
 import { requireOptional } from '../core/require.js';
@@ -77,7 +77,7 @@ end
 return 0
 `;
 
-const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+const sha1 = (text: string) => hashing.sha1Hex(text);
 const UPDATE_SHA = sha1(UPDATE_SCRIPT);
 const CLEAR_SHA = sha1(CLEAR_SCRIPT);
 
@@ -424,7 +424,7 @@ export class RedisStore implements SessionStore {
       for (const text of values) {
         if (text === null || text === undefined) continue; // expired between SCAN and GET
         stats.count++;
-        stats.bytes += Buffer.byteLength(text);
+        stats.bytes += utf8Length(text);
         const head = HEAD.exec(text);
         if (head && Number(head[2]) <= now) stats.expired++;
       }

@@ -1,0 +1,27 @@
+// One app for every runtime test: a fetch handler (Hono + sessionkit/hono) over each store given,
+// at /<store>/count (adds one to the session's count and answers it) and /<store>/key (the session's
+// key, or "none"). The runtime tests serve it over HTTP with the runtime's own server.
+import { Hono } from 'hono';
+import { CookieStore, MemoryStore, createSessions } from 'sessionkit';
+import { sessionMiddleware } from 'sessionkit/hono';
+
+export function makeApp(stores = {}) {
+  const all = { memory: new MemoryStore(), cookie: new CookieStore({ secret: 'runtime-test-secret' }), ...stores };
+  const app = new Hono();
+  for (const [name, store] of Object.entries(all)) {
+    const sub = new Hono();
+    sub.use(sessionMiddleware(createSessions({ store })));
+    sub.get('/count', (c) => {
+      const session = c.get('session');
+      const count = session.get('count', 0) + 1;
+      session.set('count', count);
+      return c.text(String(count));
+    });
+    app.route(`/${name}`, sub);
+  }
+  app.get('/', (c) => c.text(Object.keys(all).join(',')));
+  return app;
+}
+
+let app;
+export default { fetch: (request, env, ctx) => (app ??= makeApp()).fetch(request, env, ctx) };
