@@ -1,6 +1,6 @@
 // One app for every runtime test: a fetch handler (Hono + sessionkit/hono) over each store given,
-// at /<store>/count (adds one to the session's count and answers it) and /<store>/key (the session's
-// key, or "none"). The runtime tests serve it over HTTP with the runtime's own server.
+// at /<store>/count (adds one to the session's count and answers it), and /edge/count doing the same
+// with the framework-free load/commit. The runtime tests serve it over HTTP with the runtime's own server.
 import { Hono } from 'hono';
 import { CookieStore, MemoryStore, createSessions } from 'sessionkit';
 import { sessionMiddleware } from 'sessionkit/hono';
@@ -19,7 +19,16 @@ export function makeApp(stores = {}) {
     });
     app.route(`/${name}`, sub);
   }
-  app.get('/', (c) => c.text(Object.keys(all).join(',')));
+  // Next.js-style edge code: the framework-free API on the fetch Request, no middleware.
+  const edge = createSessions({ store: new CookieStore({ secret: 'runtime-test-secret' }) });
+  app.get('/edge/count', async (c) => {
+    const session = await edge.load(c.req.raw);
+    const count = session.get('count', 0) + 1;
+    session.set('count', count);
+    const setCookie = await edge.commit(session);
+    return new Response(String(count), { headers: setCookie ? { 'set-cookie': setCookie } : {} });
+  });
+  app.get('/', (c) => c.text([...Object.keys(all), 'edge'].join(',')));
   return app;
 }
 

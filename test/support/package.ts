@@ -46,7 +46,7 @@ export function packedTarball(): string {
 }
 
 /** Extra packages the shared project installs beside sessionkit (all in the repo's lock, so in npm's cache). */
-const PROJECT_DEPS = ['hono'];
+const PROJECT_DEPS = ['hono', '@hono/node-server'];
 
 /**
  * A fresh project (`{"type": "commonjs"}` package.json) with the tarball installed by npm from the local
@@ -56,7 +56,7 @@ export function installedProject(): string {
   const tgz = packedTarball();
   const dir = join(cache, 'project');
   const stampFile = join(dir, '.stamp');
-  const stamp = readFileSync(join(cache, 'tarball.stamp'), 'utf8');
+  const stamp = `${readFileSync(join(cache, 'tarball.stamp'), 'utf8')}:${PROJECT_DEPS.join(',')}`;
   if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return dir;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
