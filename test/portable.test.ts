@@ -16,10 +16,7 @@ const run = promisify(execFile);
  * at import (no process.getBuiltinModule, no Buffer), so hashing, signing and zlib take their
  * @noble/hashes, fflate and Web-API paths.
  */
-// Until SqliteStore loads its driver on first use, the entry imports better-sqlite3, node:fs and node:path.
-const pending = { todo: 'SqliteStore imports better-sqlite3, node:fs and node:path at module level' };
-
-describe('sessionkit without Node.js built-ins', pending, () => {
+describe('sessionkit without Node.js built-ins', () => {
   let project: string;
   let bundle: string;
   before(async () => {

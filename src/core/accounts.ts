@@ -1,5 +1,5 @@
 // Accounts and devices: who a session belongs to, where it was signed in, and the limits on its life.
-import { randomBytes } from 'node:crypto';
+import { fillRandom, toBase64url } from './crypto.js';
 import type { SessionData } from './codec.js';
 import { ConfigError, SessionDataError } from './errors.js';
 import type { RequestLike } from './cookie.js';
@@ -16,7 +16,7 @@ export const CSRF_KEY = '_csrftoken';
 
 /** A new CSRF token: 32 random bytes, base64url (43 characters). */
 export function newCsrfToken(): string {
-  return randomBytes(32).toString('base64url');
+  return toBase64url(fillRandom(new Uint8Array(32)));
 }
 
 /** What `login` records in the session (times in milliseconds since the epoch). */

@@ -1,6 +1,6 @@
 // CSRF tokens kept in the session (Django's CSRF_USE_SESSIONS) and the framework-neutral check the
 // adapters' middleware wraps. https://owasp.org/www-community/attacks/csrf
-import { timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from './crypto.js';
 import { CSRF_KEY } from './accounts.js';
 import { ConfigError } from './errors.js';
 import type { Session } from './session.js';
@@ -25,9 +25,7 @@ export function storedCsrfToken(session: Session<any>): string | null {
 export function verifyCsrfToken(session: Session<any>, token: unknown): boolean {
   const expected = storedCsrfToken(session);
   if (expected === null || typeof token !== 'string') return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return timingSafeEqual(expected, token);
 }
 
 /** What the CSRF check needs of a request: every adapter translates its framework's request to this. */
