@@ -54,7 +54,7 @@ describe('sessionkit without Node.js built-ins', () => {
     assert.match(out.memory![2], /^sessionid=[a-z0-9]{32}$/);
     assert.deepEqual(out.cookie!.slice(0, 2), ['1', '2']);
     // The last cookie, made by @noble/hashes and fflate, read by node:crypto and node:zlib.
-    const store = new CookieStore({ secret: 'runtime-test-secret' });
+    const store = new CookieStore({ secret: 'runtime-test-secret-0123456789-abcdefghij' });
     const token = decodeURIComponent(out.cookie![3].slice('sessionid='.length));
     assert.deepEqual(store.unseal(token, 1209600)?.data, { count: 2 });
   });

@@ -6,7 +6,7 @@ import { CookieStore, MemoryStore, createSessions } from 'sessionkit';
 import { sessionMiddleware } from 'sessionkit/hono';
 
 export function makeApp(stores = {}) {
-  const all = { memory: new MemoryStore(), cookie: new CookieStore({ secret: 'runtime-test-secret' }), ...stores };
+  const all = { memory: new MemoryStore(), cookie: new CookieStore({ secret: 'runtime-test-secret-0123456789-abcdefghij' }), ...stores };
   const app = new Hono();
   for (const [name, store] of Object.entries(all)) {
     const sub = new Hono();
@@ -20,7 +20,7 @@ export function makeApp(stores = {}) {
     app.route(`/${name}`, sub);
   }
   // Next.js-style edge code: the framework-free API on the fetch Request, no middleware.
-  const edge = createSessions({ store: new CookieStore({ secret: 'runtime-test-secret' }) });
+  const edge = createSessions({ store: new CookieStore({ secret: 'runtime-test-secret-0123456789-abcdefghij' }) });
   app.get('/edge/count', async (c) => {
     const session = await edge.load(c.req.raw);
     const count = session.get('count', 0) + 1;

@@ -53,22 +53,25 @@ const PROJECT_DEPS = ['hono', '@hono/node-server'];
  * cache, without install scripts and without optional peers except those in PROJECT_DEPS.
  */
 export function installedProject(): string {
+  const versions = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies as Record<string, string>;
+  return freshProject('project', 'commonjs', Object.fromEntries(PROJECT_DEPS.map((d) => [d, versions[d]!])));
+}
+
+/**
+ * A fresh project named `name` with the tarball and `deps` (name → version range) installed by npm,
+ * from the local cache where it can; kept until the tarball or `deps` change.
+ */
+export function freshProject(name: string, type: 'commonjs' | 'module', deps: Record<string, string>): string {
   const tgz = packedTarball();
-  const dir = join(cache, 'project');
+  const dir = join(cache, name);
   const stampFile = join(dir, '.stamp');
-  const stamp = `${readFileSync(join(cache, 'tarball.stamp'), 'utf8')}:${PROJECT_DEPS.join(',')}`;
+  const stamp = `${readFileSync(join(cache, 'tarball.stamp'), 'utf8')}:${type}:${JSON.stringify(deps)}`;
   if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return dir;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const versions = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies as Record<string, string>;
   writeFileSync(
     join(dir, 'package.json'),
-    JSON.stringify({
-      name: 'fresh-project',
-      private: true,
-      type: 'commonjs',
-      dependencies: Object.fromEntries([['sessionkit', `file:${tgz}`], ...PROJECT_DEPS.map((d) => [d, versions[d]!])]),
-    }),
+    JSON.stringify({ name: `fresh-${name}`, private: true, type, dependencies: { sessionkit: `file:${tgz}`, ...deps } }),
   );
   execFileSync(npm, ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd: dir,
