@@ -96,15 +96,13 @@ describe('the packed package', () => {
          (async () => { ${ROUND_TRIP} })();`,
       );
       const outfile = join(project, `bundle-${format}.${format === 'esm' ? 'mjs' : 'cjs'}`);
-      // A native addon cannot be bundled; an app that bundles for Node leaves it to node_modules.
-      const external = ['better-sqlite3'];
       await build({
         entryPoints: [entry],
         bundle: true,
         platform: 'node',
         format,
         outfile,
-        external,
+
         logLevel: 'error',
         absWorkingDir: project,
       });

@@ -1,5 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { builtin } from '../core/require.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { consoleLogger, type Logger } from '../core/log.js';
 import type { CreateStoreOptions } from '../core/store.js';
@@ -45,7 +44,7 @@ function configure(options: SqliteStoreOptions): SqlStoreConfig {
   const driver = loadSqliteDriver(options.driver);
   let db: SqliteConnection;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') makeParentFolder(path);
     db = openSqlite(driver, path);
   } catch (err) {
     throw new StoreUnavailableError(`cannot open the SQLite store at ${path}: ${(err as Error).message}`, { cause: err });
@@ -92,4 +91,11 @@ export class SqliteStore extends SqlStore {
     if (path === '') throw new ConfigError('url', `${JSON.stringify(url)} names no file; write e.g. sqlite:./sessions.sqlite3`);
     return new SqliteStore({ ...options, path: decodeURIComponent(path) });
   }
+}
+
+/** Creates the folder of a database file; node:fs is reached at construction, never at import. */
+function makeParentFolder(path: string): void {
+  const fs = builtin<typeof import('node:fs')>('node:fs');
+  const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  if (fs && cut > 0) fs.mkdirSync(path.slice(0, cut), { recursive: true });
 }

@@ -4,30 +4,15 @@ import { build, type Plugin } from 'esbuild';
 
 const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
-/**
- * Imports left out of the edge bundle (replaced by an empty module), each by the one source file
- * that may import it: SqliteStore still imports its driver and two node: modules at module level.
- * Anything else that reaches a Node.js built-in fails the build.
- */
-const STUBBED: Record<string, RegExp> = {
-  'better-sqlite3': /sessionkit\/dist\/stores\/sqlite\.js$/,
-  'node:fs': /sessionkit\/dist\/stores\/sqlite\.js$/,
-  'node:path': /sessionkit\/dist\/stores\/sqlite\.js$/,
-};
-
 /** Fails the build on any import of a Node.js built-in, as a bundler for Workers or the edge does. */
 const noNodeBuiltins: Plugin = {
   name: 'no-node-builtins',
   setup(b) {
     b.onResolve({ filter: /.*/ }, (args) => {
-      if (STUBBED[args.path]?.test(args.importer)) return { path: args.path, namespace: 'stub' };
       return NODE_BUILTINS.has(args.path) || args.path.startsWith('node:')
         ? { errors: [{ text: `${args.path} is a Node.js built-in (imported by ${args.importer})` }] }
         : undefined;
     });
-    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
-      contents: 'export default {}; export const mkdirSync = () => {}, dirname = () => {};',
-    }));
   },
 };
 
