@@ -24,6 +24,7 @@ describeAdapter('hand-written glue on sessions.commitResponse (public API only)'
         res.end(r.body);
       } catch (err) {
         const answer = sessionErrorResponse(err) ?? { status: 500, text: 'Internal Server Error\n' };
+        sessions.logger.warn(`answering ${answer.status}`, { error: String(err) });
         res.writeHead(answer.status, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end(answer.text);
       }

@@ -39,7 +39,7 @@ export function sessionPlugin(fastify: FastifyInstance, options: SessionPluginOp
         next();
       },
       (err) => {
-        const answer = answerError(sessions.logger, err);
+        const answer = answerError(sessions.logger, err, true);
         if (answer === null || answer.status === 500) return next(err);
         reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.text);
       },
@@ -92,7 +92,7 @@ function fail(
   payload: unknown,
   next: (err: Error | null, payload?: unknown) => void,
 ): void {
-  const answer = answerError(sessions.logger, err);
+  const answer = answerError(sessions.logger, err, true);
   if (answer === null || answer.status === 500) {
     next(err as Error);
     return;

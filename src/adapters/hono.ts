@@ -58,7 +58,7 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
 
 /** 400 (SessionInterruptedError) or 503 (StoreUnavailableError); anything else is rethrown to Hono's onError. */
 function errorAnswer(sessions: Sessions<any>, err: unknown): Response {
-  const answer = answerError(sessions.logger, err);
+  const answer = answerError(sessions.logger, err, true);
   if (answer === null || answer.status === 500) throw err;
   return new Response(answer.text, { status: answer.status, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
 }

@@ -1,6 +1,6 @@
 import { varyWithCookie } from './cookie.js';
 import { sessionErrorResponse } from './errors.js';
-import type { Logger } from './log.js';
+import { rateLimited, type Logger } from './log.js';
 import type { CommitResponse } from './sessions.js';
 
 /**
@@ -48,14 +48,24 @@ function headerText(value: unknown): string | undefined {
   return Array.isArray(value) ? value.join(', ') : String(value);
 }
 
+/** One rate-limited view of each logger: a store outage answers many 503s, and logs one line a minute with a count. */
+const outageLoggers = new WeakMap<Logger, Logger>();
+
 /**
  * What an adapter answers for an error thrown by load or commit: a sessionkit error's status and
- * text (400, 503, or 500 for a bug, which is logged through `logger`), or null for any other
- * error, which is the framework's (or the application's) to handle.
+ * text (400, 503, or 500 for a bug), or null for any other error, which is the framework's (or the
+ * application's) to handle. Logs through `logger` what the adapter answers itself: a 503 with the
+ * store's failure (rate-limited), and a 500 unless `frameworkHandles500` (the adapter passes
+ * those to the framework's own error handling, which logs them).
  */
-export function answerError(logger: Logger, err: unknown): { status: number; text: string } | null {
+export function answerError(logger: Logger, err: unknown, frameworkHandles500 = false): { status: number; text: string } | null {
   const answer = sessionErrorResponse(err);
-  if (answer !== null && answer.status === 500) logSessionError(logger, err);
+  if (answer === null) return null;
+  if (answer.status === 503) {
+    let limited = outageLoggers.get(logger);
+    if (limited === undefined) outageLoggers.set(logger, (limited = rateLimited(logger, 60_000)));
+    limited.warn('the session store cannot be reached; answering 503', { error: (err as Error).message });
+  } else if (answer.status >= 500 && !frameworkHandles500) logSessionError(logger, err);
   return answer;
 }
 

@@ -160,13 +160,15 @@ export function describeAdapter(name: string, options: DescribeAdapterOptions): 
   describe(`adapter behaviour: ${name}`, () => {
     async function withServer(
       sessionOptions: Omit<SessionsOptions<unknown>, 'store'>,
-      fn: (base: string, probe: ProbeStore, sessions: Sessions<Record<string, any>>) => Promise<void>,
+      fn: (base: string, probe: ProbeStore, sessions: Sessions<Record<string, any>>, logged: string[]) => Promise<void>,
     ): Promise<void> {
       const probe = new ProbeStore(new MemoryStore({ logger: { warn() {}, error() {} } }));
-      const sessions = makeSessions<Record<string, any>>({ ...sessionOptions, store: probe }, () => probe);
+      const logged: string[] = [];
+      const logger = { warn: (m: string) => void logged.push(m), error: (m: string) => void logged.push(m) };
+      const sessions = makeSessions<Record<string, any>>({ logger, ...sessionOptions, store: probe }, () => probe);
       const server = await options.start(sessions, routesFor(probe));
       try {
-        await fn(server.url, probe, sessions);
+        await fn(server.url, probe, sessions, logged);
       } finally {
         await server.close();
       }
@@ -349,8 +351,8 @@ export function describeAdapter(name: string, options: DescribeAdapterOptions): 
         assert.equal(await probe.inner.exists(cookie.split('=')[1]!), false);
       }));
 
-    it('a store that is down answers 503, on load and on commit', () =>
-      withServer({}, async (base, probe) => {
+    it('a store that is down answers 503, on load and on commit, logged through the sessions logger', () =>
+      withServer({}, async (base, probe, _sessions, logged) => {
         const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
         probe.down = true;
         const load = await request(base, '/read', cookie);
@@ -360,6 +362,10 @@ export function describeAdapter(name: string, options: DescribeAdapterOptions): 
         assert.equal(commit.status, 503, 'commit fails');
         assert.match(commit.body, /^Service Unavailable: the session store cannot be reached/);
         assert.doesNotMatch(commit.body, /probe store/, 'the store failure text stays in the log');
+        assert.ok(
+          logged.some((m) => /answering 503/.test(m)),
+          'the outage is logged through the logger option',
+        );
         assert.equal((await request(base, '/untouched')).status, 200, 'no cookie, no store: still served');
         probe.down = false;
         assert.equal((await request(base, '/read', cookie)).body, 'count=1', 'nothing was lost');
