@@ -1,6 +1,6 @@
 /**
  * Property-based tests (fast-check) through a real node:http server (sessionkit/node) on every
- * store that runs in this process, and on Redis: random cookie headers, random session data
+ * store that runs in this process, and on Redis and PostgreSQL: random cookie headers, random session data
  * (inherited names, deep nesting, any string), random cookie options and expiries. Whatever
  * comes in, the server answers no 5xx but a clear 503 when the store is down, never adopts a
  * key the client chose, and what a request committed is what the next one loads.
@@ -21,6 +21,7 @@ import {
   CookieStore,
   createSessions,
   MemoryStore,
+  PostgresStore,
   RedisStore,
   SessionDataError,
   SqliteStore,
@@ -29,6 +30,8 @@ import {
   type Session,
   type SessionsOptions,
 } from '../src/index.js';
+import pg from 'pg';
+import { startPostgres, type RunningPostgres } from './support/postgres.js';
 import { startRedis, stopAll } from './support/redis.js';
 
 const SECRET = 'pR0p3rty-t3st-s3cr3t/9f8e7d6c5b4a39281706f5e4d3c2b1a0';
@@ -268,6 +271,7 @@ interface Target {
 
 const dir = mkdtempSync(join(tmpdir(), 'sessionkit-property-'));
 let redisUrl: string | undefined;
+let postgres: RunningPostgres | undefined;
 
 const targets: Target[] = [
   { name: 'MemoryStore', serverSide: true, make: async () => ({ store: new MemoryStore({ logger: quiet }) }) },
@@ -290,10 +294,20 @@ const targets: Target[] = [
       };
     },
   },
+  {
+    name: 'PostgresStore',
+    serverSide: true,
+    async make() {
+      postgres ??= await startPostgres();
+      const pool = new pg.Pool({ connectionString: postgres.url, max: 4 });
+      return { store: new PostgresStore({ pool, logger: quiet }), done: () => pool.end() };
+    },
+  },
 ];
 
 after(async () => {
   await stopAll();
+  await postgres?.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
 
