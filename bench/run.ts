@@ -4,6 +4,7 @@
  *   (no part) | throughput   req/s and CPU per request at saturation against the peers (docs/benchmark.md)
  *   curves                   cost against session size, store size and parallel requests (docs/bench/*.svg)
  *   memory                   bytes per stored session, per live session, eviction, clearExpired stalls
+ *   micro                    the session work of one request without HTTP, µs of CPU (before/after figures)
  *   soak                     minutes of mixed traffic on the demo with the store killed every 30 s
  *
  *   --quick            a short check: 3 rounds of 1 s, nothing written to the docs
@@ -17,6 +18,9 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { curves } from './curves.js';
+import { replaceBlock } from './lib/doc.js';
+import { micro } from './micro.js';
 import { soak } from './soak.js';
 import { throughput } from './throughput.js';
 
@@ -52,6 +56,20 @@ switch (part) {
     console.log(`targets met: ${met} of ${total}`);
     break;
   }
+  case 'curves': {
+    const text = await curves({
+      quick,
+      seconds: Number(values.seconds ?? (quick ? 1 : 2)),
+      rounds: Number(values.rounds ?? (quick ? 1 : 2)),
+      outDir: join(root, 'docs', 'bench'),
+      only: positionals[1] ?? null,
+    });
+    if (!quick) replaceBlock(values.out ?? join(root, 'docs', 'benchmark.md'), 'curves', text);
+    break;
+  }
+  case 'micro':
+    await micro();
+    break;
   case 'soak': {
     const t = await soak({
       minutes: Number(values.minutes ?? (quick ? 1 : 10)),

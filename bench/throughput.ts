@@ -8,8 +8,8 @@
  * /proc/PID/stat.
  */
 import { createRequire } from 'node:module';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { replaceBlock } from './lib/doc.js';
 import { cpuMicros, cpuModel, cpuShare, median, quantile } from './lib/proc.js';
 import { type Server, startServer, visitorCookies } from './lib/server.js';
 import { cookieFile, ensureWrk, wrk, type WrkResult } from './lib/wrk.js';
@@ -318,15 +318,6 @@ export async function throughput(o: ThroughputOptions): Promise<{ met: number; t
   }
   const block = lines.join('\n');
   console.log(`\n${block}`);
-  if (o.out) {
-    const START = '<!-- bench:results:start -->';
-    const END = '<!-- bench:results:end -->';
-    const doc = existsSync(o.out) ? readFileSync(o.out, 'utf8') : `# Benchmark\n\n${START}\n${END}\n`;
-    const i = doc.indexOf(START);
-    const j = doc.indexOf(END);
-    const next = i >= 0 && j > i ? `${doc.slice(0, i + START.length)}\n${block}\n${doc.slice(j)}` : `${doc}\n${START}\n${block}\n${END}\n`;
-    writeFileSync(o.out, next);
-    console.log(`written to ${o.out}`);
-  }
+  if (o.out) replaceBlock(o.out, 'throughput', block);
   return { met, total: trows.length };
 }

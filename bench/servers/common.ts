@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+const handlers = new Map<string, (msg: any) => unknown>();
+/** Answers a parent request of this type (the reply carries the request's id). */
+export const onRequest = (type: string, fn: (msg: any) => unknown) => handlers.set(type, fn);
+
 export type Impl = 'bare' | 'empty' | 'sessionkit' | 'express-session' | 'fastify-session' | 'iron-session';
 export type StoreKind = 'none' | 'memory' | 'sqlite' | 'redis' | 'cookie';
 
@@ -27,7 +31,38 @@ export async function sessionkitSessions() {
   const logger = { warn() {}, error() {} };
   let store: unknown;
   // a store URL (sqlite:/path, postgres://…, redis://…) overrides the kind: the cost curves use it
-  if (process.env.BENCH_STORE_URL) return sk.createSessions({ store: sk.createStore(process.env.BENCH_STORE_URL, { logger }) });
+  if (process.env.BENCH_STORE_URL) store = sk.createStore(process.env.BENCH_STORE_URL, { logger });
+  else store = await storeOfKind(sk, logger);
+  if (process.env.BENCH_COUNT_UPDATES) store = countingUpdates(store as Record<string, any>);
+  return sk.createSessions({ store, ...(process.env.BENCH_MAX_AGE ? { cookie: { maxAge: Number(process.env.BENCH_MAX_AGE) } } : {}) });
+}
+
+/** The store's conditional updates and their conflicts, counted (for the parallel-requests curve). */
+const updates = { updates: 0, conflicts: 0, missing: 0 };
+onRequest('updates', () => {
+  const r = { ...updates };
+  updates.updates = updates.conflicts = updates.missing = 0;
+  return r;
+});
+function countingUpdates(store: Record<string, any>) {
+  return new Proxy(store, {
+    get(target, name) {
+      if (name === 'update')
+        return async (...args: unknown[]) => {
+          updates.updates++;
+          const r = await target.update(...args);
+          if (r.status === 'conflict') updates.conflicts++;
+          if (r.status === 'missing') updates.missing++;
+          return r;
+        };
+      const v = Reflect.get(target, name, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+async function storeOfKind(sk: Record<string, any>, logger: { warn(): void; error(): void }): Promise<unknown> {
+  let store: unknown;
   switch (storeKind) {
     case 'memory':
       store = new sk.MemoryStore({ logger });
@@ -52,7 +87,7 @@ export async function sessionkitSessions() {
     default:
       throw new Error(`bench: sessionkit needs a store, got ${storeKind}`);
   }
-  return sk.createSessions({ store });
+  return store;
 }
 
 export async function connectRedisStore() {
@@ -65,10 +100,6 @@ export async function connectRedisStore() {
 }
 
 export const IRON_OPTIONS = { password: SECRET, cookieName: 'iron', cookieOptions: { secure: false } };
-
-const handlers = new Map<string, (msg: any) => unknown>();
-/** Answers a parent request of this type (the reply carries the request's id). */
-export const onRequest = (type: string, fn: (msg: any) => unknown) => handlers.set(type, fn);
 
 onRequest('mem', () => {
   for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();

@@ -19,7 +19,22 @@ if (impl === 'bare') {
 } else if (impl === 'sessionkit') {
   const { withSession } = await import('../../dist/adapters/node.js');
   listener = withSession(await sessionkitSessions(), (req, res, session) => {
-    if (req.url === '/count') {
+    const url = req.url ?? '/';
+    if (url.startsWith('/fill?')) {
+      // a session of about `bytes` bytes of JSON: a list of small records, as a cart or history
+      const bytes = Number(new URL(url, 'http://x').searchParams.get('bytes'));
+      const blob = Array.from({ length: Math.max(1, Math.round(bytes / 50)) }, (_, i) => ({ id: i, name: `item-${i}`, qty: 1 }));
+      session.set('blob', blob);
+      session.set('count', 0);
+      return text(res, String(JSON.stringify(blob).length));
+    }
+    if (url === '/readblob') return text(res, `items=${session.get('blob', []).length}`);
+    if (url === '/incr') {
+      session.modify('n', (n = 0) => n + 1);
+      return text(res, 'ok');
+    }
+    if (url === '/n') return text(res, String(session.get('n', 0)));
+    if (url === '/count') {
       const count = session.get('count', 0) + 1;
       session.set('count', count);
       text(res, `count=${count}`);
