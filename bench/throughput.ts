@@ -113,6 +113,16 @@ function cells(): Cell[] {
   add('hono', 'hono', 'bare', 'none', 'bare Hono', ALL_ROUTES);
   add('hono', 'hono', 'empty', 'none', 'Hono + empty middleware', ALL_ROUTES);
   add('hono', 'hono', 'sessionkit', 'memory', 'sessionkit MemoryStore', ALL_ROUTES);
+  // BENCH_BEFORE=path/to/another/dist: each sessionkit server twice, this build and that one
+  const before = process.env.BENCH_BEFORE;
+  if (before)
+    for (const c of out.filter((c) => c.env.BENCH_IMPL === 'sessionkit').reverse())
+      out.splice(out.indexOf(c) + 1, 0, {
+        ...c,
+        id: `${c.id}/before`,
+        label: `${c.label} (before)`,
+        env: { ...c.env, BENCH_DIST: before },
+      });
   return out;
 }
 

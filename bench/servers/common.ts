@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 
 const handlers = new Map<string, (msg: any) => unknown>();
 /** Answers a parent request of this type (the reply carries the request's id). */
@@ -23,11 +24,17 @@ export const redisUrl = process.env.BENCH_REDIS_URL ?? '';
 export const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 
 const cleanups: (() => Promise<void> | void)[] = [];
+
+/** A module of the built package: ../../dist, or BENCH_DIST (another build, to compare before and after a change). */
+export function fromDist(path: string): string {
+  const base = process.env.BENCH_DIST ? pathToFileURL(`${process.env.BENCH_DIST}/`).href : new URL('../../dist/', import.meta.url).href;
+  return new URL(path, base).href;
+}
 export const onExit = (fn: () => Promise<void> | void) => cleanups.push(fn);
 
 /** sessionkit from the built package (`npm run build` runs first), as a user would import it. */
 export async function sessionkitSessions() {
-  const sk: Record<string, any> = await import('../../dist/index.js');
+  const sk: Record<string, any> = await import(fromDist('index.js'));
   const logger = { warn() {}, error() {} };
   let store: unknown;
   // a store URL (sqlite:/path, postgres://…, redis://…) overrides the kind: the cost curves use it

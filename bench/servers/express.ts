@@ -1,7 +1,7 @@
 /** Express 5: bare, sessionkit (sessionkit/express), express-session (MemoryStore, connect-redis) and iron-session. */
 import type { Request, Response } from 'express';
 import { getIronSession } from 'iron-session';
-import { connectRedisStore, impl, IRON_OPTIONS, ready, SECRET, sessionkitSessions, storeKind } from './common.js';
+import { connectRedisStore, impl, IRON_OPTIONS, ready, SECRET, sessionkitSessions, storeKind, fromDist } from './common.js';
 
 // BENCH_EXPRESS=express4 runs the same servers on Express 4 (an npm alias), when it is installed
 const { default: express } = (await import(process.env.BENCH_EXPRESS ?? 'express')) as { default: typeof import('express') };
@@ -14,7 +14,7 @@ if (impl === 'bare') {
   app.get('/read', (_req, res) => void res.type('text/plain').send('count=0'));
   app.get('/count', (_req, res) => void res.type('text/plain').send('count=1'));
 } else if (impl === 'sessionkit') {
-  const { sessionMiddleware } = await import('../../dist/adapters/express.js');
+  const { sessionMiddleware } = (await import(fromDist('adapters/express.js'))) as typeof import('../../dist/adapters/express.js');
   app.use(sessionMiddleware(await sessionkitSessions()));
   app.get('/none', (_req, res) => void res.type('text/plain').send('ok'));
   app.get('/read', (req, res) => void res.type('text/plain').send(`count=${req.session.get('count', 0)}`));

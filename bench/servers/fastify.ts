@@ -1,7 +1,7 @@
 /** Fastify 5: bare, sessionkit (sessionkit/fastify), @fastify/session (+@fastify/cookie) and iron-session. */
 import Fastify from 'fastify';
 import { getIronSession } from 'iron-session';
-import { connectRedisStore, impl, IRON_OPTIONS, ready, SECRET, sessionkitSessions, storeKind } from './common.js';
+import { connectRedisStore, impl, IRON_OPTIONS, ready, SECRET, sessionkitSessions, storeKind, fromDist } from './common.js';
 
 const app = Fastify({ logger: false });
 
@@ -10,7 +10,7 @@ if (impl === 'bare') {
   app.get('/read', async () => 'count=0');
   app.get('/count', async () => 'count=1');
 } else if (impl === 'sessionkit') {
-  const { sessionPlugin } = await import('../../dist/adapters/fastify.js');
+  const { sessionPlugin } = (await import(fromDist('adapters/fastify.js'))) as typeof import('../../dist/adapters/fastify.js');
   await app.register(sessionPlugin, { sessions: await sessionkitSessions() });
   app.get('/none', async () => 'ok');
   app.get('/read', async (request) => `count=${request.session.get('count', 0)}`);

@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { impl, ready, sessionkitSessions } from './common.js';
+import { impl, ready, sessionkitSessions, fromDist } from './common.js';
 
 let app: Hono<any>;
 if (impl === 'bare') {
@@ -20,7 +20,7 @@ if (impl === 'bare') {
   app.get('/read', (c) => c.text('count=0'));
   app.get('/count', (c) => c.text('count=1'));
 } else if (impl === 'sessionkit') {
-  const { sessionMiddleware } = await import('../../dist/adapters/hono.js');
+  const { sessionMiddleware } = (await import(fromDist('adapters/hono.js'))) as typeof import('../../dist/adapters/hono.js');
   const sk = new Hono<import('../../dist/adapters/hono.js').SessionEnv<{ count: number }>>();
   sk.use(sessionMiddleware(await sessionkitSessions()));
   sk.get('/none', (c) => c.text('ok'));

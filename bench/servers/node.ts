@@ -1,7 +1,7 @@
 /** node:http: bare, sessionkit (sessionkit/node) and iron-session. */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { getIronSession } from 'iron-session';
-import { impl, IRON_OPTIONS, ready, sessionkitSessions } from './common.js';
+import { impl, IRON_OPTIONS, ready, sessionkitSessions, fromDist } from './common.js';
 
 const text = (res: ServerResponse, body: string) => {
   res.setHeader('Content-Type', 'text/plain');
@@ -17,7 +17,7 @@ if (impl === 'bare') {
     else text(res, 'ok');
   };
 } else if (impl === 'sessionkit') {
-  const { withSession } = await import('../../dist/adapters/node.js');
+  const { withSession } = (await import(fromDist('adapters/node.js'))) as typeof import('../../dist/adapters/node.js');
   listener = withSession(await sessionkitSessions(), (req, res, session) => {
     const url = req.url ?? '/';
     if (url.startsWith('/fill?')) {
