@@ -10,7 +10,7 @@ import {
   type UserSession,
 } from './accounts.js';
 import { digestKey } from './keys.js';
-import type { AnyStore, ClientSideStore, SessionStore, StoredSession, UserIndexedStore } from './store.js';
+import type { AnyStore, ClientSideStore, SessionStore, StoredSession, UpdateResult, UserIndexedStore } from './store.js';
 import { checkValue, encodeData, ownData, withinDepth, MAX_DEPTH, type SessionData } from './codec.js';
 import { cookieHeader, cookieParts, deletionCookie, readCookie, sessionCookie, type RequestLike, type SessionCookie } from './cookie.js';
 import { CONTENTION_TEXT, ConfigError, SessionDataError, SessionError, SessionInterruptedError, StoreUnavailableError } from './errors.js';
@@ -186,6 +186,9 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   readonly #noTouch: boolean;
   /** When this process last touched each session key (within touchInterval), so a burst of parallel reads touches once. */
   readonly #touchedAt = new Map<string, number>();
+  /** The store's synchronous twins of load and update, when it has them (see syncTwin). */
+  readonly #loadSync: SessionStore['loadSync'];
+  readonly #updateSync: SessionStore['updateSync'];
   /** Commits in progress per session key: commits of one key in this process run one after another. */
   readonly #inFlight = new Map<string, InFlight>();
 
@@ -198,6 +201,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     this.store = store;
     const client = (store as ClientSideStore).clientSide === true;
     this.#server = client ? null : (store as SessionStore);
+    this.#loadSync = this.#server ? syncTwin(this.#server, 'load', 'loadSync') : undefined;
+    this.#updateSync = this.#server ? syncTwin(this.#server, 'update', 'updateSync') : undefined;
     this.#client = client ? (store as ClientSideStore) : null;
     this.maxAge = o.cookie.maxAge;
     this.expireAtBrowserClose = o.expireAtBrowserClose;
@@ -237,13 +242,26 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       unresolved(state);
       return this.#session(state);
     }
-    return this.#server!.load(value, this.now()).then((found) => {
-      if (found) {
-        loaded(state, value, this.#ownData(found), found.version);
-        state.lastSeenAt = found.lastSeenAt ?? null;
-      } else unresolved(state);
-      return this.#session(state);
-    }, rethrowUnavailable);
+    const store = this.#server!;
+    const loadSync = this.#loadSync;
+    if (loadSync !== undefined) {
+      let found: StoredSession | null;
+      try {
+        found = loadSync(value, this.now());
+      } catch (err) {
+        rethrowUnavailable(err);
+      }
+      return this.#found(state, value, found);
+    }
+    return store.load(value, this.now()).then((found) => this.#found(state, value, found), rethrowUnavailable);
+  }
+
+  #found(state: SessionState, key: string, found: StoredSession | null): Session<Data> {
+    if (found) {
+      loaded(state, key, this.#ownData(found), found.version);
+      state.lastSeenAt = found.lastSeenAt ?? null;
+    } else unresolved(state);
+    return this.#session(state);
   }
 
   /** Stored data as a session holds it; data nested too deeply reads as corrupt (empty), so later saves never fail on it. */
@@ -274,13 +292,40 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       return status < 500 && this.#touchDue(s) ? this.#touchSession(s).then(() => result) : result;
     }
     s.unresolvedCookie = false; // saved under a server-made key, never the client's
-    return this.#save(s).then(() => {
-      const now = this.now();
-      const maxAge = cookieMaxAge(s.data[EXPIRY_KEY], this.maxAge, this.expireAtBrowserClose, now);
-      const key = s.key!;
-      const cookie = this.#o.cookie;
-      return new Committed(sessionCookie(cookie, key, maxAge, now), vary, () => cookieParts(cookie, key, maxAge, now));
-    });
+    if (this.#savedSync(s)) return this.#committed(s, vary);
+    return this.#save(s).then(() => this.#committed(s, vary));
+  }
+
+  #committed(s: SessionState, vary: boolean): CommitResponse {
+    const now = this.now();
+    const maxAge = cookieMaxAge(s.data[EXPIRY_KEY], this.maxAge, this.expireAtBrowserClose, now);
+    const key = s.key!;
+    const cookie = this.#o.cookie;
+    return new Committed(sessionCookie(cookie, key, maxAge, now), vary, () => cookieParts(cookie, key, maxAge, now));
+  }
+
+  /**
+   * The save of an existing session through the store's `updateSync`, when it has one and no
+   * other commit of this key is in progress here: true when written. A conflict (a write from
+   * another process) goes on in `#save`, which reloads, merges and retries.
+   */
+  #savedSync(s: SessionState): boolean {
+    const updateSync = this.#updateSync;
+    if (updateSync === undefined || s.key === null || this.#inFlight.has(s.key)) return false;
+    const now = this.now();
+    const until = this.#checkWritable(s.data, now);
+    let result: UpdateResult;
+    try {
+      result = updateSync(s.key, s.data, until, s.version, now);
+    } catch (err) {
+      rethrowUnavailable(err);
+    }
+    if (result.status === 'ok') {
+      saved(s, s.key, result.version);
+      return true;
+    }
+    if (result.status === 'missing') throw new SessionInterruptedError();
+    return false;
   }
 
   async #save(s: SessionState): Promise<void> {
@@ -514,6 +559,21 @@ function detectNestedChanges(s: SessionState): void {
     }
   }
   s.snapshots = null;
+}
+
+/**
+ * The store's synchronous twin of an async method, bound, unless the async method is overridden
+ * where the twin is not (a subclass that counts or fails `update`): then the override runs.
+ */
+function syncTwin<K extends 'loadSync' | 'updateSync'>(store: SessionStore, name: 'load' | 'update', twin: K): SessionStore[K] {
+  const fn = store[twin];
+  if (typeof fn !== 'function' || ownerOf(store, name) !== ownerOf(store, twin)) return undefined;
+  return fn.bind(store) as SessionStore[K];
+}
+
+function ownerOf(object: object, name: string): object | null {
+  for (let o: object | null = object; o !== null; o = Object.getPrototypeOf(o)) if (Object.hasOwn(o, name)) return o;
+  return null;
 }
 
 function rethrowUnavailable(err: unknown): never {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { loadForRequest } from '../core/sessions.js';
+import { createSessions, type Session } from '../index.js';
 import { describeStore } from '../testing/store-suite.js';
 import { MemoryStore } from './memory.js';
 
@@ -43,5 +45,66 @@ describe('MemoryStore eviction', () => {
     }
     // never more than the eviction threshold plus one hour's sessions, however long it runs
     assert.ok(Math.max(...sizes) <= 1500, `rows per hour: ${sizes.join(' ')}`);
+  });
+});
+
+describe('MemoryStore on the request path', () => {
+  it('a request with a session cookie loads and commits without a promise; a store without loadSync still works through promises', async () => {
+    const sessions = createSessions({ store: new MemoryStore() });
+    const first = await sessions.load({ headers: {} });
+    first.set('count', 1);
+    const cookie = (await sessions.commit(first))!.split(';')[0]!;
+
+    const session = loadForRequest(sessions, { headers: { cookie } });
+    assert.ok(!(session instanceof Promise), 'load answered at once');
+    session.set('count', session.get('count', 0) + 1);
+    const result = sessions.commitResponse(session);
+    assert.ok(!(result instanceof Promise), 'commit answered at once');
+    assert.match(result.setCookie!, /^sessionid=/);
+    assert.equal((await sessions.load({ headers: { cookie } })).get('count'), 2);
+
+    // the same store seen only through the promise methods: the engine falls back to them
+    const inner = new MemoryStore();
+    const asyncOnly = {
+      load: inner.load.bind(inner),
+      create: inner.create.bind(inner),
+      update: inner.update.bind(inner),
+      delete: inner.delete.bind(inner),
+      exists: inner.exists.bind(inner),
+      clearExpired: inner.clearExpired.bind(inner),
+      stats: inner.stats.bind(inner),
+      close: inner.close.bind(inner),
+    };
+    const other = createSessions({ store: asyncOnly });
+    const s0 = await other.load({ headers: {} });
+    s0.set('count', 1);
+    const c2 = (await other.commit(s0))!.split(';')[0]!;
+    const loading = loadForRequest(other, { headers: { cookie: c2 } });
+    assert.ok(loading instanceof Promise);
+    const s1 = await loading;
+    s1.set('count', 5);
+    const committing = other.commitResponse(s1);
+    assert.ok(committing instanceof Promise);
+    await committing;
+    assert.equal((await other.load({ headers: { cookie: c2 } })).get('count'), 5);
+  });
+
+  it('a conflicting synchronous update falls back to the merging commit', async () => {
+    const store = new MemoryStore();
+    const sessions = createSessions({ store });
+    const s0 = await sessions.load({ headers: {} });
+    s0.set('a', 1);
+    const cookie = (await sessions.commit(s0))!.split(';')[0]!;
+    const one = loadForRequest(sessions, { headers: { cookie } }) as Session;
+    const two = loadForRequest(sessions, { headers: { cookie } }) as Session;
+    one.set('b', 2);
+    two.set('c', 3);
+    assert.ok(!(sessions.commitResponse(one) instanceof Promise));
+    // two loaded the version one replaced: its write conflicts, reloads, merges and retries
+    const late = sessions.commitResponse(two);
+    assert.ok(late instanceof Promise);
+    await late;
+    const merged = await sessions.load({ headers: { cookie } });
+    assert.deepEqual([merged.get('a'), merged.get('b'), merged.get('c')], [1, 2, 3]);
   });
 });

@@ -50,6 +50,11 @@ export class MemoryStore implements SessionStore, UserIndexedStore {
   }
 
   async load(key: string, now = Date.now()): Promise<StoredSession | null> {
+    return this.loadSync(key, now);
+  }
+
+  /** `load`, answered at once (the engine then needs no promise for the request). */
+  loadSync(key: string, now = Date.now()): StoredSession | null {
     const row = this.#rows.get(digestKey(key));
     if (!row || row.expiresAt <= now) return null;
     return {
@@ -110,6 +115,11 @@ export class MemoryStore implements SessionStore, UserIndexedStore {
   }
 
   async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
+    return this.updateSync(key, data, expiresAt, expectedVersion, now);
+  }
+
+  /** `update`, answered at once. */
+  updateSync(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): UpdateResult {
     const id = digestKey(key);
     const row = this.#rows.get(id);
     if (!row || row.expiresAt <= now) return { status: 'missing' };

@@ -614,13 +614,15 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
             await visit(touching, cookie);
           }
           assert.equal(calls.touch, 1, 'one touch for the whole burst');
-          assert.equal(calls.update ?? 0, 0, 'no data written');
+          // a store's synchronous twins (updateSync, loadSync) are the same calls
+          const updates = () => (calls.update ?? 0) + (calls.updateSync ?? 0);
+          assert.equal(updates(), 0, 'no data written');
           assert.equal(calls.create ?? 0, 0);
           const [listed] = await touching.listUserSessions(user);
           assert.ok(listed!.lastSeenAt!.getTime() >= start + 61_000, 'lastSeenAt moved');
           writer.set('late', true);
           await touching.commit(writer);
-          assert.equal(calls.update, 1, 'a write loaded before the touch does not conflict with it');
+          assert.equal(updates(), 1, 'a write loaded before the touch does not conflict with it');
           assert.deepEqual((await touching.load(cookie)).get('cart'), ['mug']);
         } finally {
           clock = start;
