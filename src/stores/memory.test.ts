@@ -48,6 +48,26 @@ describe('MemoryStore eviction', () => {
   });
 });
 
+describe('MemoryStore clearExpired', () => {
+  it('yields to the event loop between batches, and removes every expired row', async () => {
+    const store = new MemoryStore();
+    const t0 = 1_700_000_000_000;
+    for (let i = 0; i < 25_000; i++) await store.create(`k${i}`, { i }, t0 + 1000, t0 - 1);
+    await store.create('live', { i: -1 }, t0 + 3600_000, t0);
+    let turns = 0;
+    const turn = () => {
+      turns++;
+      if (turns < 1000) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const removed = await store.clearExpired(t0 + 2000);
+    const during = turns;
+    assert.equal(removed, 25_000);
+    assert.ok(during >= 2, `the event loop turned ${during} times during clearExpired`);
+    assert.equal((await store.stats(t0 + 2000)).count, 1);
+  });
+});
+
 describe('MemoryStore on the request path', () => {
   it('a request with a session cookie loads and commits without a promise; a store without loadSync still works through promises', async () => {
     const sessions = createSessions({ store: new MemoryStore() });
