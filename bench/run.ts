@@ -4,6 +4,7 @@
  *   (no part) | throughput   req/s and CPU per request at saturation against the peers (docs/benchmark.md)
  *   curves                   cost against session size, store size and parallel requests (docs/bench/*.svg)
  *   memory                   bytes per stored session, per live session, eviction, clearExpired stalls
+ *   profile                  one server (--filter group/impl/store) under wrk with --cpu-prof: top self-time functions (--route, --no-cookie)
  *   micro                    the session work of one request without HTTP, µs of CPU (before/after figures)
  *   soak                     minutes of mixed traffic on the demo with the store killed every 30 s
  *
@@ -20,7 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { curves } from './curves.js';
 import { replaceBlock } from './lib/doc.js';
+import { memory } from './memory.js';
 import { micro } from './micro.js';
+import { profile } from './profile.js';
 import { soak } from './soak.js';
 import { throughput } from './throughput.js';
 
@@ -37,6 +40,8 @@ const { values, positionals } = parseArgs({
     minutes: { type: 'string' },
     store: { type: 'string' },
     'kill-every': { type: 'string' },
+    route: { type: 'string' },
+    'no-cookie': { type: 'boolean', default: false },
   },
 });
 const part = positionals[0] ?? 'throughput';
@@ -67,6 +72,20 @@ switch (part) {
     if (!quick) replaceBlock(values.out ?? join(root, 'docs', 'benchmark.md'), 'curves', text);
     break;
   }
+  case 'memory': {
+    const text = await memory({ quick });
+    if (!quick) replaceBlock(values.out ?? join(root, 'docs', 'benchmark.md'), 'memory', text);
+    break;
+  }
+  case 'profile':
+    await profile({
+      server: values.filter ?? 'node/sessionkit/memory',
+      route: values.route ?? '/read',
+      seconds: Number(values.seconds ?? 5),
+      top: 15,
+      cookie: !values['no-cookie'],
+    });
+    break;
   case 'micro':
     await micro();
     break;

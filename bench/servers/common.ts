@@ -41,6 +41,8 @@ export async function sessionkitSessions() {
   if (process.env.BENCH_STORE_URL) store = sk.createStore(process.env.BENCH_STORE_URL, { logger });
   else store = await storeOfKind(sk, logger);
   if (process.env.BENCH_COUNT_UPDATES) store = countingUpdates(store as Record<string, any>);
+  const made = store as { stats?: () => Promise<unknown> };
+  onRequest('storeStats', async () => (made.stats ? await made.stats() : {}));
   return sk.createSessions({ store, ...(process.env.BENCH_MAX_AGE ? { cookie: { maxAge: Number(process.env.BENCH_MAX_AGE) } } : {}) });
 }
 
@@ -54,14 +56,14 @@ onRequest('updates', () => {
 function countingUpdates(store: Record<string, any>) {
   return new Proxy(store, {
     get(target, name) {
-      if (name === 'update')
-        return async (...args: unknown[]) => {
-          updates.updates++;
-          const r = await target.update(...args);
-          if (r.status === 'conflict') updates.conflicts++;
-          if (r.status === 'missing') updates.missing++;
-          return r;
-        };
+      const count = (r: { status: string }) => {
+        updates.updates++;
+        if (r.status === 'conflict') updates.conflicts++;
+        if (r.status === 'missing') updates.missing++;
+        return r;
+      };
+      if (name === 'update') return async (...args: unknown[]) => count(await target.update(...args));
+      if (name === 'updateSync' && target.updateSync) return (...args: unknown[]) => count(target.updateSync(...args));
       const v = Reflect.get(target, name, target);
       return typeof v === 'function' ? v.bind(target) : v;
     },
@@ -107,6 +109,9 @@ export async function connectRedisStore() {
 }
 
 export const IRON_OPTIONS = { password: SECRET, cookieName: 'iron', cookieOptions: { secure: false } };
+
+// microseconds on the monotonic clock V8's profiler stamps its samples with (--cpu-prof windows)
+onRequest('hrtime', () => ({ us: Number(process.hrtime.bigint() / 1000n) }));
 
 onRequest('mem', () => {
   for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
