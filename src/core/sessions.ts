@@ -313,7 +313,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const updateSync = this.#updateSync;
     if (updateSync === undefined || s.key === null || this.#inFlight.has(s.key)) return false;
     const now = this.now();
-    const until = this.#checkWritable(s.data, now);
+    this.#checkSize(s.data);
+    const until = this.#expiry(s.data, now);
     let result: UpdateResult;
     try {
       result = updateSync(s.key, s.data, until, s.version, now);
