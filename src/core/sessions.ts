@@ -563,12 +563,15 @@ function detectNestedChanges(s: SessionState): void {
 }
 
 /**
- * The store's synchronous twin of an async method, bound, unless the async method is overridden
- * where the twin is not (a subclass that counts or fails `update`): then the override runs.
+ * The store's synchronous twin of an async method, bound; used only beside the very method it
+ * mirrors, so a subclass or a wrapper (a Proxy that counts, fails or logs `load` or `update`)
+ * that replaces the async method is still heard.
  */
 function syncTwin<K extends 'loadSync' | 'updateSync'>(store: SessionStore, name: 'load' | 'update', twin: K): SessionStore[K] {
   const fn = store[twin];
-  if (typeof fn !== 'function' || ownerOf(store, name) !== ownerOf(store, twin)) return undefined;
+  if (typeof fn !== 'function') return undefined;
+  const owner = ownerOf(store, twin) as Record<string, unknown> | null;
+  if (owner === null || store[name] !== owner[name]) return undefined;
   return fn.bind(store) as SessionStore[K];
 }
 
