@@ -50,7 +50,10 @@ export async function profile(o: { server: string; route: string; seconds: numbe
     const nameOf = new Map<number, string>();
     for (const node of prof.nodes) {
       const f = node.callFrame;
-      const where = f.url ? `${relative(process.cwd(), f.url.replace('file://', ''))}:${f.lineNumber + 1}` : '';
+      const snapshot = process.env.BENCH_DIST ?? '';
+      const path = f.url.replace('file://', '');
+      const shown = snapshot && path.startsWith(snapshot) ? `dist${path.slice(snapshot.length)}` : relative(process.cwd(), path);
+      const where = f.url ? `${shown}:${f.lineNumber + 1}` : '';
       nameOf.set(node.id, `${f.functionName || '(anonymous)'}${where ? ` ${where}` : ''}`);
     }
     // only the samples taken while wrk ran: not the start-up, module loading or warm-up
@@ -75,7 +78,7 @@ export async function profile(o: { server: string; route: string; seconds: numbe
       '|---:|---|',
       ...rows.slice(0, o.top).map(([name, hits]) => `| ${((100 * hits) / busy).toFixed(1)}% | \`${name.replace(/\|/g, '\\|')}\` |`),
     ];
-    const sessionkitShare = rows.filter(([name]) => name.includes('dist/')).reduce((n, [, h]) => n + h, 0);
+    const sessionkitShare = rows.filter(([name]) => name.includes(' dist/')).reduce((n, [, h]) => n + h, 0);
     lines.push('', `All of sessionkit's own functions (dist/): ${((100 * sessionkitShare) / busy).toFixed(1)}% of busy samples.`);
     const text = lines.join('\n');
     console.log(text);
