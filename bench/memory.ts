@@ -15,7 +15,7 @@ import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createClient } from 'redis';
-import { startServer } from './lib/server.js';
+import { distModule, startServer } from './lib/server.js';
 import { ensureWrk, wrk } from './lib/wrk.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { startRedis, stopAll } from '../test/support/redis.js';
@@ -31,7 +31,7 @@ const DATA = (i: number) => ({ count: i, user: { id: i, name: `user-${i}` }, car
 
 export async function memory(o: { quick: boolean }): Promise<string> {
   ensureWrk();
-  const sk: Record<string, any> = await import('../dist/index.js');
+  const sk: Record<string, any> = await import(distModule('index.js'));
   const md: string[] = [];
   const n = o.quick ? 5000 : 50_000;
   const json = JSON.stringify(DATA(12345)).length;

@@ -7,10 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median } from './lib/proc.js';
+import { distModule } from './lib/server.js';
 
 export async function micro(): Promise<string> {
-  const sk: Record<string, any> = await import('../dist/index.js');
-  const { loadForRequest } = await import('../dist/core/sessions.js');
+  const sk: Record<string, any> = await import(distModule('index.js'));
+  const { loadForRequest } = await import(distModule('core/sessions.js'));
   const dir = mkdtempSync(join(tmpdir(), 'sessionkit-micro-'));
   const lines: string[] = [];
   try {

@@ -16,6 +16,7 @@
  *   --out FILE         where the results go (default docs/benchmark.md for a full run)
  *   soak: --minutes N (default 10), --store URL|sqlite|redis|postgres (default redis), --kill-every S (default 30)
  */
+import { cpSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -45,6 +46,15 @@ const { values, positionals } = parseArgs({
   },
 });
 const part = positionals[0] ?? 'throughput';
+
+// The servers and the in-process parts load sessionkit from a private copy of dist/, so a build
+// started while the bench runs (npm test's, another worktree's) cannot pull it from under them.
+if (!process.env.BENCH_DIST) {
+  const snapshot = join(root, 'node_modules', '.cache', 'sessionkit-bench', String(process.pid));
+  cpSync(join(root, 'dist'), snapshot, { recursive: true });
+  process.env.BENCH_DIST = snapshot;
+  process.on('exit', () => rmSync(snapshot, { recursive: true, force: true }));
+}
 const quick = values.quick;
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 

@@ -4,9 +4,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A module of the build the bench runs (BENCH_DIST, a private copy of dist/ made by run.ts). */
+export function distModule(path: string): string {
+  return pathToFileURL(join(process.env.BENCH_DIST ?? join(benchDir, '..', 'dist'), path)).href;
+}
 
 export interface ServerSpec {
   /** file under bench/servers (without .ts) */
