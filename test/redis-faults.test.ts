@@ -10,7 +10,8 @@ import { createSessions, StoreUnavailableError, type Sessions } from '../src/ind
 import { RedisStore } from '../src/stores/redis.js';
 import { createStore } from '../src/stores/url.js';
 import { recordingLogger } from '../src/testing/store-suite.js';
-import { startRedis, stopAll, type RedisServer } from './support/redis.js';
+import { digestKey } from '../src/core/keys.js';
+import { rawCommand, type RedisCluster, type RedisServer, startCluster, startRedis, stopAll } from './support/redis.js';
 import { type ConnectedClient, redisClients } from './support/redis-clients.js';
 
 type Data = Record<string, any>;
@@ -121,6 +122,66 @@ redisClients.forEach((kind, i) => {
       }
       assert.equal((await eventually('loading after SIGCONT', () => sessions.load(cookie))).get('user'), 'bob');
     });
+  });
+});
+
+describe('a Redis Cluster master stopped mid-way, with the Cluster clients the user passed in', () => {
+  const kinds = redisClients.filter((kind) => kind.connectCluster);
+  let cluster: RedisCluster;
+  let apps: { name: string; connected: ConnectedClient; sessions: Sessions<Data> }[] = [];
+  const logger = recordingLogger();
+
+  before(async () => {
+    cluster = await startCluster({ persistent: true });
+    const urls = cluster.nodes.map((n) => n.url);
+    apps = await Promise.all(
+      kinds.map(async (kind) => {
+        const connected = await kind.connectCluster!(urls);
+        return {
+          name: kind.name,
+          connected,
+          sessions: createSessions<Data>({ store: new RedisStore({ client: connected.client, logger, timeout: TIMEOUT }), logger }),
+        };
+      }),
+    );
+  });
+  after(async () => {
+    await Promise.all(apps.map((app) => app.connected.close().catch(() => {})));
+  });
+
+  /** The master that holds the session named by `cookie` (the others answer MOVED). */
+  async function masterOf(cookie: string): Promise<RedisServer> {
+    const key = `sessionkit:{${digestKey(cookie.slice(cookie.indexOf('=') + 1))}}`;
+    for (const node of cluster.nodes) if ((await rawCommand(node.port, `EXISTS ${key}`)) === ':1') return node;
+    throw new Error(`no master holds ${key}`);
+  }
+
+  it('every client gets StoreUnavailableError within the timeout while the master holding the session is down, and the session once it is back', async () => {
+    const cookie = await saveSession(apps[0]!.sessions, { user: 'dave' });
+    const master = await masterOf(cookie);
+    await master.kill();
+    await Promise.all(apps.map((app) => assertUnavailableWithin(app.sessions.load(cookie), TIMEOUT + 500)));
+    await master.restart();
+    for (const app of apps) {
+      const back = await eventually(`${app.name} loading after the restart`, () => app.sessions.load(cookie), 30_000);
+      assert.equal(back.get('user'), 'dave', app.name);
+    }
+  });
+
+  it('every client gets StoreUnavailableError after the timeout while that master hangs (SIGSTOP), and the session after SIGCONT', async () => {
+    const cookie = await saveSession(apps[0]!.sessions, { user: 'erin' });
+    const master = await masterOf(cookie);
+    process.kill(master.pid!, 'SIGSTOP');
+    try {
+      const took = await Promise.all(apps.map((app) => assertUnavailableWithin(app.sessions.load(cookie), TIMEOUT + 500)));
+      for (const ms of took) assert.ok(ms >= TIMEOUT - 50, `gave up after ${ms} ms, before the timeout`);
+    } finally {
+      process.kill(master.pid!, 'SIGCONT');
+    }
+    for (const app of apps) {
+      const back = await eventually(`${app.name} loading after SIGCONT`, () => app.sessions.load(cookie), 30_000);
+      assert.equal(back.get('user'), 'erin', app.name);
+    }
   });
 });
 
