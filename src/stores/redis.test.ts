@@ -15,6 +15,7 @@ import { digestKey, newSessionKey } from '../core/keys.js';
 import { describeStore, recordingLogger } from '../testing/store-suite.js';
 import { startCluster, startRedis, stopAll, type RedisCluster, type RedisServer } from '../../test/support/redis.js';
 import { redisClients } from '../../test/support/redis-clients.js';
+import { CachedStore } from './cached.js';
 import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
 import { createStore } from './url.js';
@@ -158,6 +159,29 @@ describe('RedisStore specifics', () => {
     assert.equal(logger.records.length, 1);
     assert.deepEqual(await store.update(key, { ok: true }, now + 60_000, 7, now), { status: 'ok', version: 8 });
     assert.deepEqual((await store.load(key, now))!.data, { ok: true });
+  });
+
+  it('revoke deletes a session by its public id and says whether it existed', async () => {
+    const store = new RedisStore({ client, prefix: 'revoke:' });
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { a: 1 }, now + 60_000, now);
+    assert.equal(await store.revoke(digestKey(key)), true);
+    assert.equal(await store.load(key, now), null);
+    assert.equal(await store.revoke(digestKey(key)), false);
+    assert.equal(await store.revoke('not-an-id'), false);
+  });
+
+  it('a CachedStore over a Redis cache does not serve a revoked session from the cache', async () => {
+    const cache = new RedisStore({ client, prefix: 'cached-revoke:' });
+    const store = new CachedStore({ cache, store: new MemoryStore() });
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { _auth_user_id: '1' }, now + 60_000, now);
+    assert.ok(await cache.load(key, now), 'cached');
+    assert.equal(await store.revoke(digestKey(key)), true);
+    assert.equal(await cache.load(key, now), null, 'the cache entry is gone');
+    assert.equal(await store.load(key, now), null);
   });
 
   it('rejects bad options with ConfigError', () => {
