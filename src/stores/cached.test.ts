@@ -109,6 +109,18 @@ class FlakyStore implements SessionStore {
   async stats(now?: number): Promise<StoreStats> {
     return this.inner.stats(now);
   }
+  async revoke(id: string): Promise<boolean> {
+    this.#check('write');
+    return this.inner.revoke!(id);
+  }
+  async touch(key: string, expiresAt: number, now: number): Promise<boolean> {
+    this.#check('write');
+    return this.inner.touch!(key, expiresAt, now);
+  }
+  async listByUser(userId: string, now: number) {
+    this.#check('read');
+    return this.inner.listByUser!(userId, now);
+  }
   async close(): Promise<void> {}
 }
 
@@ -251,21 +263,116 @@ describe('CachedStore specifics', () => {
     assert.equal(await store.load(key, now), null);
   });
 
-  it('delete removes the session from both; a cache that cannot delete is StoreUnavailableError', async () => {
+  it('delete removes the session from the durable store and leaves a tombstone in the cache until the session would have expired', async () => {
     const { cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
     await store.create(key, { a: 1 }, now + 60_000, now);
     await store.delete(key);
     assert.equal(await durable.exists(key), false);
-    assert.equal(await cache.inner.exists(key), false);
-    const other = newSessionKey();
-    await store.create(other, { a: 1 }, now + 60_000, now);
+    const held = await cache.inner.load(key, now);
+    assert.deepEqual(held?.data, { deleted: true }, 'the cache holds a tombstone, not the session');
+    assert.equal(held?.expiresAt, now + 60_000);
+    const loads = durable.loads;
+    assert.equal(await store.load(key, now), null);
+    assert.equal(durable.loads, loads, 'a tombstone answers without the durable store');
+  });
+
+  it('a logout the cache cannot record is StoreUnavailableError and deletes nothing, so a retry once the cache is back wins', async () => {
+    const { cache, durable, store } = setup();
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { a: 1 }, now + 60_000, now);
     cache.failWrites = true;
-    await assert.rejects(store.delete(other), StoreUnavailableError);
-    assert.equal(await durable.exists(other), false, 'the durable record is gone');
+    await assert.rejects(
+      store.delete(key),
+      (err: unknown) => err instanceof StoreUnavailableError && /nothing was deleted/.test(err.message),
+    );
+    assert.equal(await durable.exists(key), true, 'the durable record is still there');
     cache.failWrites = false;
-    assert.equal(await store.load(other, now), null, 'this process does not serve the undeleted cache entry');
+    assert.deepEqual((await store.load(key, now))?.data, { a: 1 }, 'the session is whole, as the failed logout left it');
+    await store.delete(key);
+    assert.equal(await durable.exists(key), false);
+    assert.equal(await store.load(key, now), null);
+  });
+
+  it('a tombstone wins even when the durable delete after it failed', async () => {
+    const { durable, store } = setup();
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { a: 1 }, now + 60_000, now);
+    durable.failWrites = true;
+    await assert.rejects(store.delete(key), StoreUnavailableError);
+    durable.failWrites = false;
+    assert.equal(await durable.exists(key), true);
+    assert.equal(await store.load(key, now), null, 'the logout is not undone by the durable record');
+    assert.deepEqual(await store.update(key, { a: 2 }, now + 60_000, 1, now), { status: 'ok', version: 2 });
+    assert.equal(await store.load(key, now), null, 'a write in flight does not replace the tombstone');
+  });
+
+  it('a refill in flight when a logout lands does not bring the session back, in no process', async () => {
+    const { logger, cache, durable, store } = setup();
+    const other = new CachedStore({ cache, store: durable, logger }); // another process, same cache and durable store
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { a: 1 }, now + 60_000, now);
+    await cache.inner.delete(key); // a miss: the next load reads the durable store and refills
+    const load = durable.load.bind(durable);
+    let raced = false;
+    durable.load = async (...args) => {
+      const found = await load(...args);
+      if (!raced && found) {
+        raced = true; // the other process logs out between this durable read and its refill
+        await other.delete(key);
+      }
+      return found;
+    };
+    await store.load(key, now);
+    assert.deepEqual((await cache.inner.load(key, now))?.data, { deleted: true }, 'the refill did not overwrite the tombstone');
+    assert.equal(await store.load(key, now), null);
+    assert.equal(await other.load(key, now), null);
+  });
+
+  it('a cache entry that must be dropped is dropped by compare-and-set, so a tombstone written meanwhile stays', async () => {
+    const { logger, cache, durable, store } = setup();
+    const other = new CachedStore({ cache, store: durable, logger });
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { a: 1 }, now + 60_000, now);
+    await durable.update(key, { a: 1, b: 2 }, now + 60_000, 1, now); // the cache is now stale (v1)
+    // This process's stale write conflicts and drops the cache entry; the other process's logout
+    // lands between that drop's read and its write.
+    const cacheUpdate = cache.update.bind(cache);
+    let raced = false;
+    cache.update = async (...args) => {
+      if (!raced && args[2] === 0) {
+        raced = true;
+        cache.update = cacheUpdate;
+        await other.delete(key);
+      }
+      return cacheUpdate(...args);
+    };
+    assert.deepEqual(await store.update(key, { a: 2 }, now + 60_000, 1, now), { status: 'conflict' });
+    assert.ok(raced, 'the drop was a conditional write');
+    assert.deepEqual((await cache.inner.load(key, now))?.data, { deleted: true }, 'the tombstone stayed');
+    assert.equal(await store.load(key, now), null);
+  });
+
+  it('a revoke the cache cannot record is StoreUnavailableError and revokes nothing', async () => {
+    const { cache, durable, store } = setup();
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { a: 1 }, now + 60_000, now);
+    cache.failWrites = true;
+    await assert.rejects(
+      store.revoke(digestKey(key)),
+      (err: unknown) => err instanceof StoreUnavailableError && /nothing was revoked/.test(err.message),
+    );
+    assert.equal(await durable.exists(key), true, 'the durable record is still there');
+    cache.failWrites = false;
+    assert.equal(await store.revoke(digestKey(key)), true);
+    assert.equal(await durable.exists(key), false);
+    assert.equal(await store.load(key, now), null);
   });
 
   it('a garbage cache entry is a miss and is replaced', async () => {

@@ -26,10 +26,18 @@ interface Entry {
   d: SessionData;
 }
 
-function entryOf(data: SessionData): Entry | null {
+/**
+ * What the cache holds for a session a logout deleted, until the session would have expired:
+ * a load reads it as no session (without asking the durable store), and no refill overwrites it.
+ */
+const TOMBSTONE: SessionData = { deleted: true };
+const DELETED = Symbol('deleted');
+
+function entryOf(data: SessionData): Entry | typeof DELETED | null {
   const { v, d } = data as Partial<Entry>;
-  if (Number.isSafeInteger(v) && d !== null && typeof d === 'object' && !Array.isArray(d) && Object.keys(data).length === 2)
-    return { v: v!, d };
+  const keys = Object.keys(data).length;
+  if (Number.isSafeInteger(v) && d !== null && typeof d === 'object' && !Array.isArray(d) && keys === 2) return { v: v!, d };
+  if ((data as { deleted?: unknown }).deleted === true && keys === 1) return DELETED;
   return null;
 }
 
@@ -45,6 +53,12 @@ const MAX_CACHE_ATTEMPTS = 5;
  * never loses a session: the durable store has it. The cache only ever moves forward in
  * version, an entry that may be stale is dropped, and updates stay compare-and-set on the
  * durable version, so a stale entry can never make a write lose another one.
+ *
+ * A logout wins everywhere: `delete` first replaces the cache entry with a tombstone that lasts
+ * as long as the session could have, and only then deletes the durable record. A cache that cannot
+ * take the tombstone fails the delete (StoreUnavailableError) before anything is deleted, so no
+ * process ever has to remember a cache entry to purge later: once the durable delete succeeded,
+ * no process serves the session again, even a cache restarted from its append-only file.
  */
 export class CachedStore implements SessionStore, UserIndexedStore {
   readonly #cache: SessionStore;
@@ -72,6 +86,7 @@ export class CachedStore implements SessionStore, UserIndexedStore {
         const hit = await this.#cache.load(key, now);
         if (hit) {
           const entry = entryOf(hit.data);
+          if (entry === DELETED) return null;
           if (entry) return { data: entry.d, expiresAt: hit.expiresAt, version: entry.v, lastSeenAt: hit.lastSeenAt };
           this.#logger.warn('session cache entry is not one CachedStore wrote; reading the durable store', { where: 'CachedStore' });
         }
@@ -82,7 +97,7 @@ export class CachedStore implements SessionStore, UserIndexedStore {
     const found = await this.#store.load(key, now);
     if (found) {
       await this.#remember(key, found, now);
-      await this.#confirm(key);
+      await this.#confirm(key, now);
     }
     return found;
   }
@@ -91,7 +106,7 @@ export class CachedStore implements SessionStore, UserIndexedStore {
     const version = await this.#store.create(key, data, expiresAt, now);
     if (version !== null) {
       // A new key: whatever the cache holds under it is not this session.
-      await this.#forget(key);
+      await this.#forget(key, now);
       await this.#remember(key, { data, expiresAt, version }, now);
     }
     return version;
@@ -101,30 +116,33 @@ export class CachedStore implements SessionStore, UserIndexedStore {
     const result = await this.#store.update(key, data, expiresAt, expectedVersion, now);
     if (result.status === 'ok') {
       await this.#remember(key, { data, expiresAt, version: result.version }, now);
-      await this.#confirm(key);
+      await this.#confirm(key, now);
     } else {
       // The caller read an older version, maybe from the cache: drop it so the reload reads the durable store.
-      await this.#forget(key);
+      await this.#forget(key, now);
     }
     return result;
   }
 
-  /** Deletes from the durable store, then from the cache; a cache that cannot delete is StoreUnavailableError, since it would keep serving the session. */
+  /**
+   * A tombstone in the cache first, then the durable delete. When the cache cannot take the
+   * tombstone this is StoreUnavailableError and nothing was deleted: the session stays whole
+   * everywhere and the logout can be retried, instead of a durable delete that a cache coming back
+   * later would undo.
+   */
   async delete(key: string): Promise<void> {
-    await this.#store.delete(key);
+    const now = Date.now();
+    const found = await this.#store.load(key, now);
     try {
-      await this.#cache.delete(key);
+      await this.#bury(key, found?.expiresAt ?? 0, now);
     } catch (err) {
-      this.#suspect(key);
-      this.#logger.error('session cache failed on delete; the session is gone from the durable store but the cache may still serve it', {
-        where: 'CachedStore',
-        error: messageOf(err),
-      });
+      this.#logger.error('session cache failed on delete; the session was not deleted', { where: 'CachedStore', error: messageOf(err) });
       throw new StoreUnavailableError(
-        `the session cache failed to delete a session (${messageOf(err)}); retry once the cache is reachable`,
+        `the session cache failed to record a deleted session (${messageOf(err)}); nothing was deleted, retry once the cache is reachable`,
         { cause: err },
       );
     }
+    await this.#store.delete(key);
     this.#suspects.delete(key);
   }
 
@@ -146,14 +164,14 @@ export class CachedStore implements SessionStore, UserIndexedStore {
   async touch(key: string, expiresAt: number, now: number): Promise<boolean> {
     const live = await this.#indexed().touch(key, expiresAt, now);
     if (!live) {
-      await this.#forget(key);
+      await this.#forget(key, now);
       return false;
     }
     try {
       if (this.#cache.touch) await this.#cache.touch(key, expiresAt, now);
     } catch (err) {
       this.#logger.warn('session cache failed on touch; dropping the entry', { where: 'CachedStore', error: messageOf(err) });
-      await this.#forget(key);
+      await this.#forget(key, now);
     }
     return true;
   }
@@ -162,16 +180,29 @@ export class CachedStore implements SessionStore, UserIndexedStore {
     return this.#indexed().listByUser(userId, now);
   }
 
-  /** Revokes in the durable store, then drops the cache entry (same id: both digest the key); a cache that cannot is StoreUnavailableError. */
+  /**
+   * Drops the cache entry, revokes in the durable store, then drops the cache entry again (a
+   * refill that read the durable record before the revoke). As for delete, a cache that cannot
+   * drop the entry fails the revoke (StoreUnavailableError) before anything is revoked.
+   */
   async revoke(id: string): Promise<boolean> {
-    const existed = await this.#indexed().revoke(id);
+    const indexed = this.#indexed();
+    const dropCached = async () => {
+      try {
+        if (this.#cache.revoke) await this.#cache.revoke(id);
+      } catch (err) {
+        throw new StoreUnavailableError(
+          `the session cache failed to drop a revoked session (${messageOf(err)}); nothing was revoked, retry once the cache is reachable`,
+          { cause: err },
+        );
+      }
+    };
+    await dropCached();
+    const existed = await indexed.revoke(id);
     try {
-      if (this.#cache.revoke) await this.#cache.revoke(id);
+      await dropCached();
     } catch (err) {
-      throw new StoreUnavailableError(
-        `the session cache failed to drop a revoked session (${messageOf(err)}); it may still serve it: retry once the cache is reachable`,
-        { cause: err },
-      );
+      this.#logger.error('session cache failed on revoke after the durable store revoked', { where: 'CachedStore', error: messageOf(err) });
     }
     return existed;
   }
@@ -217,22 +248,21 @@ export class CachedStore implements SessionStore, UserIndexedStore {
         const current = await this.#cache.load(key, now);
         if (current) {
           const held = entryOf(current.data);
-          if (held && held.v >= record.version) return this.#cleared(key);
+          if (held === DELETED || (held && held.v >= record.version)) return this.#cleared(key);
           const r = await this.#cache.update(key, entry, record.expiresAt, current.version, now);
           if (r.status === 'ok') return this.#cleared(key);
         } else {
           if ((await this.#cache.create(key, entry, record.expiresAt, now)) !== null) return this.#cleared(key);
-          await this.#cache.delete(key); // an expired leftover blocks a create-only write
+          await this.#dropLeftover(key, now);
         }
       }
-      await this.#cache.delete(key); // kept losing races: a miss is always safe
-      this.#cleared(key);
+      await this.#forget(key, now); // kept losing races: a miss is always safe
     } catch (err) {
       this.#logger.warn('session cache failed on write; the durable store has the session', {
         where: 'CachedStore',
         error: messageOf(err),
       });
-      await this.#forget(key);
+      await this.#forget(key, now);
     }
   }
 
@@ -240,21 +270,60 @@ export class CachedStore implements SessionStore, UserIndexedStore {
    * A logout that ran between the durable write and the cache write would leave the cache
    * holding a session that no longer exists: check the durable store after writing the cache.
    */
-  async #confirm(key: string): Promise<void> {
+  async #confirm(key: string, now: number): Promise<void> {
     let live = false;
     try {
       live = await this.#store.exists(key);
     } catch {
       // cannot tell: dropping the cache entry is always safe
     }
-    if (!live) await this.#forget(key);
+    if (!live) await this.#forget(key, now);
   }
 
-  /** Drops the cache entry; when the cache refuses, this process reads the key from the durable store. */
-  async #forget(key: string): Promise<void> {
+  /**
+   * Replaces the cache entry with a tombstone lasting until `expiresAt`, or until the entry would
+   * have expired if that is later. Compare-and-set, so no refill in flight can overwrite it. Throws
+   * when the cache fails.
+   */
+  async #bury(key: string, expiresAt: number, now: number): Promise<void> {
+    for (let attempt = 0; attempt < MAX_CACHE_ATTEMPTS; attempt++) {
+      const current = await this.#cache.load(key, now);
+      const until = Math.max(expiresAt, current?.expiresAt ?? 0);
+      if (until <= now) return; // no live session anywhere: nothing could serve it
+      if (current) {
+        if (entryOf(current.data) === DELETED && current.expiresAt >= until) return;
+        if ((await this.#cache.update(key, TOMBSTONE, until, current.version, now)).status === 'ok') return;
+      } else {
+        if ((await this.#cache.create(key, TOMBSTONE, until, now)) !== null) return;
+        await this.#dropLeftover(key, now);
+      }
+    }
+    throw new StoreUnavailableError('the session cache kept changing under a delete');
+  }
+
+  /**
+   * A create-only write found the key taken. Usually a parallel writer got there first (the next
+   * round reads what it wrote: maybe a tombstone, which must stay); only when the key still reads
+   * as absent is it an expired leftover (stores that keep expired records), deleted so a create
+   * can succeed.
+   */
+  async #dropLeftover(key: string, now: number): Promise<void> {
+    if ((await this.#cache.load(key, now)) === null) await this.#cache.delete(key);
+  }
+
+  /**
+   * Drops a live cache entry (never a tombstone), with compare-and-set: an update to an expiry in
+   * 1970, which a cache treats as gone whatever its clock, so a tombstone written meanwhile stays.
+   * When the cache refuses, this process reads the key from the durable store.
+   */
+  async #forget(key: string, now: number): Promise<void> {
     try {
-      await this.#cache.delete(key);
-      this.#suspects.delete(key);
+      for (let attempt = 0; attempt < MAX_CACHE_ATTEMPTS; attempt++) {
+        const current = await this.#cache.load(key, now);
+        if (!current || entryOf(current.data) === DELETED) return this.#cleared(key);
+        if ((await this.#cache.update(key, current.data, 0, current.version, now)).status !== 'conflict') return this.#cleared(key);
+      }
+      throw new StoreUnavailableError('the session cache kept changing under a delete');
     } catch (err) {
       this.#suspect(key);
       this.#logger.warn('session cache failed on delete; reading this session from the durable store', {

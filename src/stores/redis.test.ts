@@ -1,10 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis as Ioredis } from 'ioredis';
+import { Redis as Iovalkey } from 'iovalkey';
 import { createClient, createCluster } from 'redis';
+import { createClient as createClient4 } from 'redis4';
+import ts from 'typescript';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey, newSessionKey } from '../core/keys.js';
 import { describeStore, recordingLogger } from '../testing/store-suite.js';
 import { startCluster, startRedis, stopAll, type RedisCluster, type RedisServer } from '../../test/support/redis.js';
+import { redisClients } from '../../test/support/redis-clients.js';
+import { CachedStore } from './cached.js';
+import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
 import { createStore } from './url.js';
 
@@ -15,6 +27,7 @@ const clusterServers = () => (cluster ??= startCluster());
 
 after(stopAll);
 
+const execFileAsync = promisify(execFile);
 const connectTo = (url: string) => createClient({ url });
 type Client = ReturnType<typeof connectTo>;
 
@@ -29,49 +42,51 @@ async function dumpKeys(clients: Client[], prefix: string): Promise<string> {
   return JSON.stringify(out);
 }
 
-describeStore('RedisStore on a standalone redis-server', {
-  selfExpiring: true,
-  async setup(logger) {
-    const { url } = await server();
-    const client = createClient({ url });
-    const peerClient = createClient({ url });
-    await Promise.all([client.connect(), peerClient.connect()]);
-    const prefix = 'suite:';
-    return {
-      store: new RedisStore({ client, prefix, logger }),
-      peer: new RedisStore({ client: peerClient, prefix, logger }),
-      corrupt: async (key) => void (await peerClient.set(`${prefix}{${digestKey(key)}}`, '\u0000garbage', { KEEPTTL: true } as any)),
-      dumpAtRest: () => dumpKeys([peerClient], prefix),
-      close: async () => {
-        await client.close();
-        await peerClient.close();
-      },
-    };
-  },
-});
+redisClients.forEach((kind, i) => {
+  describeStore(`RedisStore (${kind.name}) on a standalone redis-server`, {
+    selfExpiring: true,
+    async setup(logger) {
+      const { url } = await server();
+      const [a, b] = await Promise.all([kind.connect(url), kind.connect(url)]);
+      const peek = createClient({ url });
+      await peek.connect();
+      const prefix = `suite${i}:`;
+      return {
+        store: new RedisStore({ client: a.client, prefix, logger }),
+        peer: new RedisStore({ client: b.client, prefix, logger }),
+        corrupt: async (key) => void (await peek.set(`${prefix}{${digestKey(key)}}`, '\u0000garbage', { KEEPTTL: true } as any)),
+        dumpAtRest: () => dumpKeys([peek], prefix),
+        close: async () => {
+          await Promise.all([a.close(), b.close(), peek.close()]);
+        },
+      };
+    },
+  });
 
-describeStore('RedisStore on a 3-master Redis Cluster', {
-  selfExpiring: true,
-  async setup(logger) {
-    const { rootNodes, nodes } = await clusterServers();
-    const client = createCluster({ rootNodes });
-    const peerClient = createCluster({ rootNodes });
-    await Promise.all([client.connect(), peerClient.connect()]);
-    const direct = nodes.map((n) => createClient({ url: n.url }));
-    await Promise.all(direct.map((c) => c.connect()));
-    const prefix = 'suite:';
-    return {
-      store: new RedisStore({ client, prefix, logger }),
-      peer: new RedisStore({ client: peerClient, prefix, logger }),
-      corrupt: async (key) => void (await peerClient.set(`${prefix}{${digestKey(key)}}`, 'not json at all', { KEEPTTL: true } as any)),
-      dumpAtRest: () => dumpKeys(direct, prefix),
-      close: async () => {
-        await client.close();
-        await peerClient.close();
-        await Promise.all(direct.map((c) => c.close()));
-      },
-    };
-  },
+  const { connectCluster } = kind;
+  if (!connectCluster) return;
+  describeStore(`RedisStore (${kind.name}) on a 3-master Redis Cluster`, {
+    selfExpiring: true,
+    async setup(logger) {
+      const { nodes } = await clusterServers();
+      const urls = nodes.map((n) => n.url);
+      const [a, b] = await Promise.all([connectCluster(urls), connectCluster(urls)]);
+      const direct = nodes.map((n) => createClient({ url: n.url }));
+      await Promise.all(direct.map((c) => c.connect()));
+      const peek = createCluster({ rootNodes: urls.map((url) => ({ url })) });
+      await peek.connect();
+      const prefix = `suite${i}:`;
+      return {
+        store: new RedisStore({ client: a.client, prefix, logger }),
+        peer: new RedisStore({ client: b.client, prefix, logger }),
+        corrupt: async (key) => void (await peek.set(`${prefix}{${digestKey(key)}}`, 'not json at all', { KEEPTTL: true } as any)),
+        dumpAtRest: () => dumpKeys(direct, prefix),
+        close: async () => {
+          await Promise.all([a.close(), b.close(), peek.close(), ...direct.map((c) => c.close())]);
+        },
+      };
+    },
+  });
 });
 
 describe('RedisStore specifics', () => {
@@ -146,6 +161,29 @@ describe('RedisStore specifics', () => {
     assert.deepEqual((await store.load(key, now))!.data, { ok: true });
   });
 
+  it('revoke deletes a session by its public id and says whether it existed', async () => {
+    const store = new RedisStore({ client, prefix: 'revoke:' });
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { a: 1 }, now + 60_000, now);
+    assert.equal(await store.revoke(digestKey(key)), true);
+    assert.equal(await store.load(key, now), null);
+    assert.equal(await store.revoke(digestKey(key)), false);
+    assert.equal(await store.revoke('not-an-id'), false);
+  });
+
+  it('a CachedStore over a Redis cache does not serve a revoked session from the cache', async () => {
+    const cache = new RedisStore({ client, prefix: 'cached-revoke:' });
+    const store = new CachedStore({ cache, store: new MemoryStore() });
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { _auth_user_id: '1' }, now + 60_000, now);
+    assert.ok(await cache.load(key, now), 'cached');
+    assert.equal(await store.revoke(digestKey(key)), true);
+    assert.equal(await cache.load(key, now), null, 'the cache entry is gone');
+    assert.equal(await store.load(key, now), null);
+  });
+
   it('rejects bad options with ConfigError', () => {
     assert.throws(() => new RedisStore({ client: undefined as any }), ConfigError);
     assert.throws(
@@ -187,6 +225,35 @@ describe('RedisStore specifics', () => {
     );
   });
 
+  it('RedisStore.fromUrl connects on the first request and close() quits the client it made', async () => {
+    const connections = async () => Number(/connected_clients:(\d+)/.exec(await client.info('clients'))![1]);
+    const before = await connections();
+    const store = RedisStore.fromUrl(`${url}/0`, { prefix: 'fromurl:' });
+    assert.ok(store instanceof RedisStore);
+    assert.equal(await connections(), before, 'no connection before the first request');
+    const key = newSessionKey();
+    const now = Date.now();
+    assert.equal(await store.create(key, { via: 'fromUrl' }, now + 60_000, now), 1);
+    assert.equal(await client.exists(`fromurl:{${digestKey(key)}}`), 1, 'the prefix option is honoured');
+    assert.equal(await connections(), before + 1);
+    await store.close();
+    assert.equal(await connections(), before, 'close() quit its own client');
+    await assert.rejects(store.load(key), StoreUnavailableError);
+  });
+
+  it('RedisStore.fromUrl rejects what is not a Redis URL, and bad options, with ConfigError', () => {
+    for (const bad of ['http://127.0.0.1:6379', '127.0.0.1:6379', '', undefined]) {
+      assert.throws(
+        () => RedisStore.fromUrl(bad as string),
+        (err: unknown) => err instanceof ConfigError && err.option === 'url',
+      );
+    }
+    assert.throws(
+      () => RedisStore.fromUrl(url, { timeout: -1 }),
+      (err: unknown) => err instanceof ConfigError && err.option === 'timeout',
+    );
+  });
+
   it('createStore(redis://…) connects lazily, round-trips a session, and close() quits its own client', async () => {
     const store = createStore(`${url}/0`) as RedisStore;
     assert.ok(store instanceof RedisStore);
@@ -223,6 +290,117 @@ describe('RedisStore specifics', () => {
     await assert.rejects((store as RedisStore).load(newSessionKey()), StoreUnavailableError);
     assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
     await store.close();
+  });
+});
+
+describe('RedisStore clients', () => {
+  let url: string;
+  before(async () => {
+    url = (await server()).url;
+  });
+
+  it('anything but a node-redis, ioredis or iovalkey client is a ConfigError that names what it accepts', () => {
+    const pgLikePool = { query: async () => ({ rows: [] }), on() {} };
+    const callbackClient = { sendCommand(_args: string[], _cb: () => void) {}, on() {} };
+    for (const bad of [undefined, null, {}, 'redis://127.0.0.1:6379', pgLikePool, callbackClient, new MemoryStore()]) {
+      assert.throws(
+        () => new RedisStore({ client: bad as any }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.option === 'client' &&
+          /node-redis 4 or later/.test(err.message) &&
+          /ioredis/.test(err.message) &&
+          /iovalkey/.test(err.message),
+        `rejects ${JSON.stringify(bad)}`,
+      );
+    }
+  });
+
+  it('a node-redis 4 client in legacyMode is a ConfigError that says to drop legacyMode', () => {
+    assert.throws(
+      () => new RedisStore({ client: createClient4({ url, legacyMode: true }) as any }),
+      (err: unknown) => err instanceof ConfigError && /legacyMode/.test(err.message),
+    );
+  });
+
+  for (const [name, make] of [
+    ['node-redis 4', () => createClient4({ url })],
+    ['ioredis', () => new Ioredis(url, { lazyConnect: true })],
+    ['iovalkey', () => new Iovalkey(url, { lazyConnect: true })],
+  ] as const) {
+    it(`a ${name} client without an error listener gets a logging one, so a client error cannot crash the process`, () => {
+      const logger = recordingLogger();
+      const bare = make();
+      assert.equal(bare.listenerCount('error'), 0);
+      new RedisStore({ client: bare, logger });
+      assert.equal(bare.listenerCount('error'), 1);
+      bare.emit('error', new Error('boom'));
+      assert.equal(logger.records.at(-1)?.level, 'error');
+    });
+  }
+
+  it('an ioredis client made with lazyConnect connects on the first request, as ioredis itself would', async () => {
+    const lazy = new Ioredis(url, { lazyConnect: true });
+    try {
+      const store = new RedisStore({ client: lazy, prefix: 'lazy:' });
+      const key = newSessionKey();
+      const now = Date.now();
+      assert.equal(await store.create(key, { a: 1 }, now + 60_000, now), 1);
+      assert.deepEqual((await store.load(key, now))!.data, { a: 1 });
+    } finally {
+      lazy.disconnect();
+    }
+  });
+
+  it('a closed ioredis client gives StoreUnavailableError at once', async () => {
+    const closed = new Ioredis(url);
+    await once(closed, 'ready');
+    await closed.quit();
+    const store = new RedisStore({ client: closed, logger: recordingLogger() });
+    const started = Date.now();
+    await assert.rejects(store.load(newSessionKey()), StoreUnavailableError);
+    assert.ok(Date.now() - started < 500);
+  });
+
+  it('RedisStore.fromUrl builds node-redis when installed, else ioredis, else iovalkey, else says what to install', async () => {
+    const worker = join(import.meta.dirname, '../../test/support/redis-from-url.ts');
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', worker, `${url}/0`], { timeout: 30_000 });
+    const [all, noNodeRedis, onlyValkey, none] = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    assert.deepEqual(all, { loaded: ['redis'], data: { via: 'fromUrl' } });
+    assert.deepEqual(noNodeRedis, { loaded: ['ioredis'], data: { via: 'fromUrl' } });
+    assert.deepEqual(onlyValkey, { loaded: ['iovalkey'], data: { via: 'fromUrl' } });
+    assert.equal(none.code, 'CONFIG');
+    assert.match(none.error, /npm install redis \(or ioredis, or iovalkey\)/);
+  });
+
+  it('the public type declarations import no Redis client package', () => {
+    const root = join(import.meta.dirname, '../..');
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const entries = new Set<string>();
+    const collect = (value: unknown): void => {
+      if (typeof value === 'string' && value.endsWith('.d.ts')) entries.add(join(root, value));
+      else if (value && typeof value === 'object') Object.values(value).forEach(collect);
+    };
+    collect(pkg.exports);
+    collect(pkg.types);
+    assert.ok(entries.size > 0, 'package.json names type files');
+    const seen = new Set<string>();
+    const imported = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const { fileName } of ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles) {
+        if (!fileName.startsWith('.')) imported.add(fileName);
+        else visit(join(dirname(file), fileName).replace(/\.([mc]?)js$/, '.d.$1ts'));
+      }
+    };
+    for (const entry of entries) visit(entry);
+    assert.ok(
+      [...seen].some((f) => /redis\.d\.[cm]?ts$/.test(f)),
+      "RedisStore's declarations were reached",
+    );
+    const clients = [...imported].filter((m) => /^(redis|ioredis|iovalkey|@redis\/|@ioredis\/|@iovalkey\/)/.test(m));
+    assert.deepEqual(clients, []);
   });
 });
 

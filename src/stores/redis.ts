@@ -3,19 +3,17 @@ import { encodeData, type SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { hashing, utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
-import type { AnyStore, SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
-import { requireOptional } from '../core/require.js';
-import type { CreateStoreOptions } from '../core/store.js';
+import { clientFromUrl, driverFor, type NodeSender, type RedisDriver, type RedisStoreClient } from './redis-client.js';
+import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
 
-/**
- * A node-redis (v5+) client: what `createClient()` returns for one server, or `createCluster()` for
- * Redis Cluster. Typed by the few members the store uses, so a client built with any modules,
- * scripts or RESP version fits (node-redis's own generic types do not convert into one another).
- */
-export type RedisStoreClient = NodeClient | ClusterClient;
+export type { IoredisClient, IoredisCluster, NodeRedisClient, NodeRedisCluster, RedisStoreClient } from './redis-client.js';
 
 export interface RedisStoreOptions {
-  /** A node-redis client the user built and connects (`await client.connect()`); the store never closes it. */
+  /**
+   * A client the user built and connects: node-redis 4 or later (`createClient()`, or
+   * `createCluster()` for Redis Cluster), ioredis (`new Redis()`, `new Redis.Cluster()`) or
+   * iovalkey (`new Redis()`). The store never closes it.
+   */
   client: RedisStoreClient;
   /** Put before every key; keeps sessions apart from other data in the same database. @default 'sessionkit:' */
   prefix?: string;
@@ -81,26 +79,6 @@ const sha1 = (text: string) => hashing.sha1Hex(text);
 const UPDATE_SHA = sha1(UPDATE_SCRIPT);
 const CLEAR_SHA = sha1(CLEAR_SCRIPT);
 
-/** What the store uses of a node-redis client (`createClient()`). */
-export interface NodeClient {
-  sendCommand(args: string[], options?: object): Promise<unknown>;
-  readonly isOpen?: boolean;
-  readonly isReady?: boolean;
-  connect(): Promise<unknown>;
-  close?(): Promise<void>;
-  quit?(): Promise<unknown>;
-  destroy?(): void;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  off(event: string, listener: (...args: any[]) => void): unknown;
-  listenerCount(event: string): number;
-}
-/** What the store uses of a node-redis cluster client (`createCluster()`). */
-export interface ClusterClient extends Omit<NodeClient, 'sendCommand'> {
-  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[], options?: object): Promise<unknown>;
-  readonly masters: { client?: NodeClient }[];
-  nodeClient?(node: unknown): Promise<NodeClient>;
-}
-
 interface Pending {
   deadline: number;
   what: string;
@@ -113,10 +91,6 @@ function unavailable(what: string, err: unknown): StoreUnavailableError {
     `Redis ${what} failed: ${(err as Error)?.message ?? String(err)}; check that Redis is running and reachable`,
     { cause: err },
   );
-}
-
-function isCluster(client: unknown): client is ClusterClient {
-  return Array.isArray((client as ClusterClient).masters);
 }
 
 /** Escapes a literal for a SCAN MATCH glob. */
@@ -132,13 +106,12 @@ function globEscape(text: string): string {
  * changes and a session deleted elsewhere is never brought back.
  */
 export class RedisStore implements SessionStore {
-  readonly #client: NodeClient | ClusterClient;
-  readonly #cluster: boolean;
+  readonly #client: RedisDriver;
   readonly #prefix: string;
   readonly #logger: Logger;
   readonly #timeout: number;
-  /** Set for a client this store created (redisStoreFromUrl): connected lazily, closed by close(). */
-  readonly #owned: boolean;
+  /** Set by fromUrl for the client it created: connected lazily, closed by close(). */
+  #owned = false;
   /** For an owned client: the last error message while it is down, null while it is up. */
   #down: string | null = null;
   #waiting: Promise<void> | null = null;
@@ -148,15 +121,23 @@ export class RedisStore implements SessionStore {
   #errorLogged = false;
   #closed = false;
 
+  /**
+   * A RedisStore over its own client for `url` (`redis://host:port/db`, `rediss://…` for TLS),
+   * made from the first Redis client package installed: redis (node-redis), else ioredis, else
+   * iovalkey. The client connects on the first request and queues nothing while Redis is down, so
+   * requests then fail at once with StoreUnavailableError; `close()` closes it.
+   */
+  static fromUrl(url: string, options: Omit<RedisStoreOptions, 'client'> = {}): RedisStore {
+    if (typeof url !== 'string' || !/^rediss?:\/\//i.test(url))
+      throw new ConfigError('url', `${JSON.stringify(url)} is not a Redis URL; write e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)`);
+    const timeout = checkTimeout(options.timeout);
+    const store = new RedisStore({ ...options, timeout, client: clientFromUrl(url, timeout) });
+    store.#own();
+    return store;
+  }
+
   constructor(options: RedisStoreOptions) {
-    this.#owned = (options as { [OWNED]?: boolean })[OWNED] === true;
-    const client = options?.client as unknown as NodeClient | ClusterClient | undefined;
-    if (!client || typeof client.sendCommand !== 'function') {
-      throw new ConfigError(
-        'client',
-        'give a node-redis client: new RedisStore({ client: createClient({ url }) }), or createCluster({ rootNodes }) for Redis Cluster',
-      );
-    }
+    const client = driverFor(options?.client);
     const prefix = options.prefix ?? 'sessionkit:';
     if (typeof prefix !== 'string') throw new ConfigError('prefix', 'give the key prefix as a string, e.g. "sessionkit:"');
     if (/[{}]/.test(prefix))
@@ -164,26 +145,26 @@ export class RedisStore implements SessionStore {
         'prefix',
         `${JSON.stringify(prefix)} contains { or }, which would change how Redis Cluster hashes the keys; leave braces out`,
       );
-    const timeout = options.timeout ?? 2000;
-    if (!Number.isInteger(timeout) || timeout <= 0) throw new ConfigError('timeout', 'give whole milliseconds above 0, e.g. 2000');
+    this.#timeout = checkTimeout(options.timeout);
     this.#client = client;
-    this.#cluster = isCluster(client);
     this.#prefix = prefix;
     this.#logger = options.logger ?? consoleLogger;
-    this.#timeout = timeout;
-    // node-redis emits 'error' on every lost connection and reconnect attempt; an EventEmitter
+    // Clients emit 'error' on every lost connection and reconnect attempt; an EventEmitter
     // without an 'error' listener throws, which would crash the process.
-    if (this.#owned) {
-      client.on('ready', () => void (this.#down = null));
-      client.on('error', (err: Error) => void (this.#down = err?.message ?? String(err)));
-    }
-    if (client.listenerCount('error') === (this.#owned ? 1 : 0)) {
+    if (client.listenerCount('error') === 0) {
       client.on('error', (err: Error) => {
         if (this.#errorLogged) return;
         this.#errorLogged = true; // once per outage; reset by the next command that succeeds
         this.#logger.error('Redis client error; requests get StoreUnavailableError until it reconnects', { error: err?.message });
       });
     }
+  }
+
+  /** Takes ownership of the client fromUrl made: tracks whether it is down, so requests fail fast. */
+  #own(): void {
+    this.#owned = true;
+    this.#client.on('ready', () => void (this.#down = null));
+    this.#client.on('error', (err: Error) => void (this.#down = err?.message ?? String(err)));
   }
 
   #redisKey(key: string): string {
@@ -193,17 +174,17 @@ export class RedisStore implements SessionStore {
   /**
    * For a client this store owns: connects it on first use and waits (bounded by the timeout) until
    * it is ready. While it is known to be down (an 'error' since the last 'ready') requests fail at
-   * once instead of each waiting out the timeout; node-redis keeps reconnecting in the background.
+   * once instead of each waiting out the timeout; the client keeps reconnecting in the background.
    */
   #ready(): Promise<void> | null {
     const client = this.#client;
-    if (!this.#owned || client.isReady) return null;
-    if (!client.isOpen) {
+    if (!this.#owned || client.ready) return null;
+    if (!client.open) {
       this.#down = null;
-      client.connect().catch(() => {}); // failures arrive as 'error' events, logged by the listener
+      client.connect();
     } else if (this.#down) {
       return Promise.reject(
-        new StoreUnavailableError(`Redis is unreachable (${this.#down}); check that it is running, or the URL given to createStore`),
+        new StoreUnavailableError(`Redis is unreachable (${this.#down}); check that it is running, or the URL given to the store`),
       );
     }
     // One wait shared by every request that arrives while connecting: one pair of listeners.
@@ -214,10 +195,9 @@ export class RedisStore implements SessionStore {
         this.#waiting = null;
         if (err)
           reject(
-            new StoreUnavailableError(
-              `cannot connect to Redis: ${err.message}; check that it is running, or the URL given to createStore`,
-              { cause: err },
-            ),
+            new StoreUnavailableError(`cannot connect to Redis: ${err.message}; check that it is running, or the URL given to the store`, {
+              cause: err,
+            }),
           );
         else resolve();
       };
@@ -230,7 +210,7 @@ export class RedisStore implements SessionStore {
   }
 
   /** One command on the node that holds `key` (or any node when `key` is undefined), bounded by the timeout. */
-  #send(what: string, key: string | undefined, readonly: boolean, args: string[], on?: NodeClient): Promise<unknown> {
+  #send(what: string, key: string | undefined, readonly: boolean, args: string[], on?: NodeSender): Promise<unknown> {
     if (this.#closed) return Promise.reject(new StoreUnavailableError(`RedisStore ${what}: the store is closed; create a new one`));
     const deadline = Date.now() + this.#timeout;
     const ready = this.#ready();
@@ -243,19 +223,12 @@ export class RedisStore implements SessionStore {
     key: string | undefined,
     readonly: boolean,
     args: string[],
-    on: NodeClient | undefined,
+    on: NodeSender | undefined,
     deadline: number,
   ): Promise<unknown> {
-    // A command still waiting in node-redis's offline queue is dropped when its timeout passes,
-    // so a request that already failed with 503 cannot write later.
-    const options = this.#cluster || !this.#client.isReady ? { timeout: Math.max(1, deadline - Date.now()) } : undefined;
     let reply: Promise<unknown>;
     try {
-      reply = on
-        ? on.sendCommand(args, options)
-        : this.#cluster
-          ? (this.#client as ClusterClient).sendCommand(key, readonly, args, options)
-          : (this.#client as NodeClient).sendCommand(args, options);
+      reply = on ? on(args, deadline) : this.#client.send(key, readonly, args, deadline);
     } catch (err) {
       return Promise.reject(unavailable(what, err));
     }
@@ -369,20 +342,24 @@ export class RedisStore implements SessionStore {
     await this.#send('delete', id, false, ['DEL', id]);
   }
 
+  /**
+   * Deletes the session whose public id is `id` (`digestKey(key)`, the hash tag of its Redis key);
+   * true when it existed. With it a CachedStore drops a revoked session from a Redis cache.
+   */
+  async revoke(id: string): Promise<boolean> {
+    if (!/^[0-9a-f]{64}$/.test(id)) return false;
+    const redisKey = `${this.#prefix}{${id}}`;
+    return (await this.#send('revoke', redisKey, false, ['DEL', redisKey])) === 1;
+  }
+
   async exists(key: string): Promise<boolean> {
     const id = this.#redisKey(key);
     return (await this.#send('exists', id, true, ['EXISTS', id])) === 1;
   }
 
   /** Calls `each` with every batch of this store's keys, on every master of a Cluster. */
-  async #scan(what: string, each: (node: NodeClient | undefined, keys: string[]) => Promise<void>): Promise<void> {
-    const nodes: (NodeClient | undefined)[] = [];
-    if (this.#cluster) {
-      const cluster = this.#client as ClusterClient;
-      for (const master of cluster.masters) {
-        nodes.push(master.client?.isReady ? master.client : await this.#bounded(what, cluster.nodeClient!(master)));
-      }
-    } else nodes.push(undefined);
+  async #scan(what: string, each: (node: NodeSender | undefined, keys: string[]) => Promise<void>): Promise<void> {
+    const nodes: (NodeSender | undefined)[] = this.#client.cluster ? await this.#bounded(what, this.#client.masters()) : [undefined];
     const match = `${globEscape(this.#prefix)}{*}`;
     for (const node of nodes) {
       let cursor = '0';
@@ -432,40 +409,26 @@ export class RedisStore implements SessionStore {
     return stats;
   }
 
-  /** Closes the client only when this store created it (redisStoreFromUrl); a client passed in stays open. */
+  /** Closes the client only when this store created it (fromUrl); a client passed in stays open. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (!this.#owned) return;
     const client = this.#client;
-    if (!client.isOpen) return;
-    if (!client.isReady) {
-      client.destroy?.();
+    if (!client.open) return;
+    if (!client.ready) {
+      client.destroy();
       return;
     }
     try {
-      await this.#bounded('close', client.close ? client.close() : Promise.resolve(client.quit?.()));
+      await this.#bounded('close', client.quit());
     } catch {
-      client.destroy?.();
+      client.destroy();
     }
   }
 }
 
-/** Marks a client created by redisStoreFromUrl, which the store then owns. */
-const OWNED = Symbol('sessionkit.redis.owned');
-
-/**
- * `createStore('redis://host:port/db')` and `rediss://…` (TLS): a RedisStore over a node-redis
- * client it creates and owns. The client connects on the first request and has no offline queue,
- * so while Redis is down requests fail at once with StoreUnavailableError instead of queueing.
- */
-export function redisStoreFromUrl(url: string, options: CreateStoreOptions): AnyStore {
-  const redis = requireOptional<typeof import('redis')>('redis');
-  const timeout = 2000;
-  const client = redis.createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: timeout },
-  });
-  return new RedisStore({ client, logger: options.logger, timeout, [OWNED]: true } as RedisStoreOptions);
+function checkTimeout(timeout = 2000): number {
+  if (!Number.isInteger(timeout) || timeout <= 0) throw new ConfigError('timeout', 'give whole milliseconds above 0, e.g. 2000');
+  return timeout;
 }

@@ -2,7 +2,7 @@ import { ConfigError } from '../core/errors.js';
 import type { AnyStore, CreateStoreOptions } from '../core/store.js';
 import { MemoryStore } from './memory.js';
 import { PostgresStore } from './postgres.js';
-import { redisStoreFromUrl } from './redis.js';
+import { RedisStore } from './redis.js';
 import { SqliteStore } from './sqlite.js';
 
 /** Builds a store for one URL scheme; `url` is the whole URL as the user gave it. */
@@ -29,8 +29,8 @@ export function registerStoreScheme(protocol: string, factory: StoreFactory, opt
 
 registerStoreScheme('memory:', (_url, options) => new MemoryStore(options), { isUrl: false });
 registerStoreScheme('sqlite:', (url, options) => SqliteStore.fromUrl(url, options), { isUrl: false });
-registerStoreScheme('redis:', redisStoreFromUrl);
-registerStoreScheme('rediss:', redisStoreFromUrl);
+registerStoreScheme('redis:', (url, options) => RedisStore.fromUrl(url, options));
+registerStoreScheme('rediss:', (url, options) => RedisStore.fromUrl(url, options));
 registerStoreScheme('postgres:', (url, options) => PostgresStore.fromUrl(url, options));
 registerStoreScheme('postgresql:', (url, options) => PostgresStore.fromUrl(url, options));
 

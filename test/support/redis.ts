@@ -157,13 +157,20 @@ export async function startRedis(options: StartOptions = {}): Promise<RedisServe
   };
 }
 
-/** Starts three cluster-enabled servers, joins them as 3 masters (no replicas) and waits for cluster_state:ok. */
-export async function startCluster(): Promise<RedisCluster> {
+/**
+ * Starts three cluster-enabled servers, joins them as 3 masters (no replicas) and waits for
+ * cluster_state:ok. With `persistent`, a node killed and restarted comes back with its slots
+ * (nodes.conf) and its data (append-only file).
+ */
+export async function startCluster(options: Pick<StartOptions, 'persistent'> = {}): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
   for (let i = 0; i < 3; i++) {
     // The config file lives in the node's own --dir (relative names resolve there).
     nodes.push(
-      await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] }),
+      await startRedis({
+        persistent: options.persistent,
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'],
+      }),
     );
   }
   const created = spawnSync(
