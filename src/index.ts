@@ -2,17 +2,19 @@ import { makeSessions, type Sessions } from './core/sessions.js';
 import type { SessionsOptions } from './core/options.js';
 import { SqliteStore } from './stores/sqlite.js';
 import type { AnyStore } from './core/store.js';
+import type { DeclaredSessionData } from './core/session-types.js';
 
 /**
  * Sessions for a web application, with Django's semantics. Options are checked here, once:
  * a bad one throws ConfigError naming it.
  */
-export function createSessions<Data extends Record<string, any> = Record<string, any>>(
+export function createSessions<Data extends Record<string, any> = DeclaredSessionData>(
   options: SessionsOptions<AnyStore> = {},
 ): Sessions<Data> {
   return makeSessions<Data>(options, () => new SqliteStore({ path: './sessions.sqlite3' }));
 }
 
+export type { SessionTypes, DeclaredSessionData } from './core/session-types.js';
 export type { Sessions, CommitOptions, CommitResponse } from './core/sessions.js';
 export type { SessionCookie, SessionCookieOptions } from './core/cookie.js';
 export type { SessionsOptions, CookieOptions } from './core/options.js';

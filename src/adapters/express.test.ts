@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import express from 'express';
@@ -6,32 +7,40 @@ import { describeAdapter } from '../testing/adapter-suite.js';
 import { createSessions, MemoryStore } from '../index.js';
 import { sessionErrorHandler, sessionMiddleware } from './express.js';
 
-describeAdapter('Express 5 (sessionkit/express)', {
-  async start(sessions, routes) {
-    const app = express();
-    app.use(sessionMiddleware(sessions));
-    app.use(async (req, res) => {
-      const url = new URL(req.originalUrl, 'http://localhost');
-      const r = await routes({ session: req.session, method: req.method, path: url.pathname, query: url.searchParams });
-      res.status(r.status);
-      for (const [k, v] of Object.entries(r.headers ?? {})) res.set(k, v);
-      if (r.cookies) res.append('Set-Cookie', r.cookies);
-      res.type('text/plain');
-      if (r.stream) {
-        const [a, b] = r.body.split('/');
-        res.write(`${a}/`);
-        setTimeout(() => res.end(b), 5);
-      } else res.send(r.body);
-    });
-    app.use(sessionErrorHandler());
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-    };
-  },
-});
+// The same behaviour table on Express 4 (installed as the npm alias express4) and 5.
+const express4 = createRequire(import.meta.url)('express4') as typeof express;
+
+for (const [name, makeApp] of [
+  ['Express 5', express],
+  ['Express 4', express4],
+] as const) {
+  describeAdapter(`${name} (sessionkit/express)`, {
+    async start(sessions, routes) {
+      const app = makeApp();
+      app.use(sessionMiddleware(sessions));
+      app.use(async (req, res) => {
+        const url = new URL(req.originalUrl, 'http://localhost');
+        const r = await routes({ session: req.session, method: req.method, path: url.pathname, query: url.searchParams });
+        res.status(r.status);
+        for (const [k, v] of Object.entries(r.headers ?? {})) res.set(k, v);
+        if (r.cookies) res.append('Set-Cookie', r.cookies);
+        res.type('text/plain');
+        if (r.stream) {
+          const [a, b] = r.body.split('/');
+          res.write(`${a}/`);
+          setTimeout(() => res.end(b), 5);
+        } else res.send(r.body);
+      });
+      app.use(sessionErrorHandler());
+      const server = app.listen(0, '127.0.0.1');
+      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+      return {
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+      };
+    },
+  });
+}
 
 describe('Express specifics', () => {
   async function serve(app: express.Express): Promise<{ url: string; close: () => Promise<void> }> {

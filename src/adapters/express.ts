@@ -6,6 +6,7 @@ import type { Sessions } from '../core/sessions.js';
 import { sessionErrorResponse } from '../core/errors.js';
 import type { ServerResponse } from 'node:http';
 import { attachSession, installResponseHooks, pendingSession } from './http.js';
+import type { DeclaredSessionData } from '../core/session-types.js';
 
 let lastApp: unknown;
 const sessionOf = new WeakMap<object, Session<any>>();
@@ -36,13 +37,17 @@ function prepareApp(req: Request): void {
   }
 }
 
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      /** The visitor's session, loaded before your handlers run (sessionkit/express). */
-      session: Session<any>;
-    }
+/**
+ * What sessionkit adds to Express's request (4 and 5): `req.session`, a `Session` of the data
+ * declared in `SessionTypes`. It is added to the request of Express's handlers rather than to the
+ * global `Express.Request`, so that @types/express-session (which declares `session` there) can
+ * be installed beside it: then `req.session` keeps express-session's type, and `getSession(req)`
+ * gives sessionkit's.
+ */
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The visitor's session, loaded before your handlers run (sessionkit/express). */
+    session: Express.Request extends { session: infer Other } ? Other : Session<DeclaredSessionData>;
   }
 }
 
@@ -82,7 +87,7 @@ export function csrfProtection(options: CsrfOptions = {}): RequestHandler {
 }
 
 /** The typed session of a request: `getSession<Data>(req)`. */
-export function getSession<Data extends Record<string, any>>(req: Request): Session<Data> {
+export function getSession<Data extends Record<string, any> = DeclaredSessionData>(req: Request): Session<Data> {
   return req.session as Session<Data>;
 }
 

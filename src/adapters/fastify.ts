@@ -4,11 +4,12 @@ import { checkCsrf, CSRF_FIELD, CSRF_REFUSED_TEXT, type CsrfOptions, csrfRequest
 import type { CommitResponse, Sessions } from '../core/sessions.js';
 import { ConfigError } from '../core/errors.js';
 import { answerError, applyCommit, withSetCookie, type ResponseHeaders } from '../core/response.js';
+import type { DeclaredSessionData } from '../core/session-types.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The visitor's session, loaded before your handlers run (sessionkit/fastify). */
-    session: Session<any>;
+    session: Session<DeclaredSessionData>;
   }
 }
 
@@ -130,6 +131,6 @@ export function csrfProtection(
 }
 
 /** The typed session of a request: `getSession<Data>(request)`. */
-export function getSession<Data extends Record<string, any>>(request: FastifyRequest): Session<Data> {
+export function getSession<Data extends Record<string, any> = DeclaredSessionData>(request: FastifyRequest): Session<Data> {
   return request.session as Session<Data>;
 }

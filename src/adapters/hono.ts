@@ -13,9 +13,10 @@ import {
 import { ConfigError } from '../core/errors.js';
 import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
 import { answerError, applyCommit, webHeaders } from '../core/response.js';
+import type { DeclaredSessionData } from '../core/session-types.js';
 
 /** The Hono env that types `c.get('session')`: `new Hono<SessionEnv<Data>>()`. */
-export type SessionEnv<Data extends Record<string, any> = Record<string, any>> = {
+export type SessionEnv<Data extends Record<string, any> = DeclaredSessionData> = {
   Variables: { session: Session<Data> };
 };
 
@@ -89,6 +90,6 @@ export function csrfProtection<Data extends Record<string, any>>(options: CsrfOp
 }
 
 /** The typed session of a request: `getSession<Data>(c)`. */
-export function getSession<Data extends Record<string, any>>(c: Context): Session<Data> {
+export function getSession<Data extends Record<string, any> = DeclaredSessionData>(c: Context): Session<Data> {
   return c.get('session') as Session<Data>;
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import type { Pool } from 'pg';
 import type { SessionData } from '../core/codec.js';
 import { ConfigError, SessionDataError, StoreUnavailableError } from '../core/errors.js';
 import { consoleLogger, type Logger } from '../core/log.js';
@@ -15,7 +14,7 @@ import {
   type SqlStoreConfig,
   type TableShape,
 } from '../stores/sql/engine.js';
-import { isPool, pgDriver, poolFromUrl } from '../stores/sql/postgres.js';
+import { isPool, type PgPool, pgDriver, poolFromUrl } from '../stores/sql/postgres.js';
 import {
   isSqliteConnection,
   LOCK_WAIT_MS,
@@ -32,7 +31,7 @@ export interface DjangoStoreOptions {
    * node:sqlite `DatabaseSync` or bun:sqlite `Database`), or a `pg` Pool on Django's PostgreSQL
    * database. The store never closes it.
    */
-  db: SqliteConnection | Pool;
+  db: SqliteConnection | PgPool;
   /** Django's SECRET_KEY, or [SECRET_KEY, ...SECRET_KEY_FALLBACKS]: the first signs, every one verifies. */
   secret: Secret;
   /** Django's session table (made by `manage.py migrate`). @default 'django_session' */

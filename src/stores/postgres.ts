@@ -1,14 +1,12 @@
-// Only types come from 'pg' here: sessionkit loads without pg installed (it is an optional peer).
-import type { Pool } from 'pg';
 import { ConfigError } from '../core/errors.js';
 import { consoleLogger, type Logger } from '../core/log.js';
 import type { CreateStoreOptions } from '../core/store.js';
 import { jsonCodec, parseTable, resolveMilliseconds, SESSIONKIT_TABLE, SqlStore, type SqlStoreConfig, schemaSql } from './sql/engine.js';
-import { isPool, POSTGRES, pgDriver, poolFromUrl } from './sql/postgres.js';
+import { isPool, POSTGRES, type PgPool, pgDriver, poolFromUrl } from './sql/postgres.js';
 
 export interface PostgresStoreOptions {
   /** A `pg` Pool. The store never ends a pool it was given: `close()` leaves it to its owner. */
-  pool: Pool;
+  pool: PgPool;
   /** The table, optionally schema-qualified (`app.sessions`); created when missing unless `createTable` is false. @default 'sessionkit_sessions' */
   table?: string;
   /** Where corrupt rows and dropped idle connections are reported. @default console */
@@ -20,7 +18,7 @@ export interface PostgresStoreOptions {
 }
 
 function configure(options: PostgresStoreOptions): SqlStoreConfig {
-  const pool = options?.pool as Pool | undefined;
+  const pool = options?.pool as PgPool | undefined;
   if (!isPool(pool)) throw new ConfigError('pool', 'give a pg Pool: new PostgresStore({ pool: new pg.Pool({ connectionString }) })');
   const table = parseTable(options.table ?? SESSIONKIT_TABLE.table, 'app.sessions');
   const timeout = resolveMilliseconds('timeout', options.timeout, 5000, 1);

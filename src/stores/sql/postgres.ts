@@ -1,5 +1,4 @@
-// Only types come from 'pg' here: sessionkit loads without pg installed (it is an optional peer).
-import type { Pool, PoolConfig, QueryConfig } from 'pg';
+// Nothing comes from 'pg' here, not even types: sessionkit loads and compiles without pg (an optional peer).
 import type { Logger } from '../../core/log.js';
 import { requireOptional } from '../../core/require.js';
 import type { Dialect, FailureKind, SqlDriver } from './engine.js';
@@ -22,17 +21,29 @@ export const POSTGRES: Dialect = {
 /** The code a query that outlived the store's `timeout` fails with (mapped to StoreUnavailableError by the engine). */
 const TIMED_OUT = 'SESSIONKIT_TIMEOUT';
 
-export function isPool(db: unknown): db is Pool {
+/**
+ * The part of a `pg` Pool that sessionkit uses, written out so that its public types compile
+ * without pg's: a `pg.Pool` (pg 8) is one.
+ */
+export interface PgPool {
+  query(config: { text: string; values?: unknown[]; query_timeout?: number }): Promise<{ rows: any[]; rowCount: number | null }>;
+  connect(...args: any[]): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  removeListener(event: 'error', listener: (err: Error) => void): unknown;
+  end(): Promise<void>;
+}
+
+export function isPool(db: unknown): db is PgPool {
   const d = db as Record<string, unknown> | null;
   return typeof d?.query === 'function' && typeof d.connect === 'function' && typeof d.on === 'function';
 }
 
 /** Pools made by poolFromUrl: a store over one of them ends it on close(). */
-const ownedPools = new WeakSet<Pool>();
+const ownedPools = new WeakSet<PgPool>();
 
 /** A pg Pool from a connection URL, with bounded connects and queries, for stores made from a URL (`fromUrl`), which own it. */
-export function poolFromUrl(connectionString: string): Pool {
-  type PgModule = { Pool: new (config: PoolConfig) => Pool };
+export function poolFromUrl(connectionString: string): PgPool {
+  type PgModule = { Pool: new (config: Record<string, unknown>) => PgPool };
   const pg = requireOptional<PgModule & { default?: PgModule }>('pg');
   const PgPool = pg.Pool ?? pg.default!.Pool;
   const pool = new PgPool({
@@ -61,7 +72,7 @@ export interface PgDriverOptions {
  * open, so an idle connection the server drops is logged, not an unhandled error. A pool made by
  * poolFromUrl is ended on close(); any other is left to its owner.
  */
-export function pgDriver(pool: Pool, options: PgDriverOptions): SqlDriver {
+export function pgDriver(pool: PgPool, options: PgDriverOptions): SqlDriver {
   const { timeout, logger } = options;
   const onPoolError = (err: Error) => {
     // The pool discards the connection and connects again on the next query.
@@ -73,7 +84,7 @@ export function pgDriver(pool: Pool, options: PgDriverOptions): SqlDriver {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let pending: Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
     try {
-      pending = pool.query({ text, values, query_timeout: timeout } as QueryConfig<unknown[]>);
+      pending = pool.query({ text, values: values as unknown[] | undefined, query_timeout: timeout });
     } catch (err) {
       return Promise.reject(err);
     }
