@@ -1,3 +1,9 @@
+/**
+ * Server-side sessions with Django's semantics: `createSessions`, `Session`, the stores and the errors.
+ * Guide: docs/getting-started.md and docs/session-api.md.
+ *
+ * @module sessionkit
+ */
 import { makeSessions, type Sessions } from './core/sessions.js';
 import type { SessionsOptions } from './core/options.js';
 import { SqliteStore } from './stores/sqlite.js';
@@ -20,6 +26,7 @@ export type { SessionCookie, SessionCookieOptions } from './core/cookie.js';
 export type { SessionsOptions, CookieOptions } from './core/options.js';
 export type { RequestLike } from './core/cookie.js';
 export type { Logger } from './core/log.js';
+export type { Secret } from './core/signing.js';
 export type { SessionData } from './core/codec.js';
 export { Session } from './core/session.js';
 export {
@@ -30,6 +37,7 @@ export {
   StoreUnavailableError,
   ConfigError,
   sessionErrorResponse,
+  type SessionErrorOptions,
 } from './core/errors.js';
 export type {
   SessionStore,
@@ -39,6 +47,8 @@ export type {
   UpdateResult,
   StoreStats,
   UserIndexedStore,
+  StoredSessionData,
+  CreateStoreOptions,
 } from './core/store.js';
 export { type UserSession, type IndexedSession, userIdOf } from './core/accounts.js';
 export {
@@ -54,7 +64,8 @@ export {
   type CsrfVerdict,
 } from './core/csrf.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export { SqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
+export { SqliteStore, type SqliteStoreOptions, type SqliteDriverName } from './stores/sqlite.js';
+export type { SqliteConnection, SqliteStatement } from './stores/sql/sqlite.js';
 export { RedisStore, type RedisStoreOptions, type RedisStoreClient } from './stores/redis.js';
 export { CookieStore, type CookieStoreOptions } from './stores/cookie.js';
 export { PostgresStore, type PostgresStoreOptions } from './stores/postgres.js';
