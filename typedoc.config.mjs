@@ -43,6 +43,6 @@ export default {
   excludeExternals: true,
   treatWarningsAsErrors: true,
   // Session's private alias for its keys (keyof Data & string): shown inline.
-  intentionallyNotExported: ['Key', 'NodeClient', 'ClusterClient'],
+  intentionallyNotExported: ['Key', 'Listener'],
   validation: { notExported: true, invalidLink: true, notDocumented: false },
 };
