@@ -91,6 +91,11 @@ const DJANGO_TABLE: TableShape = {
     sql: { postgres: { expression: (column) => `left(md5(${column}), 12)`, param: (v) => v.toString(16).padStart(12, '0') } },
   },
   columns: null,
+  // Django keeps the user (_auth_user_id) inside the signed data, in no column of its own.
+  accounts: {
+    noUserIndex:
+      "DjangoStore keeps Django's own django_session table, which has no user column (Django keeps _auth_user_id inside the signed data): finding a user's sessions would read and decode every row, so listing and revoking by user, idleTimeout and maxSessionsPerUser are not offered on it; login, userId, csrfToken and absoluteTimeout work",
+  },
 };
 
 /**

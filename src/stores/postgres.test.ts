@@ -167,7 +167,7 @@ describe('PostgresStore specifics', () => {
     await store.create(key, { a: 1 }, now + 60_000, now);
     await pool.query("UPDATE sessionkit_sessions SET data = '[1,2' , version = 7 WHERE key_hash = $1", [digestKey(key)]);
     const found = await store.load(key, now);
-    assert.deepEqual(found, { data: {}, expiresAt: now + 60_000, version: 7 });
+    assert.deepEqual(found, { data: {}, expiresAt: now + 60_000, version: 7, lastSeenAt: now });
     assert.ok(logger.records.some((r) => r.level === 'warn' && /corrupt/.test(r.message)));
     assert.deepEqual(await store.update(key, { b: 2 }, now + 60_000, 7, now), { status: 'ok', version: 8 });
     await store.close();

@@ -2,7 +2,16 @@ import { builtin } from '../core/require.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { consoleLogger, type Logger } from '../core/log.js';
 import type { CreateStoreOptions } from '../core/store.js';
-import { jsonCodec, parseTable, resolveMilliseconds, SESSIONKIT_TABLE, SqlStore, type SqlStoreConfig, schemaSql } from './sql/engine.js';
+import {
+  jsonCodec,
+  parseTable,
+  resolveMilliseconds,
+  SESSIONKIT_TABLE,
+  SqlStore,
+  type SqlStoreConfig,
+  schemaSql,
+  upgradeSql,
+} from './sql/engine.js';
 import {
   LOCK_WAIT_MS,
   loadSqliteDriver,
@@ -56,6 +65,13 @@ function configure(options: SqliteStoreOptions): SqlStoreConfig {
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
     db.exec(schemaSql(SQLITE, SESSIONKIT_TABLE, table));
+    // A table made by an older sessionkit gets the user index columns (accounts and devices).
+    const existing = db
+      .prepare(`SELECT name FROM pragma_table_info('${table.name}'${table.schema ? `, '${table.schema.slice(1, -2)}'` : ''})`)
+      .all() as {
+      name: string;
+    }[];
+    db.exec(upgradeSql(SQLITE, SESSIONKIT_TABLE, table, new Set(existing.map((c) => c.name))));
     db.exec(`PRAGMA busy_timeout = ${Math.min(busyTimeout, LOCK_WAIT_MS)}`);
   } catch (err) {
     db.close();

@@ -589,8 +589,8 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
         if (!indexed()) return ctx.skip('no user index');
         const calls: Record<string, number> = {};
         const counted = new Proxy(t.store as SessionStore, {
-          get(target, prop, receiver) {
-            const value = Reflect.get(target, prop, receiver);
+          get(target, prop) {
+            const value = Reflect.get(target, prop);
             if (typeof value !== 'function') return value;
             return (...args: unknown[]) => {
               calls[String(prop)] = (calls[String(prop)] ?? 0) + 1;

@@ -2,7 +2,8 @@ import { type SessionData, decodeData, encodeData } from '../../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../../core/errors.js';
 import { digestKey } from '../../core/keys.js';
 import type { Logger } from '../../core/log.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../../core/store.js';
+import type { SessionStore, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../../core/store.js';
+import { type IndexedSession, userIdOf } from '../../core/accounts.js';
 
 /*
  * One SQL session store, configured three ways (Django's contrib/sessions `db.py`, which a custom
@@ -72,6 +73,8 @@ export interface Column {
   index?: boolean;
   /** Nullable; the default is NOT NULL. */
   nullable?: boolean;
+  /** Added after the first release: a table made before it gets it by ALTER TABLE (see upgradeSql). Nullable. */
+  added?: boolean;
 }
 
 /** How expiry is kept in one dialect: milliseconds since the epoch to the column's value and back. */
@@ -105,6 +108,12 @@ export interface TableShape {
       };
   /** The columns of a table the store creates itself; null when another program owns the schema (Django's migrate). */
   readonly columns: readonly Column[] | null;
+  /**
+   * The columns of the user index (accounts and devices): the user id `login` bound the session
+   * to (indexed), and when a request last came with it; or, for a table without them, the reason
+   * listing and revoking by user is refused.
+   */
+  readonly accounts: { userColumn: string; lastSeenColumn: string } | { noUserIndex: string };
 }
 
 /** How session data becomes the text of the data column, and back. `decode` never throws: bad text reads as `{}` and is logged. */
@@ -128,7 +137,10 @@ export const SESSIONKIT_TABLE: TableShape = {
     { name: 'data', type: 'text' },
     { name: 'expires_at', type: 'integer', index: true },
     { name: 'version', type: 'integer' },
+    { name: 'user_id', type: 'text', nullable: true, index: true, added: true },
+    { name: 'last_seen', type: 'integer', nullable: true, added: true },
   ],
+  accounts: { userColumn: 'user_id', lastSeenColumn: 'last_seen' },
 };
 
 const MILLISECONDS: ExpiryFormat = { write: (ms) => Math.floor(ms), read: Number };
@@ -171,21 +183,40 @@ export function resolveMilliseconds(option: string, value: unknown, fallback: nu
   return ms as number;
 }
 
-/** CREATE TABLE and its indexes (idempotent) for a table the store owns. */
+function indexSql(dialect: Dialect, table: TableName, c: Column): string {
+  // SQLite puts the schema on the index's name, PostgreSQL on the table's (an index lives in its table's schema).
+  return dialect.name === 'sqlite'
+    ? `CREATE INDEX IF NOT EXISTS ${table.schema}"${table.name}_${c.name}" ON "${table.name}" (${c.name});`
+    : `CREATE INDEX IF NOT EXISTS "${table.name}_${c.name}" ON ${table.sql} (${c.name});`;
+}
+
+/**
+ * CREATE TABLE and its indexes (idempotent) for a table the store owns. On PostgreSQL it also adds
+ * the columns a table made by an older sessionkit lacks (ADD COLUMN IF NOT EXISTS), so running it
+ * again is the migration; SQLite has no such clause: its store runs upgradeSql after it.
+ */
 export function schemaSql(dialect: Dialect, shape: TableShape, table: TableName): string {
   if (!shape.columns) throw new Error('sessionkit: this table is created by its owner, not by the store');
   const columns = shape.columns.map(
     (c) => `  ${c.name} ${dialect.types[c.type]}${c.primaryKey ? ' PRIMARY KEY' : ''}${c.nullable ? '' : ' NOT NULL'}`,
   );
-  const indexes = shape.columns
-    .filter((c) => c.index)
-    .map((c) =>
-      // SQLite puts the schema on the index's name, PostgreSQL on the table's (an index lives in its table's schema).
-      dialect.name === 'sqlite'
-        ? `CREATE INDEX IF NOT EXISTS ${table.schema}"${table.name}_${c.name}" ON "${table.name}" (${c.name});`
-        : `CREATE INDEX IF NOT EXISTS "${table.name}_${c.name}" ON ${table.sql} (${c.name});`,
-    );
-  return `CREATE TABLE IF NOT EXISTS ${table.sql} (\n${columns.join(',\n')}\n)${dialect.tableSuffix};\n${indexes.join('\n')}\n`;
+  const postgres = dialect.name === 'postgres';
+  const added = postgres
+    ? shape.columns
+        .filter((c) => c.added)
+        .map((c) => `ALTER TABLE ${table.sql} ADD COLUMN IF NOT EXISTS ${c.name} ${dialect.types[c.type]};`)
+    : [];
+  const indexes = shape.columns.filter((c) => c.index && (postgres || !c.added)).map((c) => indexSql(dialect, table, c));
+  return `CREATE TABLE IF NOT EXISTS ${table.sql} (\n${columns.join(',\n')}\n)${dialect.tableSuffix};\n${[...added, ...indexes].join('\n')}\n`;
+}
+
+/** SQLite's migration: the columns a table made by an older sessionkit lacks (given those it has), and their indexes. */
+export function upgradeSql(dialect: Dialect, shape: TableShape, table: TableName, existing: ReadonlySet<string>): string {
+  const added = (shape.columns ?? []).filter((c) => c.added);
+  const alters = added
+    .filter((c) => !existing.has(c.name))
+    .map((c) => `ALTER TABLE ${table.sql} ADD COLUMN ${c.name} ${dialect.types[c.type]};`);
+  return [...alters, ...added.filter((c) => c.index).map((c) => indexSql(dialect, table, c))].join('\n');
 }
 
 export interface SqlStoreConfig {
@@ -216,13 +247,23 @@ function statements(config: SqlStoreConfig) {
   const derivedSql = 'derive' in shape.version ? shape.version.sql?.[dialect.name] : undefined;
   // The compare-and-set condition, when the database can check it in the UPDATE itself.
   const cas = version ? `${version} = ?` : derivedSql ? `${derivedSql.expression(d)} = ?` : null;
-  const set = `${d} = ?, ${e} = ?${version ? `, ${version} = ${version} + 1` : ''}`;
+  const acc = 'userColumn' in shape.accounts ? shape.accounts : null;
+  const u = acc?.userColumn;
+  const seen = acc?.lastSeenColumn;
+  const set = `${d} = ?, ${e} = ?${acc ? `, ${u} = ?, ${seen} = ?` : ''}${version ? `, ${version} = ${version} + 1` : ''}`;
   const update = `UPDATE ${t} SET ${set} WHERE ${live} AND ${cas ?? `${d} = ?`}`;
   const q = (sql: string): Statement => dialect.placeholders(sql);
   return {
-    load: q(`SELECT ${d} AS data, ${e} AS expiry${version ? `, ${version} AS version` : ''} FROM ${t} WHERE ${live}`),
+    load: q(
+      `SELECT ${d} AS data, ${e} AS expiry${version ? `, ${version} AS version` : ''}${acc ? `, ${seen} AS seen` : ''} FROM ${t} WHERE ${live}`,
+    ),
     create: q(
-      `INSERT INTO ${t} (${k}, ${d}, ${e}${version ? `, ${version}` : ''}) VALUES (?, ?, ?${version ? ', 1' : ''}) ON CONFLICT (${k}) DO NOTHING`,
+      `INSERT INTO ${t} (${k}, ${d}, ${e}${acc ? `, ${u}, ${seen}` : ''}${version ? `, ${version}` : ''}) VALUES (?, ?, ?${acc ? ', ?, ?' : ''}${version ? ', 1' : ''}) ON CONFLICT (${k}) DO NOTHING`,
+    ),
+    accounts: acc !== null,
+    touch: q(`UPDATE ${t} SET ${e} = ?${acc ? `, ${seen} = ?` : ''} WHERE ${live}`),
+    listByUser: q(
+      `SELECT ${k} AS id, ${d} AS data, ${e} AS expiry${acc ? `, ${seen} AS seen` : ''} FROM ${t} WHERE ${u ?? 'NULL'} = ? AND ${e} > ?`,
     ),
     /** UPDATE … WHERE live AND the version still matches (or the text is still the one read). */
     update: q(update),
@@ -253,7 +294,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * version the request loaded; expiry is compared with the `now` the caller gives (milliseconds),
  * never the database clock. Every driver failure and timeout is a StoreUnavailableError.
  */
-export class SqlStore implements SessionStore {
+export class SqlStore implements SessionStore, UserIndexedStore {
   readonly #driver: SqlDriver;
   readonly #shape: TableShape;
   readonly #codec: DataCodec;
@@ -330,12 +371,28 @@ export class SqlStore implements SessionStore {
   async load(key: string, now = Date.now()): Promise<StoredSession | null> {
     const [row] = await this.#all('load', this.#sql.load, [this.#shape.storedKey(key), this.#expiry.write(now)]);
     if (!row) return null;
-    return { data: this.#codec.decode(row.data as string), expiresAt: this.#expiry.read(row.expiry), version: this.#versionOf(row) };
+    const found: StoredSession = {
+      data: this.#codec.decode(row.data as string),
+      expiresAt: this.#expiry.read(row.expiry),
+      version: this.#versionOf(row),
+    };
+    if (this.#sql.accounts && row.seen !== null && row.seen !== undefined) found.lastSeenAt = Number(row.seen);
+    return found;
+  }
+
+  /** The user index columns of a write: the user the data names, and now as the last-seen time. */
+  #accountParams(data: SessionData, now: number): unknown[] {
+    return this.#sql.accounts ? [userIdOf(data), Math.floor(now)] : [];
   }
 
   async create(key: string, data: SessionData, expiresAt: number, now = Date.now()): Promise<number | null> {
     const text = this.#codec.encode(data, now);
-    const changes = await this.#run('create', this.#sql.create, [this.#shape.storedKey(key), text, this.#expiry.write(expiresAt)]);
+    const changes = await this.#run('create', this.#sql.create, [
+      this.#shape.storedKey(key),
+      text,
+      this.#expiry.write(expiresAt),
+      ...this.#accountParams(data, now),
+    ]);
     if (changes !== 1) return null;
     const v = this.#shape.version;
     return 'column' in v ? 1 : v.derive(text);
@@ -348,7 +405,7 @@ export class SqlStore implements SessionStore {
     const v = this.#shape.version;
     const newVersion = (returned: unknown) =>
       'column' in v ? (returned === undefined ? expectedVersion + 1 : Number(returned)) : v.derive(text);
-    const head = [text, this.#expiry.write(expiresAt), id, at];
+    const head = [text, this.#expiry.write(expiresAt), ...this.#accountParams(data, now), id, at];
     if (this.#sql.cas) {
       const expected = 'column' in v ? expectedVersion : v.sql![this.#driver.dialect.name]!.param(expectedVersion);
       if (this.#sql.updateOrProbe) {
@@ -371,6 +428,38 @@ export class SqlStore implements SessionStore {
 
   async delete(key: string): Promise<void> {
     await this.#run('delete', this.#sql.delete, [this.#shape.storedKey(key)]);
+  }
+
+  // Accounts and devices: an indexed user column in the session's own row, so a deleted or
+  // expired session leaves no index entry behind (clearExpired removes the row and its entry).
+
+  /** Why listing and revoking by user is refused (a table without the user index), or undefined. */
+  get noUserIndex(): string | undefined {
+    const a = this.#shape.accounts;
+    return 'noUserIndex' in a ? a.noUserIndex : undefined;
+  }
+
+  async touch(key: string, expiresAt: number, now: number): Promise<boolean> {
+    const seen = this.#sql.accounts ? [Math.floor(now)] : [];
+    const params = [this.#expiry.write(expiresAt), ...seen, this.#shape.storedKey(key), this.#expiry.write(now)];
+    return (await this.#run('touch', this.#sql.touch, params)) === 1;
+  }
+
+  async listByUser(userId: string, now: number): Promise<IndexedSession[]> {
+    if (!this.#sql.accounts) return [];
+    const rows = await this.#all('listByUser', this.#sql.listByUser, [userId, this.#expiry.write(now)]);
+    return rows.map((row) => ({
+      id: row.id as string,
+      data: this.#codec.decode(row.data as string),
+      expiresAt: this.#expiry.read(row.expiry),
+      lastSeenAt: row.seen === null || row.seen === undefined ? null : Number(row.seen),
+    }));
+  }
+
+  /** The id is the digest the key column holds, so a revoke is a delete by primary key. */
+  async revoke(id: string): Promise<boolean> {
+    if (!this.#sql.accounts) return false;
+    return (await this.#run('revoke', this.#sql.delete, [id])) === 1;
   }
 
   async exists(key: string): Promise<boolean> {
