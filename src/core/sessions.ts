@@ -7,6 +7,7 @@ import {
   metaOf,
   type SessionMeta,
   toUserSession,
+  userIdOf,
   type UserSession,
 } from './accounts.js';
 import { digestKey } from './keys.js';
@@ -437,7 +438,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     }
     touched.set(s.key!, now);
     try {
-      await this.#server!.touch!(s.key!, until, now);
+      await this.#server!.touch!(s.key!, until, now, userIdOf(s.data));
     } catch (err) {
       this.logger.warn('could not refresh the session expiry (touch)', { error: String((err as Error)?.message ?? err) });
     }

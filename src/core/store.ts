@@ -63,9 +63,10 @@ export interface UserIndexedStore {
   /**
    * Sets the expiry and the last-seen time (`now`) of a live session without rewriting its data
    * or changing its version, so a touch never conflicts with a parallel write. False when the
-   * session is absent or expired.
+   * session is absent or expired. `userId` is the user the session's data names (a store whose
+   * index expires, as Redis's, keeps it alive as long as the session).
    */
-  touch(key: string, expiresAt: number, now: number): Promise<boolean>;
+  touch(key: string, expiresAt: number, now: number, userId?: string | null): Promise<boolean>;
   /** The user's live sessions, in any order; index entries of sessions gone since are dropped here. */
   listByUser(userId: string, now: number): Promise<IndexedSession[]>;
   /** Deletes the session with this public id (`digestKey(key)`); true when it existed. */

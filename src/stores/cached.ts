@@ -143,14 +143,14 @@ export class CachedStore implements SessionStore, UserIndexedStore {
     return undefined;
   }
 
-  async touch(key: string, expiresAt: number, now: number): Promise<boolean> {
-    const live = await this.#indexed().touch(key, expiresAt, now);
+  async touch(key: string, expiresAt: number, now: number, userId?: string | null): Promise<boolean> {
+    const live = await this.#indexed().touch(key, expiresAt, now, userId);
     if (!live) {
       await this.#forget(key);
       return false;
     }
     try {
-      if (this.#cache.touch) await this.#cache.touch(key, expiresAt, now);
+      if (this.#cache.touch) await this.#cache.touch(key, expiresAt, now, userId);
     } catch (err) {
       this.#logger.warn('session cache failed on touch; dropping the entry', { where: 'CachedStore', error: messageOf(err) });
       await this.#forget(key);

@@ -60,6 +60,7 @@ describe('PostgresStore user index', () => {
   before(async () => {
     server = await startPostgres();
     pool = new pg.Pool({ connectionString: server.url, max: 3 });
+    pool.on('error', () => {}); // idle connections end when the server stops
   });
   after(async () => {
     await pool?.end();
