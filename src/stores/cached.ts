@@ -47,6 +47,8 @@ const MAX_CACHE_ATTEMPTS = 5;
  * durable version, so a stale entry can never make a write lose another one.
  */
 export class CachedStore implements SessionStore, UserIndexedStore {
+  /** Why this store cannot list or revoke by user (its durable store's reason), or undefined. */
+  readonly noUserIndex: string | undefined;
   readonly #cache: SessionStore;
   readonly #store: SessionStore;
   readonly #logger: Logger;
@@ -63,6 +65,12 @@ export class CachedStore implements SessionStore, UserIndexedStore {
     if (options.cache === options.store) throw new ConfigError('cache', 'the cache and the durable store must be two different stores');
     this.#cache = options.cache;
     this.#store = options.store;
+    const durable = options.store as Partial<UserIndexedStore> & { noUserIndex?: string };
+    this.noUserIndex = durable.noUserIndex
+      ? `CachedStore over a store that cannot: ${durable.noUserIndex}`
+      : !durable.listByUser || !durable.revoke || !durable.touch
+        ? 'the durable store of this CachedStore cannot find sessions by user'
+        : undefined;
     this.#logger = options.logger ?? consoleLogger;
   }
 
@@ -133,15 +141,6 @@ export class CachedStore implements SessionStore, UserIndexedStore {
   }
 
   // Accounts and devices: the durable store keeps the user index; the cache follows.
-
-  /** Why this store cannot list or revoke by user: its durable store's reason, if it has one. */
-  get noUserIndex(): string | undefined {
-    const durable = this.#store as Partial<UserIndexedStore> & { noUserIndex?: string };
-    if (durable.noUserIndex) return `CachedStore over a store that cannot: ${durable.noUserIndex}`;
-    if (!durable.listByUser || !durable.revoke || !durable.touch)
-      return 'the durable store of this CachedStore cannot find sessions by user';
-    return undefined;
-  }
 
   async touch(key: string, expiresAt: number, now: number, userId?: string | null): Promise<boolean> {
     const live = await this.#indexed().touch(key, expiresAt, now, userId);

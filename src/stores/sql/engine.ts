@@ -295,6 +295,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * never the database clock. Every driver failure and timeout is a StoreUnavailableError.
  */
 export class SqlStore implements SessionStore, UserIndexedStore {
+  /** Why listing and revoking by user is refused (a table without the user index), or undefined. A field, not a getter: stores may be wrapped in a Proxy. */
+  readonly noUserIndex: string | undefined;
   readonly #driver: SqlDriver;
   readonly #shape: TableShape;
   readonly #codec: DataCodec;
@@ -309,6 +311,7 @@ export class SqlStore implements SessionStore, UserIndexedStore {
   protected constructor(config: SqlStoreConfig) {
     this.#driver = config.driver;
     this.#shape = config.shape;
+    this.noUserIndex = 'noUserIndex' in config.shape.accounts ? config.shape.accounts.noUserIndex : undefined;
     this.#codec = config.codec;
     this.#label = config.label;
     this.#missingTable = config.missingTable;
@@ -432,12 +435,6 @@ export class SqlStore implements SessionStore, UserIndexedStore {
 
   // Accounts and devices: an indexed user column in the session's own row, so a deleted or
   // expired session leaves no index entry behind (clearExpired removes the row and its entry).
-
-  /** Why listing and revoking by user is refused (a table without the user index), or undefined. */
-  get noUserIndex(): string | undefined {
-    const a = this.#shape.accounts;
-    return 'noUserIndex' in a ? a.noUserIndex : undefined;
-  }
 
   async touch(key: string, expiresAt: number, now: number): Promise<boolean> {
     const seen = this.#sql.accounts ? [Math.floor(now)] : [];
