@@ -2,8 +2,8 @@ import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type Response } from 'express';
-import type { Sessions } from 'sessionkit';
-import { getSession, sessionErrorHandler, sessionMiddleware } from 'sessionkit/express';
+import { ConfigError, type Session, type Sessions, type UserSession } from 'sessionkit';
+import { csrfProtection, getSession, sessionErrorHandler, sessionMiddleware } from 'sessionkit/express';
 import { type Answers, findQuestion, progress, withTry } from './learn.js';
 import { authenticate, displayName } from './users.js';
 import * as views from './views.js';
@@ -12,11 +12,16 @@ import * as views from './views.js';
 export type Data = {
   count: number;
   color: string;
-  user: string;
+  notice: string; // a flash message, shown once after a redirect
   cart: Record<string, number>; // product id -> quantity
   learn: Answers; // question id -> the choices made, first try first
   order: { number: string; total: number }; // the order placed last, shown after checkout's redirect
 };
+
+/** A message for the page after the redirect, shown once. */
+function flash(session: Session<Data>, text: string): void {
+  session.set('notice', text);
+}
 
 /** The most of one item a cart holds. */
 const MAX_QTY = 99;
@@ -49,12 +54,22 @@ export function createApp(sessions: Sessions<Data>): express.Express {
   });
   app.use(sessionMiddleware(sessions));
   app.use(express.urlencoded({ extended: false, limit: '10kb' }));
+  // 403 to a form posted from another site, or without the session's token (views.page puts it in every form)
+  app.use(csrfProtection());
+
+  /** The display name of the signed-in user, or null. */
+  const userOf = (session: Session<Data>) => {
+    const id = session.userId;
+    return id === null ? null : displayName(id);
+  };
 
   const render = (req: Request, res: Response, title: string, body: views.Html) => {
     const session = getSession<Data>(req);
-    const user = session.get('user');
     const cartCount = Object.values(session.get('cart', {})).reduce((a, b) => a + b, 0);
-    res.type('html').send(views.page(title, { user: user ? displayName(user) : null, cartCount }, body));
+    // A visitor without a session gets no token, so a page stores nothing and sets no cookie.
+    const csrf = session.key !== null ? session.csrfToken() : null;
+    const notice = session.has('notice') ? session.pop('notice') : null; // a flash message: read once
+    res.type('html').send(views.page(title, { user: userOf(session), cartCount, csrf, notice }, body));
   };
   const fail = (req: Request, res: Response, status: number, message: string, title = 'Sorry', body?: views.Html) => {
     res.status(status);
@@ -75,8 +90,7 @@ export function createApp(sessions: Sessions<Data>): express.Express {
 
   app.get('/', (req, res) => {
     const session = getSession<Data>(req);
-    const user = session.get('user');
-    render(req, res, 'Welcome', views.home(user ? displayName(user) : null, session.get('color')));
+    render(req, res, 'Welcome', views.home(userOf(session), session.get('color')));
   });
 
   app.get('/count', (req, res) => {
@@ -102,8 +116,7 @@ export function createApp(sessions: Sessions<Data>): express.Express {
   });
 
   app.get('/login', (req, res) => {
-    const user = getSession<Data>(req).get('user');
-    render(req, res, 'Sign in', views.login(user ? displayName(user) : null));
+    render(req, res, 'Sign in', views.login(userOf(getSession<Data>(req))));
   });
 
   app.post('/login', async (req, res) => {
@@ -114,8 +127,9 @@ export function createApp(sessions: Sessions<Data>): express.Express {
       return render(req, res, 'Sign in', views.login(null, 'Wrong username or password.'));
     }
     const session = getSession<Data>(req);
-    await session.cycleKey(); // a new key at login, so a key planted before it is worthless (session fixation)
-    session.set('user', username);
+    // A new key at login, so a key planted before it is worthless (session fixation); the session
+    // is bound to the user, with this browser's user agent, for the devices page.
+    await session.login(username);
     res.redirect(303, '/');
   });
 
@@ -154,6 +168,8 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     // Atomic: when parallel requests add at once, each addition is re-applied on the fresh cart
     // (capped, since the check above saw the cart before the other requests' additions).
     session.modify('cart', (cart = {}) => ({ ...cart, [item]: Math.min(MAX_QTY, (cart[item] ?? 0) + n) }));
+    const name = productById.get(item)!.name;
+    flash(session, n === 1 ? `Added ${name} to your cart` : `Added ${n} × ${name} to your cart`);
     res.redirect(303, '/cart');
   });
 
@@ -211,6 +227,43 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     const order = getSession<Data>(req).get('order');
     if (!order) return render(req, res, 'No order yet', views.noOrder());
     render(req, res, 'Order placed', views.order(order.number, order.total));
+  });
+
+  // Your devices: every session signed in as this user, each of which can be ended from here.
+  const devicesOf = async (session: Session<Data>): Promise<UserSession[] | null> => {
+    try {
+      return await sessions.listUserSessions(session.userId!);
+    } catch (err) {
+      if (err instanceof ConfigError) return null; // SESSION_STORE=cookie: the server cannot list cookies
+      throw err;
+    }
+  };
+
+  app.get('/devices', async (req, res) => {
+    const session = getSession<Data>(req);
+    if (session.userId === null) return render(req, res, 'Your devices', views.devicesSignedOut());
+    const list = await devicesOf(session);
+    render(req, res, 'Your devices', list === null ? views.devicesUnsupported() : views.devices(list, session.id, Date.now()));
+  });
+
+  app.post('/devices/revoke', async (req, res) => {
+    const session = getSession<Data>(req);
+    const { id } = req.body ?? {};
+    if (session.userId === null) return res.redirect(303, '/devices');
+    // Only one of this user's own sessions: an id from the form is never trusted by itself.
+    const target = (await devicesOf(session))?.find((d) => d.id === id && d.id !== session.id);
+    if (!target) return fail(req, res, 400, 'That device is not signed in as you (any more).', 'Your devices');
+    await sessions.revokeSession(target.id);
+    flash(session, `Signed out ${views.deviceName(target.userAgent)}`);
+    res.redirect(303, '/devices');
+  });
+
+  app.post('/devices/revoke-others', async (req, res) => {
+    const session = getSession<Data>(req);
+    if (session.userId === null) return res.redirect(303, '/devices');
+    const n = await sessions.revokeUserSessions(session.userId, { except: session });
+    flash(session, n === 1 ? 'Signed out 1 other device' : `Signed out ${n} other devices`);
+    res.redirect(303, '/devices');
   });
 
   app.get('/learn', (req, res) => render(req, res, 'Why sessions matter', views.learn(getSession<Data>(req).get('learn', {}))));

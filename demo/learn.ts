@@ -151,8 +151,7 @@ export const questions: Question[] = [
       "app.post('/login', async (req, res) => {",
       '  const userId = checkPassword(req.body.username, req.body.password);',
       '  if (userId === null) return res.status(401).send(loginForm());',
-      '  await req.session.cycleKey(); // new key, same data',
-      "  req.session.set('user', userId);",
+      '  await req.session.login(userId); // a new key, the same data, bound to the user',
       "  res.redirect(303, '/');",
       '});',
     ].join('\n'),
@@ -165,10 +164,10 @@ export const questions: Question[] = [
     answer: 'b',
     steps: [
       'Before the login the key may be known to someone else: an attacker can plant a key of their own in the victim’s browser, or read it on a shared computer (session fixation).',
-      'After the login that key would open a signed-in session, so cycleKey moves the data (the cart too) under a new random key and deletes the old record: the old key now loads nothing.',
+      'After the login that key would open a signed-in session, so login (as cycleKey does) moves the data, the cart too, under a new random key and deletes the old record: the old key now loads nothing.',
     ],
     mistakes: [
-      'Thinking the data is lost: cycleKey keeps every value',
+      'Thinking the data is lost: login keeps every value, under the new key',
       'Confusing a new key with signing out elsewhere: other devices keep their own keys',
       'Believing cookies cannot be overwritten',
     ],

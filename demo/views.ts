@@ -1,4 +1,5 @@
 // Server-rendered pages. Every interpolated value is escaped unless it is already Html.
+import type { UserSession } from 'sessionkit';
 import { type Answers, lesson, questions, triesOf } from './learn.js';
 
 export class Html {
@@ -27,18 +28,36 @@ export const money = (n: number) => `€${n.toFixed(2)}`;
 export interface Visitor {
   user: string | null;
   cartCount: number;
+  /** The session's CSRF token, or null for a visitor without a session (who gets none, so nothing is stored). */
+  csrf: string | null;
+  /** A flash message from the request before the redirect. */
+  notice: string | null;
+}
+
+/**
+ * Every POST form gets the session's CSRF token as its first field, in one place, so no form
+ * can forget it (as Django's {% csrf_token %}, but without a tag to leave out).
+ */
+function withCsrf(page: string, token: string | null): string {
+  if (token === null) return page;
+  const field = html`<input type="hidden" name="csrf_token" value="${token}">`.text;
+  return page.replace(/<form method="post"[^>]*>/g, (form) => form + field);
 }
 
 export function page(title: string, visitor: Visitor, body: Html): string {
+  return withCsrf(page0(title, visitor, body), visitor.csrf);
+}
+
+function page0(title: string, visitor: Visitor, body: Html): string {
   return html`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · sessionkit demo</title><link rel="stylesheet" href="/style.css"></head>
 <body>
 <header><a class="brand" href="/">sessionkit shop</a>
-<nav><a href="/shop">Shop</a> <a href="/cart">Cart (${visitor.cartCount})</a> <a href="/learn">Learn</a> <a href="/count">Counter</a> <a href="/color">Color</a></nav>
+<nav><a href="/shop">Shop</a> <a href="/cart">Cart (${visitor.cartCount})</a> <a href="/learn">Learn</a> <a href="/count">Counter</a> <a href="/color">Color</a>${visitor.user ? html` <a href="/devices">Devices</a>` : ''}</nav>
 <span class="who">${visitor.user ? `Signed in as ${visitor.user}` : html`Not signed in · <a href="/login">Sign in</a>`}</span></header>
-<main><h1>${title}</h1>
+<main>${visitor.notice ? html`<p class="notice" role="status">${visitor.notice}</p>` : ''}<h1>${title}</h1>
 ${body}</main>
 <footer><a href="/session">What this site remembers about you</a> · a demo of sessionkit</footer>
 </body>
@@ -58,7 +77,8 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 
 function signedIn(name: string): Html {
   return html`<p class="welcome">Welcome, ${name}</p>
-<form method="post" action="/logout"><button>Sign out</button></form>`;
+<form method="post" action="/logout"><button>Sign out</button></form>
+<p><a href="/devices">Your devices</a>: where else you are signed in.</p>`;
 }
 
 /** GET /login: the form, or who is signed in. */
@@ -216,6 +236,68 @@ export function noOrder(): Html {
 export function notFound(path: string): Html {
   return html`<p class="error" role="alert">There is no page at ${path}.</p>
 <p>Try the <a href="/shop">shop</a>, your <a href="/cart">cart</a> or the <a href="/learn">lesson</a>, or go <a href="/">back home</a>.</p>`;
+}
+
+/** A short name for a user agent: "Firefox on Linux", "Chrome on Android"; the raw string stays in the page's title attribute. */
+const BROWSERS: [RegExp, string][] = [
+  [/Edg\//, 'Edge'],
+  [/OPR\/|Opera/, 'Opera'],
+  [/Firefox\//, 'Firefox'],
+  [/HeadlessChrome\//, 'Headless Chrome'],
+  [/Chrome\/|Chromium\//, 'Chrome'],
+  [/Safari\//, 'Safari'],
+  [/curl\//, 'curl'],
+];
+const SYSTEMS: [RegExp, string][] = [
+  [/Android/, 'Android'],
+  [/iPhone|iPad/, 'iOS'],
+  [/Windows/, 'Windows'],
+  [/Mac OS X|Macintosh/, 'macOS'],
+  [/CrOS/, 'ChromeOS'],
+  [/Linux/, 'Linux'],
+];
+
+/** A short name for a user agent: "Firefox on Linux", "Chrome on Android" (the page shows the whole string too). */
+export function deviceName(userAgent: string | null): string {
+  if (!userAgent) return 'An unknown browser';
+  const browser = BROWSERS.find(([re]) => re.test(userAgent))?.[1];
+  const system = SYSTEMS.find(([re]) => re.test(userAgent))?.[1];
+  if (browser && system) return `${browser} on ${system}`;
+  return browser ?? system ?? (userAgent.length > 40 ? `${userAgent.slice(0, 40)}…` : userAgent);
+}
+
+function ago(date: Date | null, now: number): string {
+  if (date === null) return 'unknown';
+  const s = Math.max(0, Math.round((now - date.getTime()) / 1000));
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} days ago`;
+}
+
+export function devices(list: UserSession[], current: string | null, now: number): Html {
+  const others = list.filter((d) => d.id !== current).length;
+  return html`<p>Every browser signed in as you. Signing one out ends its session at once, on every server.</p>
+<ul class="devices">${list.map((d) => {
+    const here = d.id === current;
+    return html`<li class="card device${here ? ' current' : ''}"><h2 title="${d.userAgent ?? ''}">${deviceName(d.userAgent)}${here ? html` <span class="badge">This device</span>` : ''}</h2>
+<p class="agent"><code>${d.userAgent ?? 'no user agent sent'}</code></p>
+<p>Last seen <time datetime="${d.lastSeenAt?.toISOString()}">${ago(d.lastSeenAt, now)}</time>${d.ip ? ` from ${d.ip}` : ''} · signed in <time datetime="${d.createdAt?.toISOString()}">${ago(d.createdAt, now)}</time></p>
+${
+  here
+    ? html`<form method="post" action="/logout"><button>Sign out</button></form>`
+    : html`<form method="post" action="/devices/revoke"><input type="hidden" name="id" value="${d.id}"><button aria-label="Sign out ${deviceName(d.userAgent)}">Sign out</button></form>`
+}</li>`;
+  })}</ul>
+${others > 0 ? html`<form method="post" action="/devices/revoke-others"><button class="secondary">Sign out everywhere else</button></form>` : html`<p class="hint">You are signed in on this device only.</p>`}`;
+}
+
+export function devicesSignedOut(): Html {
+  return html`<p>Sign in to see where you are signed in.</p>${loginForm()}`;
+}
+
+export function devicesUnsupported(): Html {
+  return html`<p class="note">This demo keeps sessions in signed cookies (SESSION_STORE=cookie:), so the server has no list of them and cannot sign a device out.</p>`;
 }
 
 export function problem(message: string): Html {

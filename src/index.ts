@@ -42,6 +42,7 @@ export { type UserSession, type IndexedSession, userIdOf } from './core/accounts
 export {
   verifyCsrfToken,
   checkCsrf,
+  checkRequestCsrf,
   resolveCsrfOptions,
   CSRF_FIELD,
   CSRF_HEADER,

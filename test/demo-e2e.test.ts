@@ -27,8 +27,8 @@ let port: number;
 const dir = demoDir();
 const contexts: BrowserContext[] = [];
 
-async function visitor(): Promise<Page> {
-  const context = await browser.newContext({ baseURL: demo.url });
+async function visitor(userAgent?: string): Promise<Page> {
+  const context = await browser.newContext({ baseURL: demo.url, ...(userAgent ? { userAgent } : {}) });
   contexts.push(context);
   return context.newPage();
 }
@@ -218,6 +218,64 @@ describe('demo shop in a browser', () => {
     assert.match(await body(shopper, '/'), /Welcome, Alice/);
     assert.match(await body(shopper, '/cart'), /Enamel mug\s+2/);
     assert.match(await body(shopper, '/learn'), /Score so far: 1 of 6/);
+  });
+
+  test('three browsers signed in as one user: the devices page lists them, signs one out, then all the others', async () => {
+    const agents = {
+      laptop: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+      phone: 'Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Mobile Safari/537.36',
+      office:
+        'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36 Edg/140.0.0.0',
+    };
+    const laptop = await visitor(agents.laptop);
+    const phone = await visitor(agents.phone);
+    const office = await visitor(agents.office);
+    for (const page of [laptop, phone, office]) await login(page, 'bob', 'builder');
+
+    await office.goto('/devices');
+    const cards = office.locator('li.device');
+    assert.equal(await cards.count(), 3);
+    assert.deepEqual(
+      await office.locator('li.device h2').allInnerTexts(),
+      ['Edge on Windows This device', 'Chrome on Android', 'Firefox on Linux'],
+      'most recently seen first, this device marked',
+    );
+    assert.match(await cards.nth(2).innerText(), /Firefox\/140\.0/, 'the whole user agent');
+    assert.match(await cards.nth(1).innerText(), /Last seen just now from 127\.0\.0\.1/);
+    mkdirSync(outputDir, { recursive: true });
+    await office.screenshot({ path: new URL('demo-devices.png', outputDir).pathname, fullPage: true });
+
+    await office.getByRole('button', { name: 'Sign out Chrome on Android' }).click();
+    await office.waitForURL('**/devices');
+    assert.equal(await office.innerText('.notice'), 'Signed out Chrome on Android');
+    assert.equal(await office.locator('li.device').count(), 2);
+    assert.match(await body(phone, '/'), /Not signed in/, 'the phone is signed out on its next request');
+    assert.match(await body(laptop, '/'), /Welcome, Bob/);
+
+    await login(phone, 'bob', 'builder');
+    await office.goto('/devices');
+    await office.getByRole('button', { name: 'Sign out everywhere else' }).click();
+    await office.waitForURL('**/devices');
+    assert.equal(await office.innerText('.notice'), 'Signed out 2 other devices');
+    assert.match(await office.innerText('main'), /You are signed in on this device only/);
+    await office.reload();
+    assert.equal(await office.locator('.notice').count(), 0, 'a flash message shows once');
+    for (const page of [laptop, phone]) assert.match(await body(page, '/'), /Not signed in/);
+    assert.match(await body(office, '/'), /Welcome, Bob/);
+  });
+
+  test('a form posted from another site is refused, and the visitor stays signed in', async () => {
+    const page = await visitor();
+    await login(page, 'alice', 'wonderland');
+    await addToCart(page, 'pen');
+    assert.match(await page.innerText('.notice'), /Added Fountain pen to your cart/);
+    // A page of another origin (about:blank here) posts to the shop: the browser sends the cookie
+    // (a top-level POST) but names the other origin, and carries no token.
+    await page.setContent(`<form method="post" action="${demo.url}/logout"><button>Win a prize</button></form>`);
+    await page.getByRole('button', { name: 'Win a prize' }).click();
+    await page.waitForURL(`${demo.url}/logout`);
+    assert.match(await page.innerText('body'), /^Forbidden: /);
+    assert.match(await body(page, '/'), /Welcome, Alice/);
   });
 
   test('logging out clears the cart, the counter and the cookie; the old key loads nothing', async () => {

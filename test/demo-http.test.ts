@@ -6,14 +6,22 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { demoDir, freePort, startDemo, type Demo } from './support/demo.js';
 
-/** One browser-less visitor: keeps the session cookie as a browser would. */
+/**
+ * One browser-less visitor: keeps the session cookie as a browser would, and posts forms with the
+ * CSRF token of the last page it was shown, as a browser posting that page's form does.
+ */
 class Visitor {
   cookie: string | null = null;
-  constructor(readonly base: string) {}
+  csrf: string | null = null;
+  constructor(
+    readonly base: string,
+    readonly userAgent?: string,
+  ) {}
 
   async fetch(path: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.cookie) headers.set('cookie', `sessionid=${this.cookie}`);
+    if (this.userAgent) headers.set('user-agent', this.userAgent);
     let body = init.body;
     if (init.form) {
       headers.set('content-type', 'application/x-www-form-urlencoded');
@@ -24,10 +32,14 @@ class Visitor {
       const m = /^sessionid=([^;]*)/.exec(c);
       if (m) this.cookie = /Max-Age=0/i.test(c) ? null : m[1]!;
     }
+    if (res.headers.get('content-type')?.startsWith('text/html')) {
+      const token = /name="csrf_token" value="([^"]+)"/.exec(await res.clone().text());
+      if (token) this.csrf = token[1]!;
+    }
     return res;
   }
-  post(path: string, form: Record<string, string>) {
-    return this.fetch(path, { form });
+  post(path: string, form: Record<string, string>, init: RequestInit = {}) {
+    return this.fetch(path, { ...init, form: this.csrf && !('csrf_token' in form) ? { ...form, csrf_token: this.csrf } : form });
   }
   async json(path: string): Promise<any> {
     return (await this.fetch(path)).json();
@@ -203,8 +215,14 @@ describe('demo shop over HTTP', () => {
     await v.post('/cart/add', { item: 'mug' });
     await v.post('/cart/add', { item: 'pen' });
     const page = await (await v.fetch('/cart')).text();
-    assert.match(page, /<form method="post" action="\/cart\/update"><input type="hidden" name="item" value="tea">/);
-    assert.match(page, /<form method="post" action="\/cart\/remove"><input type="hidden" name="item" value="mug">/);
+    assert.match(
+      page,
+      /<form method="post" action="\/cart\/update">(?:<input type="hidden" name="csrf_token" value="[\w-]+">)?<input type="hidden" name="item" value="tea">/,
+    );
+    assert.match(
+      page,
+      /<form method="post" action="\/cart\/remove">(?:<input type="hidden" name="csrf_token" value="[\w-]+">)?<input type="hidden" name="item" value="mug">/,
+    );
     const update = await v.post('/cart/update', { item: 'tea', qty: '5' });
     assert.equal(update.status, 303);
     assert.equal(update.headers.get('location'), '/cart');
@@ -227,6 +245,7 @@ describe('demo shop over HTTP', () => {
     const v = new Visitor(demo.url);
     assert.equal((await v.post('/cart/checkout', {})).status, 400);
     await v.post('/cart/add', { item: 'pen' });
+    await v.fetch('/cart'); // where the redirect goes, with the checkout form
     const res = await v.post('/cart/checkout', {});
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/order');
@@ -274,6 +293,7 @@ describe('demo shop over HTTP', () => {
   test('a wrong password is 401 with the form and an error, and changes nothing', async () => {
     const v = new Visitor(demo.url);
     await v.post('/cart/add', { item: 'tea' });
+    await v.fetch('/login'); // the form is shown before it is posted
     const key = v.cookie;
     const { data: before } = await v.json('/session.json');
     const forms: Record<string, string>[] = [
@@ -303,7 +323,9 @@ describe('demo shop over HTTP', () => {
     assert.equal(res.headers.get('location'), '/');
     assert.ok(v.cookie && v.cookie !== before);
     assert.match(await (await v.fetch('/')).text(), /Welcome, Bob/);
-    assert.deepEqual((await v.json('/session.json')).data, { cart: { tote: 1 }, learn: { 1: ['d'] }, user: 'bob' });
+    const { data } = await v.json('/session.json');
+    assert.deepEqual([data.cart, data.learn], [{ tote: 1 }, { 1: ['d'] }]);
+    assert.equal(data._session_meta.user, 'bob', 'login binds the session to the user');
     assert.equal((await v.json('/learn.json')).correct, 1, 'learn progress survives the login');
     const old = new Visitor(demo.url);
     old.cookie = before;
@@ -395,6 +417,104 @@ describe('demo shop over HTTP', () => {
     }
   });
 
+  test('every POST form of a visitor with a session carries its CSRF token; a visitor without one gets none', async () => {
+    const anonymous = new Visitor(demo.url);
+    for (const path of ['/', '/shop', '/learn', '/login']) {
+      const page = await (await anonymous.fetch(path)).text();
+      assert.doesNotMatch(page, /csrf_token/, path);
+    }
+    assert.equal(anonymous.cookie, null, 'and no cookie');
+    const v = new Visitor(demo.url);
+    await v.post('/cart/add', { item: 'tea' });
+    await v.post('/login', { username: 'alice', password: 'wonderland' });
+    for (const path of ['/', '/shop', '/cart', '/learn', '/devices', '/login']) {
+      const page = await (await v.fetch(path)).text();
+      const forms = page.match(/<form method="post"[^>]*>/g) ?? [];
+      const guarded = page.match(/<form method="post"[^>]*><input type="hidden" name="csrf_token" value="[A-Za-z0-9_-]{43}">/g) ?? [];
+      assert.ok(forms.length > 0, path);
+      assert.equal(guarded.length, forms.length, `${path}: every form`);
+    }
+  });
+
+  test('a POST without the token, with a wrong one, or from another site is 403 and changes nothing', async () => {
+    const v = new Visitor(demo.url);
+    await v.post('/cart/add', { item: 'tea' });
+    await v.fetch('/cart'); // the session now holds a token
+    const { data: before } = await v.json('/session.json');
+    for (const [form, init] of [
+      [{ item: 'mug', csrf_token: '' }, {}],
+      [{ item: 'mug', csrf_token: 'A'.repeat(43) }, {}],
+      [{ item: 'mug' }, { headers: { origin: 'https://evil.example' } }],
+    ] as [Record<string, string>, RequestInit][]) {
+      const res = await v.post('/cart/add', form, init);
+      assert.equal(res.status, 403, JSON.stringify([form, init]));
+      assert.match(await res.text(), /^Forbidden: /);
+    }
+    const noToken = await v.fetch('/cart/add', { form: { item: 'mug' } });
+    assert.equal(noToken.status, 403);
+    assert.deepEqual((await v.json('/session.json')).data, before);
+    assert.equal((await v.post('/cart/add', { item: 'mug' })).status, 303, 'with the page token it goes through');
+    const stranger = new Visitor(demo.url);
+    assert.equal((await stranger.post('/cart/add', { item: 'mug' }, { headers: { origin: 'https://evil.example' } })).status, 403);
+    assert.equal(stranger.cookie, null, "a stranger's first POST is guarded by the origin check");
+  });
+
+  test('a flash message shows once: "Added Enamel mug to your cart"', async () => {
+    const v = new Visitor(demo.url);
+    await v.post('/cart/add', { item: 'mug' });
+    assert.match(await (await v.fetch('/cart')).text(), /<p class="notice" role="status">Added Enamel mug to your cart<\/p>/);
+    assert.doesNotMatch(await (await v.fetch('/cart')).text(), /class="notice"/, 'read once');
+    await v.post('/cart/add', { item: 'tea', qty: '3' });
+    assert.match(await (await v.fetch('/cart')).text(), /Added 3 × Earl Grey tea, 100 g to your cart/);
+  });
+
+  test('/devices lists the user’s sessions, marks this one, and signs out one or all the others', async () => {
+    const agents = [
+      'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1',
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36',
+    ];
+    const [laptop, phone, office] = agents.map((ua) => new Visitor(demo.url, ua)) as [Visitor, Visitor, Visitor];
+    for (const v of [laptop, phone, office]) {
+      await v.fetch('/login');
+      assert.equal((await v.post('/login', { username: 'bob', password: 'builder' })).status, 303);
+    }
+    const page = await (await office.fetch('/devices')).text();
+    for (const name of ['Firefox on Linux', 'Safari on iOS', 'Chrome on Windows']) assert.ok(page.includes(name), name);
+    assert.match(page, /Chrome on Windows <span class="badge">This device<\/span>/);
+    assert.equal((page.match(/action="\/devices\/revoke"/g) ?? []).length, 2, 'a Sign out button per other device');
+    assert.match(page, /Last seen <time datetime="[^"]+">just now<\/time> from 127\.0\.0\.1/);
+    assert.match(page, /Sign out everywhere else/);
+
+    const phoneId = /<h2 title="[^"]*iPhone[^"]*">[\s\S]*?name="id" value="([0-9a-f]{64})"/.exec(page)?.[1];
+    assert.ok(phoneId);
+    const out = await office.post('/devices/revoke', { id: phoneId });
+    assert.equal(out.status, 303);
+    assert.equal(out.headers.get('location'), '/devices');
+    assert.match(await (await office.fetch('/devices')).text(), /role="status">Signed out Safari on iOS</);
+    assert.doesNotMatch(await (await phone.fetch('/')).text(), /Welcome, Bob/, 'the phone is signed out at once');
+    assert.match(await (await laptop.fetch('/')).text(), /Welcome, Bob/, 'the laptop is not');
+
+    const stranger = new Visitor(demo.url);
+    await stranger.fetch('/login');
+    await stranger.post('/login', { username: 'alice', password: 'wonderland' });
+    await stranger.fetch('/devices');
+    const laptopId = /name="id" value="([0-9a-f]{64})"/.exec(await (await office.fetch('/devices')).text())![1]!;
+    assert.equal((await stranger.post('/devices/revoke', { id: laptopId })).status, 400, "another user's device is not yours to sign out");
+    assert.match(await (await laptop.fetch('/')).text(), /Welcome, Bob/);
+
+    await phone.fetch('/login');
+    await phone.post('/login', { username: 'bob', password: 'builder' });
+    await office.fetch('/devices');
+    assert.equal((await office.post('/devices/revoke-others', {})).status, 303);
+    const after = await (await office.fetch('/devices')).text();
+    assert.match(after, /role="status">Signed out 2 other devices</);
+    assert.match(after, /You are signed in on this device only/);
+    for (const v of [laptop, phone]) assert.doesNotMatch(await (await v.fetch('/')).text(), /Welcome, Bob/);
+    assert.match(await (await office.fetch('/')).text(), /Welcome, Bob/);
+    assert.match(await (await new Visitor(demo.url).fetch('/devices')).text(), /Sign in to see where you are signed in/);
+  });
+
   test('a secret is generated into ./data/secret on the first start', () => {
     const file = join(dir.dir, 'data/secret');
     assert.ok(readFileSync(file, 'utf8').trim().length >= 40);
@@ -411,6 +531,9 @@ describe('demo shop over HTTP', () => {
       assert.match(v.cookie!, /:/); // Django's signed format, not a random key
       v.cookie = v.cookie!.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'));
       assert.equal(await (await v.fetch('/count')).text(), 'Count: 1', 'a tampered cookie is not trusted');
+      await v.fetch('/login');
+      await v.post('/login', { username: 'alice', password: 'wonderland' });
+      assert.match(await (await v.fetch('/devices')).text(), /the server has no list of them/);
     } finally {
       assert.equal(await cookieDemo.stop(), 0);
       d.remove();
