@@ -1,3 +1,9 @@
+/**
+ * Server-side sessions with Django's semantics: `createSessions`, `Session`, the stores and the errors.
+ * Guide: docs/getting-started.md and docs/session-api.md.
+ *
+ * @module sessionkit
+ */
 import { makeSessions, type Sessions } from './core/sessions.js';
 import type { SessionsOptions } from './core/options.js';
 import { SqliteStore } from './stores/sqlite.js';
@@ -18,6 +24,7 @@ export type { SessionCookie, SessionCookieOptions } from './core/cookie.js';
 export type { SessionsOptions, CookieOptions } from './core/options.js';
 export type { RequestLike } from './core/cookie.js';
 export type { Logger } from './core/log.js';
+export type { Secret } from './core/signing.js';
 export type { SessionData } from './core/codec.js';
 export { Session } from './core/session.js';
 export {
@@ -28,6 +35,7 @@ export {
   StoreUnavailableError,
   ConfigError,
   sessionErrorResponse,
+  type SessionErrorOptions,
 } from './core/errors.js';
 export type {
   SessionStore,
@@ -37,6 +45,8 @@ export type {
   UpdateResult,
   StoreStats,
   UserIndexedStore,
+  StoredSessionData,
+  CreateStoreOptions,
 } from './core/store.js';
 export { type UserSession, type IndexedSession, userIdOf } from './core/accounts.js';
 export {
@@ -52,7 +62,8 @@ export {
   type CsrfVerdict,
 } from './core/csrf.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export { SqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
+export { SqliteStore, type SqliteStoreOptions, type SqliteDriverName } from './stores/sqlite.js';
+export type { SqliteConnection, SqliteStatement } from './stores/sql/sqlite.js';
 export { RedisStore, type RedisStoreOptions, type RedisStoreClient } from './stores/redis.js';
 export { CookieStore, type CookieStoreOptions } from './stores/cookie.js';
 export { PostgresStore, type PostgresStoreOptions } from './stores/postgres.js';

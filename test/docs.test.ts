@@ -110,6 +110,16 @@ describe('README and docs', () => {
     assert.deepEqual(broken, []);
   });
 
+  it('the API reference builds from the JSDoc of every entry point without a warning (npm run docs)', async () => {
+    const typedoc = join(root, 'node_modules', 'typedoc', 'bin', 'typedoc');
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [typedoc, '--emit', 'none', '--logLevel', 'Warn'], {
+      cwd: root,
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((err: { stdout: string; stderr: string; message: string }) => ({ stdout: err.stdout || err.message, stderr: err.stderr }));
+    const output = `${stdout}${stderr}`.replace(/\x1b\[[0-9;]*m/g, '').trim();
+    assert.equal(output, '', `TypeDoc reported (see typedoc.config.mjs; export what a public signature names, or document it):\n${output}`);
+  });
+
   it('every TypeScript snippet is complete and compiles under tsc --strict against the built package', async () => {
     assert.ok(
       existsSync(join(root, 'dist')),

@@ -1,3 +1,9 @@
+/**
+ * Express adapter: `app.use(sessionMiddleware(sessions))`, then `req.session` or `getSession<Data>(req)`.
+ * Guide: docs/adapters.md.
+ *
+ * @module sessionkit/express
+ */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Session } from '../core/session.js';
 import { checkCsrf, CSRF_FIELD, CSRF_REFUSED_TEXT, type CsrfOptions, csrfRequest, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';

@@ -1,3 +1,9 @@
+/**
+ * Fastify adapter: `app.register(sessionPlugin, { sessions })`, then `request.session` or
+ * `getSession<Data>(request)`. Guide: docs/adapters.md.
+ *
+ * @module sessionkit/fastify
+ */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Session } from '../core/session.js';
 import { checkCsrf, CSRF_FIELD, CSRF_REFUSED_TEXT, type CsrfOptions, csrfRequest, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
@@ -12,6 +18,7 @@ declare module 'fastify' {
   }
 }
 
+/** The options of `app.register(sessionPlugin, { sessions })`. */
 export interface SessionPluginOptions {
   /** What `createSessions()` returned. */
   sessions: Sessions<any>;

@@ -1,3 +1,9 @@
+/**
+ * Hono adapter: `app.use(sessionMiddleware(sessions))` on `new Hono<SessionEnv<Data>>()`, then
+ * `c.get('session')`. Guide: docs/adapters.md.
+ *
+ * @module sessionkit/hono
+ */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Session } from '../core/session.js';
 import {

@@ -1,3 +1,9 @@
+/**
+ * node:http adapter: `http.createServer(withSession(sessions, (req, res, session) => …))`.
+ * Guide: docs/adapters.md.
+ *
+ * @module sessionkit/node
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from '../core/session.js';
 import {
@@ -13,6 +19,7 @@ import {
 import type { Sessions } from '../core/sessions.js';
 import { attachSession, sendError } from './http.js';
 
+/** A node:http request handler that also receives the request's loaded session. */
 export type SessionHandler<Data extends Record<string, any>> = (
   req: IncomingMessage,
   res: ServerResponse,

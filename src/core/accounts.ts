@@ -32,11 +32,17 @@ export interface SessionMeta {
 export interface UserSession {
   /** The public id (`session.id`): safe to show and to post back to `revokeSession`, never usable as a key. */
   id: string;
+  /** The user `login` bound the session to. */
   userId: string;
+  /** When the session was signed in (`login`). */
   createdAt: Date | null;
+  /** When a request last came with this session (a write, or a touch at most every `touchInterval`). */
   lastSeenAt: Date | null;
+  /** When the session ends if no request comes. */
   expiresAt: Date;
+  /** The User-Agent header at login (at most 512 characters). */
   userAgent: string | null;
+  /** The client address at login: the socket's, or from X-Forwarded-For with `trustProxy`. */
   ip: string | null;
 }
 

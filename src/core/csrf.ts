@@ -39,6 +39,7 @@ export interface CsrfRequest {
   token: string | null | undefined;
 }
 
+/** The options of every adapter's `csrfProtection`. */
 export interface CsrfOptions {
   /**
    * Other origins whose forms may post here, e.g. `['https://shop.example.com']` (a front end on
@@ -47,6 +48,7 @@ export interface CsrfOptions {
   trustedOrigins?: readonly string[];
 }
 
+/** What `checkCsrf` decided: let the request through, or refuse it (403) for a missing origin match or token. */
 export type CsrfVerdict = { ok: true } | { ok: false; reason: 'origin' | 'token'; message: string };
 
 /** What the adapters answer a refused request with (status 403, text/plain). */

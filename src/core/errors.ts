@@ -5,6 +5,7 @@
  * the developer and may name options, keys or a driver's failure).
  */
 export class SessionError extends Error {
+  /** Stable across versions: SESSION_KEY, SESSION_DATA, SESSION_INTERRUPTED, STORE_UNAVAILABLE or CONFIG. */
   readonly code: string;
   /** The HTTP status an adapter answers with: 400, 503, or 500 for a bug or a bad option. */
   readonly status: number;
@@ -19,6 +20,7 @@ export class SessionError extends Error {
   }
 }
 
+/** What a SessionError carries beside its message. */
 export interface SessionErrorOptions {
   cause?: unknown;
   /** @default 500 */
@@ -54,6 +56,7 @@ export function sessionErrorResponse(err: unknown): { status: number; text: stri
 
 /** An absent key was required (`require`, `pop` without fallback): Django's KeyError. */
 export class SessionKeyError extends SessionError {
+  /** The session key that was absent. */
   readonly key: string;
   constructor(key: string) {
     super('SESSION_KEY', `no key ${JSON.stringify(key)} in the session; use get(key, fallback) when it may be absent`);
@@ -63,6 +66,7 @@ export class SessionKeyError extends SessionError {
 
 /** A value that cannot be stored: it does not survive a JSON round trip, or it is too large. */
 export class SessionDataError extends SessionError {
+  /** The session key whose value could not be stored, when there is one. */
   readonly key: string | undefined;
   constructor(message: string, key?: string, options?: { cause?: unknown }) {
     super('SESSION_DATA', message, options);
@@ -94,6 +98,7 @@ export class StoreUnavailableError extends SessionError {
 
 /** A bad option, caught when it is given (createSessions, a store's constructor, createStore). */
 export class ConfigError extends SessionError {
+  /** The option at fault, e.g. `cookie.maxAge`. */
   readonly option: string;
   constructor(option: string, message: string) {
     super('CONFIG', `option ${option}: ${message}`);

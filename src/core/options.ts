@@ -7,6 +7,7 @@ import { consoleLogger } from './log.js';
 
 export type { ResolvedCookie } from './cookie.js';
 
+/** The session cookie's attributes (`createSessions({ cookie })`); the defaults are Django's. */
 export interface CookieOptions {
   /** The cookie's name [SESSION_COOKIE_NAME]. @default 'sessionid' */
   name?: string;
@@ -32,9 +33,11 @@ export interface CookieOptions {
   partitioned?: boolean;
 }
 
+/** The options of `createSessions`; every one is checked there, once. */
 export interface SessionsOptions<S> {
   /** Where sessions live. @default new SqliteStore({ path: './sessions.sqlite3' }) */
   store?: S;
+  /** The session cookie's name and attributes. */
   cookie?: CookieOptions;
   /** Save and re-send the cookie on every request, not only when modified [SESSION_SAVE_EVERY_REQUEST]. @default false */
   saveEveryRequest?: boolean;

@@ -42,6 +42,7 @@ const MAX_CREATE_ATTEMPTS = 100;
 /** The longest pause, in milliseconds, between two attempts of a conflicting commit (backoff with full jitter). */
 const MAX_BACKOFF_MS = 20;
 
+/** The options of `commit` and `commitResponse`. */
 export interface CommitOptions {
   /** The response status; 500 and above saves nothing. @default 200 */
   status?: number;
@@ -58,11 +59,18 @@ export interface CommitOptions {
  *   frameworks that encode by default an identity `encode` (`encode: (v) => v`).
  */
 export interface CommitResponse {
+  /** The whole Set-Cookie value to append after the application's own, or null for none. */
   setCookie: string | null;
+  /** The same cookie as `{ name, value, options }`, or null for none. */
   cookie: SessionCookie | null;
+  /** Whether to add `Cookie` to the response's Vary header. */
   vary: boolean;
 }
 
+/**
+ * The sessions of an application, made by `createSessions<Data>()`: loads and commits sessions
+ * (the adapters do it for you), and finds, revokes and clears them.
+ */
 export interface Sessions<Data extends Record<string, any>> {
   /** The session of a request: loaded from the store when the request carries the cookie; no I/O otherwise. */
   load(req?: RequestLike): Promise<Session<Data>>;

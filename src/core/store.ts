@@ -73,9 +73,13 @@ export interface UserIndexedStore {
   revoke(id: string): Promise<boolean>;
 }
 
+/** What `sessionkit stats` prints: stored sessions, how many have expired, and the bytes of their data. */
 export interface StoreStats {
+  /** Stored sessions, expired ones included. */
   count: number;
+  /** Of those, how many have expired (and `clearExpired` would remove). */
   expired: number;
+  /** Bytes of session data held. */
   bytes: number;
 }
 
@@ -93,10 +97,12 @@ export interface ClientSideStore {
   close(): Promise<void>;
 }
 
+/** What a client-side store reads out of a cookie value. */
 export interface StoredSessionData {
   data: SessionData;
 }
 
+/** Any store `createSessions` takes: one that keeps sessions on the server, or the cookie store. */
 export type AnyStore = SessionStore | ClientSideStore;
 
 export function isClientSide(store: AnyStore): store is ClientSideStore {

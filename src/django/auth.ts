@@ -17,7 +17,7 @@ export interface DjangoUser {
 }
 
 /** Anything that reads like a session: a sessionkit Session, or plain session data. */
-type SessionLike = { get(key: string): unknown } | Record<string, unknown>;
+export type SessionLike = { get(key: string): unknown } | Record<string, unknown>;
 
 function read(session: SessionLike, key: string): unknown {
   const s = session as { get?: unknown };

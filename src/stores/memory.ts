@@ -13,6 +13,7 @@ interface Row {
   user: string | null;
 }
 
+/** The options of `new MemoryStore()`. */
 export interface MemoryStoreOptions {
   /** Where corrupt data is reported. @default console */
   logger?: Logger;

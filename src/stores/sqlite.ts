@@ -24,6 +24,7 @@ import {
 
 export type { SqliteDriverName } from './sql/sqlite.js';
 
+/** The options of `new SqliteStore()`; every one has a default. */
 export interface SqliteStoreOptions {
   /** The database file; created with its folder when missing. `:memory:` for a private in-memory database. @default './sessions.sqlite3' */
   path?: string;

@@ -12,7 +12,8 @@ export interface SqliteConnection {
   close(): unknown;
 }
 
-interface SqliteStatement {
+/** A prepared statement, as `SqliteConnection.prepare` gives it. */
+export interface SqliteStatement {
   all(...params: unknown[]): unknown[];
   run(...params: unknown[]): { changes: number | bigint };
 }
