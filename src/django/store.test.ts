@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { startPostgres, type RunningPostgres } from '../../test/support/postgres.js';
-import { ConfigError, StoreUnavailableError } from '../core/errors.js';
+import { ConfigError, SessionDataError, StoreUnavailableError } from '../core/errors.js';
 import { newSessionKey } from '../core/keys.js';
 import { describeStore, recordingLogger } from '../testing/store-suite.js';
 import { djangoCodec } from './codec.js';
@@ -116,6 +116,23 @@ describe('DjangoStore specifics', () => {
     const found = await store.load(key);
     assert.deepEqual(found?.data, {});
     assert.ok(logger.records.some((r) => /corrupted/.test(r.message)));
+  });
+
+  it('refuses data it could not read back (JSON over 8 MiB) with SessionDataError naming the size and the limit, before anything is written', async () => {
+    const store = new DjangoStore({ db, secret: SECRET });
+    const key = newSessionKey();
+    const now = Date.now();
+    const big = { blob: 'x'.repeat(9 * 1024 * 1024) }; // compresses to a short token, inflates past the reader's cap
+    const tooLarge = (e: unknown) =>
+      e instanceof SessionDataError && e.message.includes(`${JSON.stringify(big).length} bytes`) && e.message.includes('8388608');
+    await assert.rejects(store.create(key, big, now + 60_000, now), tooLarge);
+    assert.equal(await store.exists(key), false, 'nothing was written');
+    const version = (await store.create(key, { small: 1 }, now + 60_000, now))!;
+    await assert.rejects(store.update(key, big, now + 60_000, version, now), tooLarge);
+    assert.deepEqual((await store.load(key, now))?.data, { small: 1 }, 'the stored session is unchanged');
+    const fits = { blob: 'y'.repeat(1024 * 1024) };
+    assert.equal((await store.update(key, fits, now + 60_000, version, now)).status, 'ok');
+    assert.deepEqual((await store.load(key, now))?.data, fits, 'what fits is read back');
   });
 
   it('a missing table is StoreUnavailableError naming migrate', async () => {

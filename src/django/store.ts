@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { md5 } from '@noble/hashes/legacy';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 import type { SessionData } from '../core/codec.js';
 import { ConfigError, SessionDataError, StoreUnavailableError } from '../core/errors.js';
 import { consoleLogger, type Logger } from '../core/log.js';
+import { builtin } from '../core/require.js';
 import { DEFAULT_MAX_DECOMPRESSED, pythonJson, type Secret } from '../core/signing.js';
 import type { CreateStoreOptions } from '../core/store.js';
 import {
@@ -49,8 +50,13 @@ export interface DjangoStoreOptions {
  * change detection, not security. 48 bits, so it is a safe integer.
  */
 function versionOf(sessionData: string): number {
-  return parseInt(createHash('md5').update(sessionData, 'utf8').digest('hex').slice(0, 12), 16);
+  const hex = nodeCrypto
+    ? nodeCrypto.createHash('md5').update(sessionData, 'utf8').digest('hex')
+    : bytesToHex(md5(utf8ToBytes(sessionData)));
+  return parseInt(hex.slice(0, 12), 16);
 }
+/** node:crypto where the runtime has it (faster); @noble/hashes elsewhere. */
+const nodeCrypto = builtin<typeof import('node:crypto')>('node:crypto');
 
 /**
  * `expire_date` as Django writes it on SQLite with USE_TZ=True: naive UTC text
@@ -180,7 +186,8 @@ export class DjangoStore extends SqlStore {
     const driver = loadSqliteDriver();
     let db: SqliteConnection;
     try {
-      if (!existsSync(path)) throw new Error('no such file (run manage.py migrate in the Django project first)');
+      if (builtin<typeof import('node:fs')>('node:fs')?.existsSync(path) === false)
+        throw new Error('no such file (run manage.py migrate in the Django project first)');
       db = openSqlite(driver, path);
       db.exec(`PRAGMA busy_timeout = ${LOCK_WAIT_MS}`);
     } catch (err) {

@@ -32,7 +32,7 @@ export interface SqliteStoreOptions {
   table?: string;
   /**
    * How long a write waits for another process's lock, in milliseconds, before the store reports
-   * itself unavailable. The wait does not block the event loop: SQLite waits at most 20 ms at a
+   * itself unavailable. The wait does not block the event loop: SQLite waits at most 10 ms at a
    * time and the store retries on a timer. @default 5000
    */
   busyTimeout?: number;

@@ -31,7 +31,7 @@ export interface Dialect {
   readonly types: Record<ColumnType, string>;
   /** Appended to CREATE TABLE of the store's own tables. */
   readonly tableSuffix: string;
-  /** Rows one clearExpired statement deletes, at first (the engine adapts it to `clearBatchMs`). */
+  /** Rows one clearExpired statement deletes at first; the engine adapts it to `clearBatchMs`, between 100 and twice this. */
   readonly clearBatch: number;
   /**
    * Wall time one clearExpired batch aims at, in milliseconds. Between batches the engine yields to
@@ -329,28 +329,23 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     }));
   }
 
-  async #all(what: string, sql: Statement, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
-    if (this.#closed) throw this.#closedError(what);
+  /** Sends one statement: the table made first where the store owns it, every failure mapped. */
+  async #send<T>(what: string, send: (driver: SqlDriver) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreUnavailableError(`${this.#label} ${what} failed: the store was closed`);
     try {
       await this.#ensureTable();
-      return await this.#driver.all(sql, params);
+      return await send(this.#driver);
     } catch (err) {
       throw this.#unavailable(what, err);
     }
   }
 
-  async #run(what: string, sql: Statement, params: readonly unknown[]): Promise<number> {
-    if (this.#closed) throw this.#closedError(what);
-    try {
-      await this.#ensureTable();
-      return await this.#driver.run(sql, params);
-    } catch (err) {
-      throw this.#unavailable(what, err);
-    }
+  #all(what: string, sql: Statement, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+    return this.#send(what, (driver) => driver.all(sql, params));
   }
 
-  #closedError(what: string): StoreUnavailableError {
-    return new StoreUnavailableError(`${this.#label} ${what} failed: the store was closed`);
+  #run(what: string, sql: Statement, params: readonly unknown[]): Promise<number> {
+    return this.#send(what, (driver) => driver.run(sql, params));
   }
 
   /** The one place a driver failure becomes a StoreUnavailableError. */
@@ -479,7 +474,7 @@ export class SqlStore implements SessionStore, UserIndexedStore {
       if (removed < batch) return total;
       const took = performance.now() - started;
       // Aim each batch at clearBatchMs: grow while batches are quick, shrink when one was slow.
-      batch = Math.max(100, Math.min(10 * dialect.clearBatch, Math.round(batch * Math.min(2, dialect.clearBatchMs / Math.max(took, 0.1)))));
+      batch = Math.max(100, Math.min(2 * dialect.clearBatch, Math.round(batch * Math.min(2, dialect.clearBatchMs / Math.max(took, 0.1)))));
       if (dialect.pauseBetweenBatches) await sleep(Math.min(Math.ceil(took), 50));
       else await yieldToEventLoop();
     }

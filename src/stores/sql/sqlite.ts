@@ -34,6 +34,9 @@ const runtime = globalThis as { Bun?: unknown; Deno?: unknown };
 export const SQLITE_LOADERS: Readonly<Record<SqliteDriverName, Loader>> = {
   'better-sqlite3': () => {
     const Database = requireOptional<new (path: string) => SqliteConnection>('better-sqlite3');
+    // The native addon loads with the first database: one built for another Node.js ABI, or a
+    // runtime that cannot load it, fails here and the next driver is tried.
+    new Database(':memory:').close();
     return (path) => new Database(path);
   },
   'node:sqlite': () => {
@@ -61,6 +64,9 @@ export function openSqlite(driver: { open: SqliteOpener }, path: string): Sqlite
   return db;
 }
 
+/** Drivers loaded once already, by name. */
+const openers = new Map<SqliteDriverName, SqliteOpener>();
+
 /** The order drivers are tried in on this runtime. */
 function preference(): SqliteDriverName[] {
   if (runtime.Bun) return ['bun:sqlite', 'node:sqlite'];
@@ -82,8 +88,12 @@ export function loadSqliteDriver(
       `${JSON.stringify(choice)} is not a SQLite driver sessionkit knows; use one of ${SQLITE_DRIVERS.join(', ')}`,
     );
   for (const name of choice ? [choice] : preference()) {
+    const loaded = loaders === SQLITE_LOADERS ? openers.get(name) : undefined;
+    if (loaded) return { name, open: loaded };
     try {
-      return { name, open: loaders[name]() };
+      const open = loaders[name]();
+      if (loaders === SQLITE_LOADERS) openers.set(name, open);
+      return { name, open };
     } catch {
       // not installed, or not on this runtime: try the next one
     }
@@ -102,7 +112,7 @@ export function loadSqliteDriver(
 }
 
 /** How long SQLite itself waits for a lock before the driver's own, non-blocking retries take over, in milliseconds. */
-export const LOCK_WAIT_MS = 20;
+export const LOCK_WAIT_MS = 10;
 
 export const SQLITE: Dialect = {
   name: 'sqlite',
@@ -111,8 +121,8 @@ export const SQLITE: Dialect = {
   octets: (column) => `length(CAST(${column} AS BLOB))`,
   types: { text: 'TEXT', integer: 'INTEGER' },
   tableSuffix: ' WITHOUT ROWID',
-  clearBatch: 1000,
-  clearBatchMs: 10,
+  clearBatch: 250,
+  clearBatchMs: 5,
   pauseBetweenBatches: true,
 };
 
