@@ -3,13 +3,15 @@
 // tarball of this checkout, without optional peers) beside express-session and iron-session.
 // Prints a Markdown table: packages installed, bytes on disk under node_modules, and the wall time of
 // `npm install`, cold (an empty npm cache, everything from the registry) and warm (from the local cache).
-// Not run by CI. Usage: npm run build && node scripts/footprint.mjs
+// Not run by CI. Usage: npm run build && node scripts/footprint.mjs [--ignore-scripts]
+// (--ignore-scripts: no install scripts for any of the three, so a native addon's compile is not timed).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const extra = process.argv.includes('--ignore-scripts') ? ['--ignore-scripts'] : [];
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const work = mkdtempSync(join(tmpdir(), 'sessionkit-footprint-'));
 const [{ filename }] = JSON.parse(
@@ -35,7 +37,7 @@ function install(spec, cache) {
   const dir = mkdtempSync(join(work, 'project-'));
   writeFileSync(join(dir, 'package.json'), '{"name":"footprint","private":true}');
   const started = process.hrtime.bigint();
-  execFileSync('npm', ['install', spec, '--no-audit', '--no-fund', '--loglevel=error', '--cache', cache], { cwd: dir, stdio: 'ignore' });
+  execFileSync('npm', ['install', spec, ...extra, '--no-audit', '--no-fund', '--loglevel=error', '--cache', cache], { cwd: dir, stdio: 'ignore' });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const lines = execFileSync('npm', ['ls', '--all', '--parseable'], { cwd: dir, encoding: 'utf8' }).trim().split('\n');
   return { dir, seconds, packages: lines.length - 1, bytes: bytes(join(dir, 'node_modules')) };
