@@ -29,7 +29,8 @@ export interface DescribeAdapterOptions {
    */
   serve?(harnessUrl: string): Promise<RunningServer>;
   /**
-   * The framework puts a Vary header of its own on every response (Next.js: `rsc, …`): the table
+   * The framework puts a Vary header of its own on every response (Next.js: `rsc, …`;
+   * react-router-serve's compression: `Accept-Encoding`): the table
    * then checks that an untouched response's Vary does not name Cookie, rather than that it is absent.
    */
   frameworkVary?: boolean;
