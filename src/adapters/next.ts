@@ -1,3 +1,4 @@
+import { parseSetCookie } from 'cookie';
 import { cookies } from 'next/headers.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
@@ -49,10 +50,14 @@ export async function getSession<Data extends Record<string, any>>(sessions: Ses
 export async function commitSession<Data extends Record<string, any>>(session: Session<Data>): Promise<void> {
   const owner = owners.get(session);
   if (owner === undefined) throw new ConfigError('session', 'commitSession takes a session from getSession(sessions) of sessionkit/next');
-  const { cookie } = await owner.sessions.commitResponse(session);
+  const { cookie, expireCookies } = await owner.sessions.commitResponse(session);
   if (cookie === null) return;
   try {
     owner.jar.set(cookie.name, cookie.value, cookie.options);
+    for (const expired of expireCookies) {
+      const { name, value, ...options } = parseSetCookie(expired);
+      owner.jar.set(name, value ?? '', options as Parameters<Jar['set']>[2]);
+    }
   } catch (err) {
     throw new ConfigError(
       'commitSession',

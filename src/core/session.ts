@@ -2,6 +2,7 @@ import { checkUserId, CSRF_KEY, META_KEY, newCsrfToken, type SessionMeta, userId
 import { checkValue, emptyData, type SessionData } from './codec.js';
 import type { RequestLike } from './cookie.js';
 import { SessionKeyError } from './errors.js';
+import type { MigratedSession } from './migrate.js';
 import { atBrowserClose, EXPIRY_KEY, expiresAt, expiryAge, expiryValue } from './expiry.js';
 
 /** The reserved key listing the keys set by `flash`, which the next read removes. */
@@ -98,6 +99,8 @@ export interface SessionState {
   request: RequestLike;
   /** When the stored session was last seen (write or touch), as the store said at load; null: unknown or new. */
   lastSeenAt: number | null;
+  /** A previous system's session this one was made from (`migrate`), until it is saved. */
+  migrated: MigratedSession | null;
 }
 
 /** A request's state before anything is loaded. */
@@ -114,6 +117,7 @@ export function initialState(hadCookie: boolean): SessionState {
     unresolvedCookie: false,
     request: undefined,
     lastSeenAt: null,
+    migrated: null,
   };
 }
 
@@ -122,6 +126,13 @@ export function loaded(s: SessionState, key: string, data: SessionData, version:
   s.data = data;
   s.key = key;
   s.version = version;
+}
+
+/** Made from a previous system's session (`migrate`): its data, to be saved under a new key. */
+export function migrated(s: SessionState, data: SessionData, from: MigratedSession): void {
+  s.data = data;
+  s.modified = true;
+  s.migrated = from;
 }
 
 /** The request's cookie named no live session (unknown, tampered, expired): a fresh one, not yet empty (Django). */
