@@ -9,7 +9,7 @@ import expressSession from 'express-session';
 import { createClient } from 'redis';
 import { sessionMiddleware } from '../src/adapters/express.js';
 import { fromExpressSession } from '../src/express-session/index.js';
-import { createSessions, RedisStore } from '../src/index.js';
+import { ConfigError, createSessions, MemoryStore, RedisStore } from '../src/index.js';
 import { startRedis, stopAll } from './support/redis.js';
 
 const OLD_SECRET = 'an express-session secret of the old app, 32+ bytes long';
@@ -127,6 +127,17 @@ describe('moving from express-session + connect-redis (sessionkit/express-sessio
     });
     assert.equal(await unknown.text(), 'user=anonymous cart= keys=');
     assert.equal(cookieNamed(unknown, 'sessionid'), undefined);
+  });
+
+  it('a migrate option that is not a migration, or a migration without a store, is a ConfigError naming the fix', () => {
+    assert.throws(
+      () => createSessions({ store: new MemoryStore(), migrate: {} as never }),
+      (e: unknown) => e instanceof ConfigError && e.option === 'migrate' && /fromExpressSession/.test(e.message),
+    );
+    assert.throws(
+      () => fromExpressSession({ secret: OLD_SECRET, store: {} as never }),
+      (e: unknown) => e instanceof ConfigError && e.option === 'store' && /RedisStore/.test(e.message),
+    );
   });
 
   it('requests without the old cookie, or with a sessionkit cookie, never ask the old store', async () => {
