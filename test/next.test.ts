@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeAdapter } from '../src/testing/adapter-suite.js';
@@ -10,7 +12,7 @@ const dir = join(root, 'examples', 'next');
 before(
   async () => {
     linkPackage();
-    await run('next', ['build'], dir);
+    await run('next', ['build'], dir, { SESSION_STORE: 'memory:' });
   },
   { timeout: 240_000 },
 );
@@ -25,10 +27,17 @@ describeAdapter('Next.js 16 route handler (sessionkit/web) in a built app: next 
 
 describe('examples/next: Server Component, Server Action and route handler (next start)', () => {
   let app!: StartedApp;
+  let store = '';
   before(async () => {
-    app = await start('next', (port) => ['start', '-p', String(port), '-H', '127.0.0.1'], dir, { SESSION_STORE: 'memory:' });
+    // SQLite in a temporary folder, as a deployment would keep it
+    store = mkdtempSync(join(tmpdir(), 'sessionkit-next-'));
+    const SESSION_STORE = `sqlite:${join(store, 'sessions.sqlite3')}`;
+    app = await start('next', (port) => ['start', '-p', String(port), '-H', '127.0.0.1'], dir, { SESSION_STORE });
   });
-  after(() => app.close());
+  after(async () => {
+    await app?.close();
+    rmSync(store, { recursive: true, force: true });
+  });
 
   const countIn = (html: string) => Number(/<output>(\d+)<\/output>/.exec(html)?.[1]);
 

@@ -11,7 +11,7 @@ const serve = (env: NodeJS.ProcessEnv) => start('react-router-serve', () => ['./
 before(
   async () => {
     linkPackage();
-    await run('react-router', ['build'], dir);
+    await run('react-router', ['build'], dir, { SESSION_STORE: 'memory:' });
   },
   { timeout: 240_000 },
 );

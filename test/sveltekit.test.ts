@@ -10,7 +10,7 @@ const dir = join(root, 'examples', 'sveltekit');
 before(
   async () => {
     linkPackage();
-    await run('vite', ['build'], dir);
+    await run('vite', ['build'], dir, { SESSION_STORE: 'memory:' });
   },
   { timeout: 240_000 },
 );

@@ -1,5 +1,6 @@
 /** @type {import('next').NextConfig} */
 export default {
-  // better-sqlite3 (the default store) is a native module: load it from node_modules at run time.
-  serverExternalPackages: ['better-sqlite3'],
+  // Load sessionkit and its SQLite driver from node_modules at run time, as plain Node.js
+  // modules: sessionkit finds the driver (better-sqlite3, or node:sqlite) when a store opens.
+  serverExternalPackages: ['sessionkit', 'better-sqlite3'],
 };

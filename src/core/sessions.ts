@@ -144,19 +144,23 @@ const NO_COOKIES: readonly string[] = Object.freeze([]);
 class Committed implements CommitResponse {
   readonly setCookie: string | null;
   readonly vary: boolean;
-  readonly expireCookies: readonly string[];
+  readonly #expireCookies: readonly string[];
   readonly #parts: (() => SessionCookie) | null;
   constructor(setCookie: string | null, vary: boolean, parts: (() => SessionCookie) | null, expireCookies: readonly string[] = NO_COOKIES) {
     this.setCookie = setCookie;
     this.vary = vary;
     this.#parts = parts;
-    this.expireCookies = expireCookies;
+    this.#expireCookies = expireCookies;
+  }
+  get expireCookies(): readonly string[] {
+    return this.#expireCookies;
   }
   get cookie(): SessionCookie | null {
     return this.#parts === null ? null : this.#parts();
   }
   toJSON(): CommitResponse {
-    return { setCookie: this.setCookie, expireCookies: this.expireCookies, cookie: this.cookie, vary: this.vary };
+    const json = { setCookie: this.setCookie, cookie: this.cookie, vary: this.vary };
+    return (this.expireCookies.length === 0 ? json : { ...json, expireCookies: this.expireCookies }) as CommitResponse;
   }
 }
 

@@ -4,7 +4,7 @@
  * free port. Every process started here is killed by its `close()`, and at exit as a last resort.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { lstatSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 
@@ -12,17 +12,16 @@ export const root = join(import.meta.dirname, '..', '..');
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 
 /**
- * Makes `sessionkit` resolvable from the examples as from a user's app (`import … from
- * 'sessionkit/next'` through the package's exports and dist/): node_modules/sessionkit links
- * to this checkout. Run `npm run build` first (npm test does).
+ * Installs this checkout as node_modules/sessionkit (its package.json and dist/, as `npm install`
+ * of the packed package would), so the examples import `sessionkit/next` and friends as a
+ * user's app does, through the package's exports. Run `npm run build` first (npm test does).
  */
 export function linkPackage(): void {
-  const link = join(root, 'node_modules', 'sessionkit');
-  try {
-    if (lstatSync(link).isSymbolicLink() && readlinkSync(link) === root) return;
-    rmSync(link, { recursive: true, force: true });
-  } catch {}
-  symlinkSync(root, link, 'dir');
+  const target = join(root, 'node_modules', 'sessionkit');
+  rmSync(target, { recursive: true, force: true });
+  mkdirSync(target);
+  copyFileSync(join(root, 'package.json'), join(target, 'package.json'));
+  cpSync(join(root, 'dist'), join(target, 'dist'), { recursive: true });
 }
 
 const live = new Set<ChildProcess>();
