@@ -13,8 +13,16 @@ export const ENTRIES = {
   './node': 'adapters/node',
   './fastify': 'adapters/fastify',
   './hono': 'adapters/hono',
+  './web': 'adapters/web',
+  './react-router': 'adapters/react-router',
+  './next': 'adapters/next',
+  './sveltekit': 'adapters/sveltekit',
+  './h3': 'adapters/h3',
+  './koa': 'adapters/koa',
+  './express-session': 'express-session/index',
   './django': 'django/index',
   './testing': 'testing/index',
+  './testing/remote': 'testing/remote',
 };
 
 export function exportsField() {

@@ -3,6 +3,7 @@ import { type AccountOptions, resolveAccountOptions } from './accounts.js';
 import { ConfigError } from './errors.js';
 import { MAX_AGE_SECONDS } from './expiry.js';
 import type { Logger } from './log.js';
+import type { SessionMigration } from './migrate.js';
 import { consoleLogger } from './log.js';
 
 export type { ResolvedCookie } from './cookie.js';
@@ -54,6 +55,13 @@ export interface SessionsOptions<S> {
    * @default 1048576 (1 MiB)
    */
   maxSize?: number;
+  /**
+   * Moves a visitor of a previous session system over on their first request without a sessionkit
+   * cookie: their old data in a new session under a new key, the old record removed and the old
+   * cookie expired. E.g. `fromExpressSession({ secret, store })` from `sessionkit/express-session`.
+   * @default none
+   */
+  migrate?: SessionMigration;
   /**
    * Seconds without a request after which a session ends (OWASP's idle timeout), enforced by the
    * store: every write and touch moves the stored expiry to at most this far ahead. Needs a store
@@ -162,6 +170,7 @@ export interface ResolvedOptions {
   clock: () => number;
   maxSize: number;
   accounts: AccountOptions;
+  migrate: SessionMigration | null;
 }
 
 export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptions {
@@ -180,6 +189,7 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
     'touchInterval',
     'maxSessionsPerUser',
     'trustProxy',
+    'migrate',
   ]);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, `unknown option; the options are ${[...known].join(', ')}`);
@@ -194,6 +204,13 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
   if (typeof logger?.warn !== 'function' || typeof logger?.error !== 'function') {
     throw new ConfigError('logger', 'give an object with warn(message, details) and error(message, details), e.g. console');
   }
+  const migrate = options.migrate ?? null;
+  if (migrate !== null && typeof migrate?.load !== 'function') {
+    throw new ConfigError(
+      'migrate',
+      'give a session migration, e.g. fromExpressSession({ secret, store }) from sessionkit/express-session',
+    );
+  }
   return {
     cookie: resolveCookie(options.cookie),
     saveEveryRequest: bool('saveEveryRequest', options.saveEveryRequest, false),
@@ -202,5 +219,6 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
     clock: options.clock ?? Date.now,
     maxSize,
     accounts: resolveAccountOptions(options),
+    migrate,
   };
 }

@@ -19,6 +19,7 @@ export interface ResponseHeaders<T> {
 export function applyCommit<T>(target: T, headers: ResponseHeaders<T>, result: CommitResponse): void {
   if (result.vary) headers.setVary(target, varyWithCookie(headers.getVary(target)));
   if (result.setCookie !== null) headers.appendSetCookie(target, result.setCookie);
+  for (const expired of result.expireCookies) headers.appendSetCookie(target, expired);
 }
 
 /** The Set-Cookie header value with `cookie` added after what the application already set. */

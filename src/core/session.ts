@@ -2,14 +2,20 @@ import { checkUserId, CSRF_KEY, META_KEY, newCsrfToken, type SessionMeta, userId
 import { checkValue, emptyData, type SessionData } from './codec.js';
 import type { RequestLike } from './cookie.js';
 import { SessionKeyError } from './errors.js';
+import type { MigratedSession } from './migrate.js';
 import { atBrowserClose, EXPIRY_KEY, expiresAt, expiryAge, expiryValue } from './expiry.js';
+
+/** The reserved key listing the keys set by `flash`, which the next read removes. */
+export const FLASH_KEY = '_flash';
 
 /** One change made by this request, replayed onto a fresher record when a commit conflicts. */
 export type Op =
   | { kind: 'set'; key: string; value: unknown }
   | { kind: 'delete'; key: string }
   | { kind: 'modify'; key: string; fn: (current: any) => unknown }
-  | { kind: 'clear' };
+  | { kind: 'clear' }
+  | { kind: 'flash'; key: string; value: unknown }
+  | { kind: 'unflash'; key: string };
 
 /** Applies this request's changes, in order, to `data` (mutating it). */
 export function replay(data: SessionData, ops: readonly Op[]): SessionData {
@@ -30,9 +36,31 @@ export function replay(data: SessionData, ops: readonly Op[]): SessionData {
       case 'clear':
         for (const k of Object.keys(data)) delete data[k];
         break;
+      case 'flash':
+        data[op.key] = op.value;
+        markFlash(data, op.key);
+        break;
+      case 'unflash':
+        delete data[op.key];
+        unmarkFlash(data, op.key);
+        break;
     }
   }
   return data;
+}
+
+function markFlash(data: SessionData, key: string): void {
+  const list = data[FLASH_KEY];
+  if (!Array.isArray(list)) data[FLASH_KEY] = [key];
+  else if (!list.includes(key)) data[FLASH_KEY] = [...list, key];
+}
+
+function unmarkFlash(data: SessionData, key: string): void {
+  const list = data[FLASH_KEY];
+  if (!Array.isArray(list)) return;
+  const rest = list.filter((k) => k !== key);
+  if (rest.length === 0) delete data[FLASH_KEY];
+  else data[FLASH_KEY] = rest;
 }
 
 /** What the engine (sessions.ts) needs of a session; not part of the public API. */
@@ -71,6 +99,8 @@ export interface SessionState {
   request: RequestLike;
   /** When the stored session was last seen (write or touch), as the store said at load; null: unknown or new. */
   lastSeenAt: number | null;
+  /** A previous system's session this one was made from (`migrate`), until it is saved. */
+  migrated: MigratedSession | null;
 }
 
 /** A request's state before anything is loaded. */
@@ -87,6 +117,7 @@ export function initialState(hadCookie: boolean): SessionState {
     unresolvedCookie: false,
     request: undefined,
     lastSeenAt: null,
+    migrated: null,
   };
 }
 
@@ -95,6 +126,13 @@ export function loaded(s: SessionState, key: string, data: SessionData, version:
   s.data = data;
   s.key = key;
   s.version = version;
+}
+
+/** Made from a previous system's session (`migrate`): its data, to be saved under a new key. */
+export function migrated(s: SessionState, data: SessionData, from: MigratedSession): void {
+  s.data = data;
+  s.modified = true;
+  s.migrated = from;
 }
 
 /** The request's cookie named no live session (unknown, tampered, expired): a fresh one, not yet empty (Django). */
@@ -182,7 +220,10 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
     s.modified = true;
     (s.ops ??= []).push(op);
     if (op.kind === 'clear') s.snapshots = null;
-    else s.snapshots?.delete(op.key);
+    else {
+      s.snapshots?.delete(op.key);
+      if (op.kind === 'flash' || op.kind === 'unflash') s.snapshots?.delete(FLASH_KEY);
+    }
   }
 
   /** The value under `key`, or `fallback` (undefined when not given) [get]. */
@@ -192,8 +233,26 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
     const data = this.#touch();
     if (!Object.hasOwn(data, key)) return fallback;
     const value = data[key];
+    const flashed = data[FLASH_KEY];
+    if (flashed !== undefined && Array.isArray(flashed) && flashed.includes(key)) {
+      const op: Op = { kind: 'unflash', key };
+      replay(data, [op]);
+      this.#write(op);
+      return value;
+    }
     this.#handOut(key, value);
     return value;
+  }
+
+  /**
+   * Stores a value that `get(key)` returns once, on the next request that reads it, and then
+   * removes (a message shown after a redirect). Same checks as `set`.
+   */
+  flash<K extends Key<Data>>(key: K, value: Data[K]): void {
+    checkValue(key, value);
+    const op: Op = { kind: 'flash', key, value };
+    replay(this.#touch(), [op]);
+    this.#write(op);
   }
 
   /** The value under `key`; throws SessionKeyError when absent [session[key]]. */

@@ -18,11 +18,13 @@ import { CONTENTION_TEXT, ConfigError, SessionDataError, SessionError, SessionIn
 import { cookieMaxAge, EXPIRY_KEY, expiresAt } from './expiry.js';
 import { isWellFormedKey, newSessionKey } from './keys.js';
 import type { Logger } from './log.js';
+import type { MigratedSession } from './migrate.js';
 import { resolveOptions, type ResolvedOptions, type SessionsOptions } from './options.js';
 import {
   dirty,
   initialState,
   loaded,
+  migrated,
   rebased,
   reset,
   saved,
@@ -61,6 +63,8 @@ export interface CommitOptions {
 export interface CommitResponse {
   /** The whole Set-Cookie value to append after the application's own, or null for none. */
   setCookie: string | null;
+  /** More Set-Cookie values to append after `setCookie`: a previous session system's cookie, expired (`migrate`); usually none. */
+  expireCookies: readonly string[];
   /** The same cookie as `{ name, value, options }`, or null for none. */
   cookie: SessionCookie | null;
   /** Whether to add `Cookie` to the response's Vary header. */
@@ -134,21 +138,29 @@ interface InFlight {
   last: { json: string; version: number } | null;
 }
 
+const NO_COOKIES: readonly string[] = Object.freeze([]);
+
 /** A commit's answer; `cookie` is worked out only when a framework asks for it. */
 class Committed implements CommitResponse {
   readonly setCookie: string | null;
   readonly vary: boolean;
+  readonly #expireCookies: readonly string[];
   readonly #parts: (() => SessionCookie) | null;
-  constructor(setCookie: string | null, vary: boolean, parts: (() => SessionCookie) | null) {
+  constructor(setCookie: string | null, vary: boolean, parts: (() => SessionCookie) | null, expireCookies: readonly string[] = NO_COOKIES) {
     this.setCookie = setCookie;
     this.vary = vary;
     this.#parts = parts;
+    this.#expireCookies = expireCookies;
+  }
+  get expireCookies(): readonly string[] {
+    return this.#expireCookies;
   }
   get cookie(): SessionCookie | null {
     return this.#parts === null ? null : this.#parts();
   }
   toJSON(): CommitResponse {
-    return { setCookie: this.setCookie, cookie: this.cookie, vary: this.vary };
+    const json = { setCookie: this.setCookie, cookie: this.cookie, vary: this.vary };
+    return (this.expireCookies.length === 0 ? json : { ...json, expireCookies: this.expireCookies }) as CommitResponse;
   }
 }
 
@@ -240,6 +252,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     state.request = req;
     // Django keeps a cookie value of 8+ characters as "not empty" until the session is looked at;
     // a shorter one is empty at once, so its cookie is deleted even when the view never touched it.
+    if (value === undefined && this.#o.migrate !== null) return this.#migrate(state, req);
     if (value === undefined || value.length < 8) return this.#session(state);
     if (this.#client) {
       const found = this.#client.unseal(value, this.maxAge, this.now());
@@ -273,6 +286,23 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     return this.#session(state);
   }
 
+  /** A request without a sessionkit cookie: a previous system's session moved over, if it has one (`migrate`). */
+  #migrate(state: SessionState, req: RequestLike): Session<Data> | Promise<Session<Data>> {
+    const header = cookieHeader(req);
+    if (header === undefined) return this.#session(state);
+    const adopt = (found: MigratedSession | null) => {
+      if (found !== null && this.#usable(found.data, 'migrate')) migrated(state, ownData(found.data), found);
+      return this.#session(state);
+    };
+    let found: MigratedSession | null | Promise<MigratedSession | null>;
+    try {
+      found = this.#o.migrate!.load(header);
+    } catch (err) {
+      return Promise.reject(err).catch(rethrowUnavailable);
+    }
+    return found instanceof Promise ? found.then(adopt, rethrowUnavailable) : adopt(found);
+  }
+
   /** Stored data as a session holds it; data nested too deeply reads as corrupt (empty), so later saves never fail on it. */
   #ownData(found: StoredSession): SessionData {
     return this.#usable(found.data, 'store') ? ownData(found.data) : ownData({});
@@ -301,16 +331,29 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       return status < 500 && this.#touchDue(s) ? this.#touchSession(s).then(() => result) : result;
     }
     s.unresolvedCookie = false; // saved under a server-made key, never the client's
-    if (this.#savedSync(s)) return this.#committed(s, vary);
-    return this.#save(s).then(() => this.#committed(s, vary));
+    if (s.migrated === null && this.#savedSync(s)) return this.#committed(s, vary);
+    return this.#save(s).then(() => {
+      const from = s.migrated;
+      const result = this.#committed(s, vary, from?.expireCookies);
+      if (from === null) return result;
+      s.migrated = null;
+      // The old record goes once the new one is saved; if that fails it is only left to expire.
+      return from.saved().then(
+        () => result,
+        (err: unknown) => {
+          this.logger.warn('could not remove the migrated session from the previous store', { error: String(err) });
+          return result;
+        },
+      );
+    });
   }
 
-  #committed(s: SessionState, vary: boolean): CommitResponse {
+  #committed(s: SessionState, vary: boolean, expireCookies?: readonly string[]): CommitResponse {
     const now = this.now();
     const maxAge = cookieMaxAge(s.data[EXPIRY_KEY], this.maxAge, this.expireAtBrowserClose, now);
     const key = s.key!;
     const cookie = this.#o.cookie;
-    return new Committed(sessionCookie(cookie, key, maxAge, now), vary, () => cookieParts(cookie, key, maxAge, now));
+    return new Committed(sessionCookie(cookie, key, maxAge, now), vary, () => cookieParts(cookie, key, maxAge, now), expireCookies);
   }
 
   /**

@@ -1,33 +1,14 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { makeSessions, type Sessions } from '../core/sessions.js';
-import type { Session } from '../core/session.js';
 import type { SessionsOptions } from '../core/options.js';
 import { StoreUnavailableError } from '../core/errors.js';
 import { MemoryStore } from '../stores/memory.js';
 import type { SessionStore } from '../core/store.js';
+import { startHarness } from './harness.js';
+import { routesFor, type Routes } from './routes.js';
 
-/** What the suite's routes receive: the loaded session and the request line. */
-export interface RouteContext {
-  session: Session<Record<string, any>>;
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  store: SessionStore;
-}
-
-/** What a route answers; the adapter under test turns it into its framework's response. */
-export interface RouteResult {
-  status: number;
-  body: string;
-  headers?: Record<string, string>;
-  /** Extra Set-Cookie values the application sets itself. */
-  cookies?: string[];
-  /** Send the body in two writes (streaming) where the framework allows it. */
-  stream?: boolean;
-}
-
-export type Routes = (ctx: Omit<RouteContext, 'store'>) => Promise<RouteResult>;
+export type { RouteContext, RouteResult, Routes } from './routes.js';
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:40123 */
@@ -40,11 +21,25 @@ export interface DescribeAdapterOptions {
    * Starts a real server on 127.0.0.1 using the adapter: every request (any method, any path)
    * goes to `routes` with the adapter's session, and the adapter's response carries the result.
    */
-  start(sessions: Sessions<Record<string, any>>, routes: Routes): Promise<RunningServer>;
+  start?(sessions: Sessions<Record<string, any>>, routes: Routes): Promise<RunningServer>;
+  /**
+   * For an app that runs in another process (a built Next.js, SvelteKit or React Router app):
+   * starts it once for the whole table. The app serves `remoteSuite(harnessUrl)` (from
+   * `sessionkit/testing/remote`), whose sessions use this suite's store and options over HTTP.
+   */
+  serve?(harnessUrl: string): Promise<RunningServer>;
+  /**
+   * The framework puts a Vary header of its own on every response (Next.js: `rsc, …`;
+   * react-router-serve's compression: `Accept-Encoding`): the table
+   * then checks that an untouched response's Vary does not name Cookie, rather than that it is absent.
+   */
+  frameworkVary?: boolean;
+  /** How long `serve` may take to start the app, in milliseconds. @default 60000 */
+  serveTimeout?: number;
 }
 
 /** A store wrapper that counts calls and can be switched off, to see I/O and outages from outside. */
-class ProbeStore implements SessionStore {
+export class ProbeStore implements SessionStore {
   calls = 0;
   down = false;
   constructor(readonly inner: MemoryStore) {}
@@ -83,57 +78,6 @@ class ProbeStore implements SessionStore {
   async close() {}
 }
 
-function routesFor(store: SessionStore): Routes {
-  return async ({ session, path, query }): Promise<RouteResult> => {
-    switch (path) {
-      case '/untouched':
-        return { status: 200, body: 'untouched' };
-      case '/read':
-        return { status: 200, body: `count=${session.get('count', 0)}` };
-      case '/read-twice':
-        session.get('a');
-        session.get('b');
-        return { status: 200, body: 'read' };
-      case '/incr': {
-        const count = session.get('count', 0) + 1;
-        session.set('count', count);
-        return { status: 200, body: `count=${count}` };
-      }
-      case '/set':
-        for (const [k, v] of query) session.set(k, v);
-        return { status: 200, body: 'set' };
-      case '/flush':
-        await session.flush();
-        return { status: 200, body: 'flushed' };
-      case '/cycle':
-        await session.cycleKey();
-        return { status: 200, body: 'cycled' };
-      case '/browser-close':
-        session.setExpiry(0);
-        session.set('x', 1);
-        return { status: 200, body: 'ok' };
-      case '/fail':
-        session.set('hello', 'world');
-        return { status: Number(query.get('status') ?? 500), body: 'failed' };
-      case '/redirect':
-        session.set('flash', 'moved');
-        return { status: 303, body: '', headers: { Location: '/read' } };
-      case '/stream':
-        session.set('streamed', true);
-        return { status: 200, body: 'chunk-one/chunk-two', stream: true };
-      case '/own-headers':
-        session.set('x', 1);
-        return { status: 200, body: 'ok', headers: { Vary: 'Accept-Encoding' }, cookies: ['theme=dark; Path=/'] };
-      case '/deleted-elsewhere':
-        await store.delete(session.key!);
-        session.set('after', 'logout');
-        return { status: 200, body: 'should not be seen' };
-      default:
-        return { status: 404, body: 'not found' };
-    }
-  };
-}
-
 interface Reply {
   status: number;
   body: string;
@@ -158,6 +102,27 @@ const pairOf = (header: string | undefined) => {
  */
 export function describeAdapter(name: string, options: DescribeAdapterOptions): void {
   describe(`adapter behaviour: ${name}`, () => {
+    let remote: { harness: Awaited<ReturnType<typeof startHarness>>; app: RunningServer } | null = null;
+    if (options.serve) {
+      const serve = options.serve;
+      before(
+        async () => {
+          const harness = await startHarness();
+          try {
+            remote = { harness, app: await serve(harness.url) };
+          } catch (err) {
+            await harness.close();
+            throw err;
+          }
+        },
+        { timeout: options.serveTimeout ?? 60_000 },
+      );
+      after(async () => {
+        await remote?.app.close();
+        await remote?.harness.close();
+      });
+    }
+
     async function withServer(
       sessionOptions: Omit<SessionsOptions<unknown>, 'store'>,
       fn: (base: string, probe: ProbeStore, sessions: Sessions<Record<string, any>>, logged: string[]) => Promise<void>,
@@ -166,6 +131,11 @@ export function describeAdapter(name: string, options: DescribeAdapterOptions): 
       const logged: string[] = [];
       const logger = { warn: (m: string) => void logged.push(m), error: (m: string) => void logged.push(m) };
       const sessions = makeSessions<Record<string, any>>({ logger, ...sessionOptions, store: probe }, () => probe);
+      if (remote !== null) {
+        remote.harness.use(probe, sessionOptions, logged);
+        return fn(remote.app.url, probe, sessions, logged);
+      }
+      if (!options.start) throw new Error('describeAdapter needs start or serve');
       const server = await options.start(sessions, routesFor(probe));
       try {
         await fn(server.url, probe, sessions, logged);
@@ -180,7 +150,8 @@ export function describeAdapter(name: string, options: DescribeAdapterOptions): 
         assert.equal(r.status, 200);
         assert.equal(r.body, 'untouched');
         assert.deepEqual(r.setCookie, []);
-        assert.equal(r.vary, null);
+        if (options.frameworkVary) assert.doesNotMatch(r.vary ?? '', /cookie/i);
+        else assert.equal(r.vary, null);
         await request(base, '/read');
         await request(base, '/flush');
         assert.equal(probe.calls, 0, 'no store call for requests without the session cookie');

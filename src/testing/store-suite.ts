@@ -239,6 +239,23 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
       assert.equal(await sessions.commit(untouched), null, 'reading alone saves nothing');
     });
 
+    it('a flashed value is read once, on the next request that reads it, then it is gone', async () => {
+      let cookie = await saved((s) => s.flash('notice', 'Saved.'));
+      const follow = (next: string | null) => (next && serverSide() ? cookie : next ? cookieOf(next) : cookie);
+      const untouched = await sessions.load(cookie);
+      untouched.get('other');
+      assert.equal(await sessions.commit(untouched), null, 'a request that does not read it keeps it and saves nothing');
+      const reader = await sessions.load(cookie);
+      assert.equal(reader.has('notice'), true);
+      assert.equal(reader.get('notice'), 'Saved.');
+      assert.equal(reader.get('notice'), undefined, 'read once, also within the request');
+      cookie = follow(await sessions.commit(reader));
+      const after = await sessions.load(cookie);
+      assert.equal(after.get('notice'), undefined);
+      assert.deepEqual([...after.keys()], [], 'no bookkeeping key is left behind');
+      assert.throws(() => after.flash('bad', (() => 1) as never), SessionDataError);
+    });
+
     it('default expiry is the cookie age, also for browser-close sessions', async () => {
       const s = await sessions.load();
       assert.equal(s.expiryAge, 1209600);
@@ -839,6 +856,19 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
         await Promise.all(loaded.map((s, i) => (i % 2 ? peerSessions : sessions).commit(s)));
         const data = Object.fromEntries((await sessions.load(cookie)).entries());
         assert.deepEqual(data, { base: 0, ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, i])) });
+      });
+
+      it('flashes from parallel requests all survive, and reading one keeps the others', async (ctx) => {
+        if (!serverSide()) return ctx.skip('the cookie store cannot merge: last cookie wins');
+        const cookie = await saved((s) => s.set('base', 0));
+        const loaded = await Promise.all([sessions.load(cookie), sessions.load(cookie), sessions.load(cookie)]);
+        for (const [i, s] of loaded.entries()) s.flash(`m${i}`, i);
+        await Promise.all(loaded.map((s) => sessions.commit(s)));
+        const first = await sessions.load(cookie);
+        assert.equal(first.get('m1'), 1);
+        await sessions.commit(first);
+        const second = await sessions.load(cookie);
+        assert.deepEqual([second.get('m0'), second.get('m1'), second.get('m2')], [0, undefined, 2]);
       });
 
       it('50 parallel modify appends leave 50 items', async (ctx) => {

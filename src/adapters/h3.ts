@@ -1,0 +1,57 @@
+import { type H3Event, type Middleware, toResponse } from 'h3';
+import { ConfigError } from '../core/errors.js';
+import type { Session } from '../core/session.js';
+import { loadForRequest, type Sessions } from '../core/sessions.js';
+import { commitToResponse, errorAnswer } from './fetch.js';
+
+/** Per event: the session's load (memoised, so concurrent callers load once) and its Sessions. */
+interface Slot {
+  sessions: Sessions<any> | null;
+  loaded: Promise<Session<any>> | null;
+}
+
+const slots = new WeakMap<H3Event, Slot>();
+
+/**
+ * h3 2 middleware (Nitro, Nuxt): `app.use(sessionMiddleware(sessions))`. A handler that calls
+ * `useSession(event, sessions)` gets its session committed after it returns, before the response
+ * leaves; a request that never asks for its session costs nothing.
+ */
+export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): Middleware {
+  return async (event, next) => {
+    const slot: Slot = { sessions, loaded: null };
+    slots.set(event, slot);
+    let raw: unknown;
+    try {
+      raw = await next();
+    } catch (err) {
+      if (slot.loaded === null) throw err;
+      return errorAnswer(sessions, err); // a failed load (503), awaited by the handler; anything else is rethrown
+    }
+    if (slot.loaded === null) return raw;
+    let session: Session<Data>;
+    try {
+      session = await slot.loaded;
+    } catch (err) {
+      return errorAnswer(sessions, err);
+    }
+    return commitToResponse(sessions, session, await toResponse(raw, event));
+  };
+}
+
+/** The request's session, loaded once per request: `const session = await useSession(event, sessions)`. */
+export function useSession<Data extends Record<string, any>>(event: H3Event, sessions: Sessions<Data>): Promise<Session<Data>> {
+  const slot = slots.get(event);
+  if (slot === undefined || slot.sessions !== sessions) {
+    throw new ConfigError('sessions', 'useSession(event, sessions) needs app.use(sessionMiddleware(sessions)) with the same sessions');
+  }
+  if (slot.loaded === null) {
+    try {
+      const loaded = loadForRequest(sessions, event.req);
+      slot.loaded = loaded instanceof Promise ? loaded : Promise.resolve(loaded);
+    } catch (err) {
+      slot.loaded = Promise.reject(err);
+    }
+  }
+  return slot.loaded as Promise<Session<Data>>;
+}

@@ -1,0 +1,111 @@
+import {
+  createContext,
+  type MiddlewareFunction,
+  type RouterContextProvider,
+  type Session as RouterSession,
+  type SessionStorage,
+} from 'react-router';
+import { ConfigError } from '../core/errors.js';
+import type { Session } from '../core/session.js';
+import { loadForRequest, type Sessions } from '../core/sessions.js';
+import { commitToResponse, errorAnswer } from './fetch.js';
+
+const sessionContext = createContext<Session<any>>();
+
+/**
+ * React Router 7 server middleware (framework mode with `future.v8_middleware`, or data mode):
+ * `export const middleware = [sessionMiddleware(sessions)]` in root.tsx. The loaded session goes
+ * into the router context (read it with `getSession(context)`); it is committed once the loaders
+ * and actions have run, and the response gets its `Set-Cookie` and `Vary: Cookie`.
+ */
+export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): MiddlewareFunction<Response> {
+  return async ({ request, context }, next) => {
+    let session: Session<Data>;
+    try {
+      const loaded = loadForRequest(sessions, request);
+      session = loaded instanceof Promise ? await loaded : loaded;
+    } catch (err) {
+      return errorAnswer(sessions, err);
+    }
+    context.set(sessionContext, session);
+    return commitToResponse(sessions, session, await next());
+  };
+}
+
+/** The request's session in a loader, action or later middleware: `getSession<Data>(context)`. */
+export function getSession<Data extends Record<string, any> = Record<string, any>>(
+  context: Readonly<RouterContextProvider>,
+): Session<Data> {
+  return context.get(sessionContext) as Session<Data>;
+}
+
+/** A session from `sessionStorage(...).getSession()`: React Router's Session, plus `cycleKey` for a login. */
+export interface StorageSession<Data extends Record<string, any> = Record<string, any>> extends RouterSession<Data, Data> {
+  /** Keeps the data under a new key and deletes the old one (call it at login, against fixation). */
+  cycleKey(): Promise<void>;
+}
+
+const inner = new WeakMap<object, Session<any>>();
+
+function wrap<Data extends Record<string, any>>(session: Session<Data>): StorageSession<Data> {
+  const wrapper: StorageSession<Data> = {
+    get id() {
+      return session.key ?? '';
+    },
+    get data() {
+      return structuredClone(session.toJSON()) as Partial<Data>;
+    },
+    has: (name) => session.has(name),
+    get: (name) => session.get(name) as never,
+    set: (name, value) => session.set(name, value),
+    flash: (name, value) => session.flash(name, value),
+    unset: (name) => void session.delete(name),
+    cycleKey: () => session.cycleKey(),
+  };
+  inner.set(wrapper, session);
+  return wrapper;
+}
+
+interface CommitOptions {
+  /** Seconds until the session expires, as `session.setExpiry(maxAge)`. */
+  maxAge?: number;
+  /** When the session expires, as `session.setExpiry(expires)`. */
+  expires?: Date;
+}
+
+/**
+ * A drop-in for the object `createSessionStorage`, `createCookieSessionStorage` and friends
+ * return: `const { getSession, commitSession, destroySession } = sessionStorage(sessions)`.
+ * An app written against React Router's (or Remix's) session API switches by changing the storage
+ * factory only, and keeps sessionkit's behaviour: parallel requests' changes merged, a store write
+ * only when the session changed (`commitSession` then answers `''`, no cookie), flash values read
+ * once. `commitSession`'s `maxAge` / `expires` set the session's expiry.
+ */
+export function sessionStorage<Data extends Record<string, any> = Record<string, any>>(
+  sessions: Sessions<Data>,
+): SessionStorage<Data, Data> & {
+  getSession(cookieHeader?: string | null): Promise<StorageSession<Data>>;
+} {
+  const unwrap = (session: RouterSession<Data, Data>): Session<Data> => {
+    const s = inner.get(session);
+    if (s === undefined)
+      throw new ConfigError('session', "commitSession and destroySession take a session from the same storage's getSession");
+    return s;
+  };
+  return {
+    async getSession(cookieHeader) {
+      return wrap(await sessions.load(cookieHeader ?? undefined));
+    },
+    async commitSession(session, options?: CommitOptions) {
+      const s = unwrap(session);
+      if (options?.expires !== undefined) s.setExpiry(options.expires);
+      else if (options?.maxAge !== undefined) s.setExpiry(options.maxAge);
+      return (await sessions.commit(s)) ?? '';
+    },
+    async destroySession(session) {
+      const s = unwrap(session);
+      await s.flush();
+      return (await sessions.commit(s)) ?? '';
+    },
+  };
+}

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { RedisStore as ConnectRedisStore } from 'connect-redis';
+import express from 'express';
+import expressSession from 'express-session';
+import { createClient } from 'redis';
+import { sessionMiddleware } from '../src/adapters/express.js';
+import { fromExpressSession } from '../src/express-session/index.js';
+import { ConfigError, createSessions, MemoryStore, RedisStore } from '../src/index.js';
+import { startRedis, stopAll } from './support/redis.js';
+
+const OLD_SECRET = 'an express-session secret of the old app, 32+ bytes long';
+const OLDER_SECRET = 'the secret before that one, still verifying as a fallback';
+
+function listen(app: express.Express): Promise<{ url: string; close(): Promise<void> }> {
+  return new Promise((resolve) => {
+    const server: Server = app.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      }),
+    );
+  });
+}
+
+const pair = (setCookie: string | undefined) => setCookie!.split(';')[0]!;
+const cookieNamed = (res: Response, name: string) => res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
+
+describe('moving from express-session + connect-redis (sessionkit/express-session), on a real Redis', () => {
+  let client!: ReturnType<typeof createClient>;
+  let oldApp!: { url: string; close(): Promise<void> };
+  let newApp!: { url: string; close(): Promise<void> };
+  let oldStore!: ConnectRedisStore;
+  let oldStoreGets = 0;
+
+  before(async () => {
+    const redis = await startRedis();
+    client = createClient({ url: redis.url });
+    await client.connect();
+    oldStore = new ConnectRedisStore({ client, prefix: 'sess:' });
+
+    // The site as it was: express-session, signing with the first of its secrets.
+    const old = express();
+    old.use(expressSession({ secret: [OLD_SECRET, OLDER_SECRET], store: oldStore, resave: false, saveUninitialized: false }));
+    old.post('/login', (req, res) => {
+      const session = req.session as unknown as Record<string, unknown>;
+      session.userId = '42';
+      session.cart = ['apple'];
+      res.send('logged in');
+    });
+    oldApp = await listen(old);
+
+    // The site on sessionkit: its own store, and the old store to move visitors over from.
+    const counting = {
+      get: (sid: string, cb: (err: unknown, s?: Record<string, unknown> | null) => void) => {
+        oldStoreGets++;
+        oldStore.get(sid, cb as never);
+      },
+      destroy: (sid: string, cb?: (err?: unknown) => void) => oldStore.destroy(sid, cb),
+    };
+    const sessions = createSessions({
+      store: new RedisStore({ client, prefix: 'sk:' }),
+      migrate: fromExpressSession({ secret: [OLD_SECRET, OLDER_SECRET], store: counting }),
+    });
+    const app = express();
+    app.use(sessionMiddleware(sessions));
+    app.get('/me', (req, res) => {
+      const keys = [...req.session.keys()].sort().join(',');
+      res.send(`user=${req.session.get('userId') ?? 'anonymous'} cart=${(req.session.get('cart') ?? []).join('+')} keys=${keys}`);
+    });
+    newApp = await listen(app);
+  });
+
+  after(async () => {
+    await newApp?.close();
+    await oldApp?.close();
+    await client?.quit();
+    await stopAll();
+  });
+
+  async function logInOnOldApp(): Promise<{ cookie: string; sid: string }> {
+    const res = await fetch(`${oldApp.url}/login`, { method: 'POST' });
+    const cookie = pair(cookieNamed(res, 'connect.sid'));
+    const sid = decodeURIComponent(cookie.slice('connect.sid='.length)).slice(2).split('.')[0]!;
+    assert.equal(await client.exists(`sess:${sid}`), 1, 'express-session saved the session in Redis');
+    return { cookie, sid };
+  }
+
+  it('a user logged in on the express-session app stays logged in on the sessionkit app', async () => {
+    const { cookie, sid } = await logInOnOldApp();
+    const moved = await fetch(`${newApp.url}/me`, { headers: { cookie } });
+    assert.equal(await moved.text(), 'user=42 cart=apple keys=cart,userId', "the old data, without express-session's cookie field");
+    const sessionid = cookieNamed(moved, 'sessionid');
+    assert.match(sessionid ?? '', /^sessionid=[a-z0-9]{32};/, 'a new sessionkit session under a new key');
+    assert.notEqual(pair(sessionid).slice('sessionid='.length), sid);
+    assert.match(cookieNamed(moved, 'connect.sid') ?? '', /^connect\.sid=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
+    assert.equal(await client.exists(`sess:${sid}`), 0, 'the old record is destroyed');
+    // The browser now sends the new cookie only.
+    const next = await fetch(`${newApp.url}/me`, { headers: { cookie: pair(sessionid) } });
+    assert.equal(await next.text(), 'user=42 cart=apple keys=cart,userId');
+    assert.deepEqual(next.headers.getSetCookie(), []);
+  });
+
+  it('a cookie signed with an older secret of the array is moved too', async () => {
+    const sid = 'older-secret-session-id';
+    await new Promise<void>((resolve, reject) =>
+      oldStore.set(sid, { cookie: { originalMaxAge: null }, userId: '7' } as never, (err?: unknown) => (err ? reject(err) : resolve())),
+    );
+    const signature = createHmac('sha256', OLDER_SECRET).update(sid).digest('base64').replace(/=+$/, '');
+    const res = await fetch(`${newApp.url}/me`, { headers: { cookie: `connect.sid=${encodeURIComponent(`s:${sid}.${signature}`)}` } });
+    assert.equal(await res.text(), 'user=7 cart= keys=userId');
+  });
+
+  it('a bad signature or an unknown id is ignored: a fresh session, the old record left alone', async () => {
+    const { cookie, sid } = await logInOnOldApp();
+    const tampered = cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    const bad = await fetch(`${newApp.url}/me`, { headers: { cookie: tampered } });
+    assert.equal(await bad.text(), 'user=anonymous cart= keys=');
+    assert.equal(cookieNamed(bad, 'sessionid'), undefined);
+    assert.equal(await client.exists(`sess:${sid}`), 1);
+    const signature = createHmac('sha256', OLD_SECRET).update('no-such-id').digest('base64').replace(/=+$/, '');
+    const unknown = await fetch(`${newApp.url}/me`, {
+      headers: { cookie: `connect.sid=${encodeURIComponent(`s:no-such-id.${signature}`)}` },
+    });
+    assert.equal(await unknown.text(), 'user=anonymous cart= keys=');
+    assert.equal(cookieNamed(unknown, 'sessionid'), undefined);
+  });
+
+  it('a migrate option that is not a migration, or a migration without a store, is a ConfigError naming the fix', () => {
+    assert.throws(
+      () => createSessions({ store: new MemoryStore(), migrate: {} as never }),
+      (e: unknown) => e instanceof ConfigError && e.option === 'migrate' && /fromExpressSession/.test(e.message),
+    );
+    assert.throws(
+      () => fromExpressSession({ secret: OLD_SECRET, store: {} as never }),
+      (e: unknown) => e instanceof ConfigError && e.option === 'store' && /RedisStore/.test(e.message),
+    );
+  });
+
+  it('requests without the old cookie, or with a sessionkit cookie, never ask the old store', async () => {
+    const before = oldStoreGets;
+    await fetch(`${newApp.url}/me`);
+    const { cookie } = await logInOnOldApp();
+    const moved = await fetch(`${newApp.url}/me`, { headers: { cookie } });
+    const sessionid = pair(cookieNamed(moved, 'sessionid'));
+    assert.equal(oldStoreGets, before + 1);
+    const both = await fetch(`${newApp.url}/me`, { headers: { cookie: `${sessionid}; ${cookie}` } });
+    assert.equal(await both.text(), 'user=42 cart=apple keys=cart,userId');
+    assert.equal(oldStoreGets, before + 1, 'the sessionkit cookie wins; the old store is not asked');
+  });
+});

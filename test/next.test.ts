@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { describeAdapter } from '../src/testing/adapter-suite.js';
+import { linkPackage, root, run, start, type StartedApp } from './support/apps.js';
+
+const dir = join(root, 'examples', 'next');
+
+// One `next build` for the whole file; each server below is `next start` on that build.
+before(
+  async () => {
+    linkPackage();
+    await run('next', ['build'], dir, { SESSION_STORE: 'memory:' });
+  },
+  { timeout: 240_000 },
+);
+
+describeAdapter('Next.js 16 route handler (sessionkit/web) in a built app: next build && next start', {
+  frameworkVary: true,
+  async serve(harness) {
+    const app = await start('next', (port) => ['start', '-p', String(port), '-H', '127.0.0.1'], dir, { SESSIONKIT_HARNESS: harness });
+    return { url: `${app.url}/suite`, close: app.close };
+  },
+});
+
+describe('examples/next: Server Component, Server Action and route handler (next start)', () => {
+  let app!: StartedApp;
+  let store = '';
+  before(async () => {
+    // SQLite in a temporary folder, as a deployment would keep it
+    store = mkdtempSync(join(tmpdir(), 'sessionkit-next-'));
+    const SESSION_STORE = `sqlite:${join(store, 'sessions.sqlite3')}`;
+    app = await start('next', (port) => ['start', '-p', String(port), '-H', '127.0.0.1'], dir, { SESSION_STORE });
+  });
+  after(async () => {
+    await app?.close();
+    rmSync(store, { recursive: true, force: true });
+  });
+
+  const countIn = (html: string) => Number(/<output>(\d+)<\/output>/.exec(html)?.[1]);
+
+  it('the Server Action counts through cookies(); the Server Component reads the session', async () => {
+    const page = await fetch(app.url);
+    assert.equal(page.headers.getSetCookie().length, 0, 'reading sets no cookie');
+    const html = await page.text();
+    assert.equal(countIn(html), 0);
+    const action = /name="(\$ACTION_ID_[0-9a-f]+)"/.exec(html)?.[1];
+    assert.ok(action, 'the form carries its Server Action id');
+    const form = new FormData();
+    form.set(action, '');
+    const posted = await fetch(app.url, { method: 'POST', body: form, redirect: 'manual' });
+    const setCookie = posted.headers.getSetCookie().find((c) => c.startsWith('sessionid='));
+    assert.match(setCookie ?? '', /^sessionid=[a-z0-9]{32};/);
+    for (const attribute of [/; Max-Age=1209600(;|$)/, /; Path=\/(;|$)/, /; Expires=/, /; HttpOnly(;|$)/, /; SameSite=Lax(;|$)/i]) {
+      assert.match(setCookie!, attribute);
+    }
+    const cookie = setCookie!.split(';')[0]!;
+    await fetch(app.url, { method: 'POST', body: form, headers: { cookie }, redirect: 'manual' });
+    assert.equal(countIn(await (await fetch(app.url, { headers: { cookie } })).text()), 2);
+  });
+
+  it('the route handler counts, sets the cookie once and varies on Cookie', async () => {
+    const first = await fetch(`${app.url}/api/count`, { method: 'POST' });
+    assert.deepEqual(await first.json(), { count: 1 });
+    assert.match(first.headers.get('vary') ?? '', /Cookie/);
+    const cookie = first.headers.getSetCookie()[0]!.split(';')[0]!;
+    const read = await fetch(`${app.url}/api/count`, { headers: { cookie } });
+    assert.deepEqual(await read.json(), { count: 1 });
+    assert.deepEqual(read.headers.getSetCookie(), []);
+  });
+});

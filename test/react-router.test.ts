@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { describeAdapter } from '../src/testing/adapter-suite.js';
+import { linkPackage, root, run, start, type StartedApp } from './support/apps.js';
+
+const dir = join(root, 'examples', 'react-router');
+const serve = (env: NodeJS.ProcessEnv) => start('react-router-serve', () => ['./build/server/index.js'], dir, env);
+
+// One `react-router build` for the whole file; each server below is react-router-serve on it.
+before(
+  async () => {
+    linkPackage();
+    await run('react-router', ['build'], dir, { SESSION_STORE: 'memory:' });
+  },
+  { timeout: 240_000 },
+);
+
+describeAdapter('React Router 7 middleware (sessionkit/react-router), built app on react-router-serve', {
+  frameworkVary: true, // react-router-serve compresses: Vary: Accept-Encoding on every response
+  async serve(harness) {
+    const app = await serve({ SESSIONKIT_HARNESS: harness });
+    return { url: `${app.url}/suite`, close: app.close };
+  },
+});
+
+describe('examples/react-router (react-router-serve)', () => {
+  let app!: StartedApp;
+  before(async () => {
+    app = await serve({ SESSION_STORE: 'memory:' });
+  });
+  after(() => app.close());
+
+  const countIn = (html: string) => Number(/<output>(\d+)<\/output>/.exec(html)?.[1]);
+  const sessionCookie = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith('sessionid='));
+
+  it('middleware: the action counts and flashes, committed after it; the loader shows the flash once', async () => {
+    const first = await fetch(app.url);
+    assert.equal(sessionCookie(first), undefined);
+    assert.equal(countIn(await first.text()), 0);
+    let cookie = '';
+    const post = () =>
+      fetch(`${app.url}/?index`, { method: 'POST', body: new URLSearchParams(), headers: cookie ? { cookie } : {}, redirect: 'manual' });
+    const posted = await post();
+    assert.equal(posted.status, 302);
+    cookie = sessionCookie(posted)!.split(';')[0]!;
+    assert.match(cookie, /^sessionid=[a-z0-9]{32}$/);
+    assert.match(posted.headers.get('vary') ?? '', /Cookie/);
+    await post();
+    const shown = await (await fetch(app.url, { headers: { cookie } })).text();
+    assert.equal(countIn(shown), 2);
+    assert.match(shown, /Counted to 2\./);
+    assert.doesNotMatch(await (await fetch(app.url, { headers: { cookie } })).text(), /Counted to/, 'a flash is shown once');
+  });
+
+  it('sessionStorage: code written for createSessionStorage works unchanged, lazily saved, flash read once', async () => {
+    const set = await fetch(`${app.url}/theme`, { method: 'POST', body: new URLSearchParams({ theme: 'dark' }), redirect: 'manual' });
+    const cookie = sessionCookie(set)!.split(';')[0]!;
+    assert.match(cookie, /^sessionid=[a-z0-9]{32}$/);
+    const read = await fetch(`${app.url}/theme`, { headers: { cookie } });
+    assert.deepEqual(await read.json(), { theme: 'dark', notice: 'Theme set to dark.' });
+    assert.equal(sessionCookie(read)?.split(';')[0], cookie, 'reading the flash changed the session: saved under the same key');
+    const again = await fetch(`${app.url}/theme`, { headers: { cookie } });
+    assert.deepEqual(await again.json(), { theme: 'dark', notice: null });
+    assert.equal(sessionCookie(again), undefined, 'nothing changed: no store write, no cookie');
+  });
+});

@@ -1,0 +1,1 @@
+export { respond as routeResponse } from '../../src/testing/remote.js';
