@@ -21,6 +21,9 @@ describeStore('PostgresStore', {
     const pool = new pg.Pool({ connectionString: server.url, max: 5 });
     // A second pool: what another app server sees.
     const peerPool = new pg.Pool({ connectionString: server.url, max: 5 });
+    // pool.end() resolves before its sockets are closed: when the server stops after this file,
+    // a last socket may report the shutdown to a pool that no store listens to any more.
+    for (const p of [pool, peerPool]) p.on('error', () => {});
     const store = new PostgresStore({ pool, logger });
     const peer = new PostgresStore({ pool: peerPool, logger });
     await store.stats(); // creates the table
