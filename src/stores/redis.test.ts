@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
@@ -36,7 +37,10 @@ async function dumpKeys(clients: Client[], prefix: string): Promise<string> {
   const out: Record<string, string | null> = {};
   for (const c of clients) {
     for await (const keys of c.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
-      for (const k of keys) out[k] = (await c.get(k)) as string | null;
+      for (const k of keys) {
+        // a user's set of session ids (accounts and devices) beside the session strings
+        out[k] = (await c.type(k)) === 'set' ? JSON.stringify(await c.sMembers(k)) : ((await c.get(k)) as string | null);
+      }
     }
   }
   return JSON.stringify(out);
@@ -109,10 +113,28 @@ describe('RedisStore specifics', () => {
     const redisKey = `ttl:{${digestKey(key)}}`;
     const pttl = await client.pTTL(redisKey);
     assert.ok(pttl > 55_000 && pttl <= 60_000, `PTTL ${pttl}`);
-    assert.deepEqual(JSON.parse((await client.get(redisKey)) as string), { v: 1, e: now + 60_000, d: { a: 1 } });
+    assert.deepEqual(JSON.parse((await client.get(redisKey)) as string), { v: 1, e: now + 60_000, s: now, d: { a: 1 } });
     const r = await store.update(key, { a: 2 }, now + 5_000, 1, now);
     assert.deepEqual(r, { status: 'ok', version: 2 });
     assert.ok((await client.pTTL(redisKey)) <= 5_000, 'an update moves the TTL with the expiry');
+  });
+
+  it("a signed-in session's id is in its user's set, hash-tagged by the user, which lives as long as the session", async () => {
+    const store = new RedisStore({ client, prefix: 'idx:' });
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { _session_meta: { since: now, user: 'ada{x}' } }, now + 60_000, now);
+    const set = `idx:user:{${createHash('sha256').update('ada{x}').digest('hex')}}`;
+    assert.deepEqual(await client.sMembers(set), [digestKey(key)]);
+    const pttl = await client.pTTL(set);
+    assert.ok(pttl > 55_000 && pttl <= 60_000, `PTTL ${pttl}`);
+    assert.equal(await store.touch(key, now + 120_000, now + 1000, 'ada{x}'), true);
+    assert.ok((await client.pTTL(set)) > 110_000, 'a touch keeps the set alive as long as the session');
+    const value = JSON.parse((await client.get(`idx:{${digestKey(key)}}`)) as string);
+    assert.deepEqual([value.v, value.e, value.s], [1, now + 120_000, now + 1000], 'a touch keeps the version');
+    await store.delete(key);
+    assert.deepEqual(await store.listByUser('ada{x}', now), []);
+    assert.deepEqual(await client.sMembers(set), [], 'the listing dropped the id of the deleted session');
   });
 
   it('the default prefix is sessionkit:', async () => {

@@ -4,7 +4,8 @@ import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { hashing, utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
 import { clientFromUrl, driverFor, type NodeSender, type RedisDriver, type RedisStoreClient } from './redis-client.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
+import type { SessionStore, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
+import { type IndexedSession, userIdOf } from '../core/accounts.js';
 
 export type { IoredisClient, IoredisCluster, NodeRedisClient, NodeRedisCluster, RedisStoreClient } from './redis-client.js';
 
@@ -29,14 +30,15 @@ export interface RedisStoreOptions {
 
 /*
  * The value of one session key is JSON text that always starts `{"v":VERSION,"e":EXPIRES_AT,"d":`
+ * (or, with the time it was last seen, `{"v":VERSION,"e":EXPIRES_AT,"s":LAST_SEEN,"d":`)
  * followed by the session data. Both this file and the Lua script below read the version and the
  * expiry from that fixed prefix, so they always agree on the version of a value, even a corrupt
  * one (no prefix: version 0), and a save after corruption overwrites it by compare-and-set.
  */
-const HEAD = /^\{"v":(\d+),"e":(-?[\d.]+),"d":/;
+const HEAD = /^\{"v":(\d+),"e":(-?[\d.]+),(?:"s":(\d+),)?"d":/;
 
-function encodeValue(version: number, expiresAt: number, data: SessionData): string {
-  return `{"v":${version},"e":${expiresAt},"d":${encodeData(data)}}`;
+function encodeValue(version: number, expiresAt: number, data: SessionData, seen: number): string {
+  return `{"v":${version},"e":${expiresAt},"s":${Math.floor(seen)},"d":${encodeData(data)}}`;
 }
 
 /**
@@ -49,7 +51,7 @@ const UPDATE_SCRIPT = `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 'missing' end
 local version = 0
-local v, e = string.match(cur, '^{"v":(%d+),"e":(%-?[%d%.]+),"d":')
+local v, e = string.match(cur, '^{"v":(%d+),"e":(%-?[%d%.]+),"[sd]":')
 if v then
   version = tonumber(v)
   if tonumber(e) <= tonumber(ARGV[2]) then return 'missing' end
@@ -67,7 +69,7 @@ return version + 1
 const CLEAR_SCRIPT = `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
-local e = string.match(cur, '^{"v":%d+,"e":(%-?[%d%.]+),"d":')
+local e = string.match(cur, '^{"v":%d+,"e":(%-?[%d%.]+),"[sd]":')
 if e and tonumber(e) <= tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
   return 1
@@ -75,9 +77,35 @@ end
 return 0
 `;
 
+/**
+ * A touch: the new expiry and last-seen time written into the value's head, its data and version
+ * left as they are (so a touch never conflicts with a parallel save). KEYS[1] the session key;
+ * ARGV: now (ms), new expiry (ms), TTL (ms), last seen (ms). Returns 1, or 0 when the session is
+ * gone, expired or not a value this store wrote.
+ */
+const TOUCH_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local v, e, rest = string.match(cur, '^{"v":(%d+),"e":(%-?[%d%.]+),(".*)$')
+if not v or tonumber(e) <= tonumber(ARGV[1]) then return 0 end
+rest = string.gsub(rest, '^"s":%d+,', '', 1)
+if string.sub(rest, 1, 4) ~= '"d":' then return 0 end
+redis.call('SET', KEYS[1], '{"v":' .. v .. ',"e":' .. ARGV[2] .. ',"s":' .. ARGV[4] .. ',' .. rest, 'PX', ARGV[3])
+return 1
+`;
+
+/** Adds ARGV[1] to the user's set KEYS[1] and keeps the set alive at least ARGV[2] ms (as long as its longest session). */
+const INDEX_SCRIPT = `
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
+
 const sha1 = (text: string) => hashing.sha1Hex(text);
 const UPDATE_SHA = sha1(UPDATE_SCRIPT);
 const CLEAR_SHA = sha1(CLEAR_SCRIPT);
+const TOUCH_SHA = sha1(TOUCH_SCRIPT);
+const INDEX_SHA = sha1(INDEX_SCRIPT);
 
 interface Pending {
   deadline: number;
@@ -105,7 +133,7 @@ function globEscape(text: string): string {
  * compare-and-set on the version in a Lua script, so parallel requests never lose each other's
  * changes and a session deleted elsewhere is never brought back.
  */
-export class RedisStore implements SessionStore {
+export class RedisStore implements SessionStore, UserIndexedStore {
   readonly #client: RedisDriver;
   readonly #prefix: string;
   readonly #logger: Logger;
@@ -169,6 +197,22 @@ export class RedisStore implements SessionStore {
 
   #redisKey(key: string): string {
     return `${this.#prefix}{${digestKey(key)}}`;
+  }
+
+  /**
+   * The set of a user's session ids: `{prefix}user:{<sha256 of the user id>}`. Its own hash tag, so
+   * in a Cluster it sits in one slot whatever the user id holds; outside the `{prefix}{…}` pattern
+   * that clearExpired and stats scan.
+   */
+  #userKey(userId: string): string {
+    return `${this.#prefix}user:{${hashing.sha256Hex(userId)}}`;
+  }
+
+  /** Puts a session in its user's set; the set lives as long as the user's longest session. */
+  async #index(data: SessionData, key: string, ttl: number): Promise<void> {
+    const user = userIdOf(data);
+    if (user === null || ttl <= 0) return;
+    await this.#script('index', this.#userKey(user), INDEX_SHA, INDEX_SCRIPT, [digestKey(key), String(ttl)]);
   }
 
   /**
@@ -301,7 +345,9 @@ export class RedisStore implements SessionStore {
       try {
         const data: unknown = JSON.parse(text.slice(head[0].length, -1));
         if (text.endsWith('}') && data !== null && typeof data === 'object' && !Array.isArray(data)) {
-          return { data: data as SessionData, expiresAt, version: Number(head[1]) };
+          const found: StoredSession = { data: data as SessionData, expiresAt, version: Number(head[1]) };
+          if (head[3] !== undefined) found.lastSeenAt = Number(head[3]);
+          return found;
         }
       } catch {
         // corrupt data after a good head: logged below
@@ -322,15 +368,21 @@ export class RedisStore implements SessionStore {
       // Already expired: nothing to keep. The key is still create-only.
       return (await this.#send('create', id, true, ['EXISTS', id])) === 1 ? null : 1;
     }
-    const reply = await this.#send('create', id, false, ['SET', id, encodeValue(1, expiresAt, data), 'NX', 'PX', String(ttl)]);
+    const [reply] = await Promise.all([
+      this.#send('create', id, false, ['SET', id, encodeValue(1, expiresAt, data, now), 'NX', 'PX', String(ttl)]),
+      this.#index(data, key, ttl),
+    ]);
     return reply === null || reply === undefined ? null : 1;
   }
 
   async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
     const id = this.#redisKey(key);
     const ttl = Math.ceil(expiresAt - now);
-    const value = encodeValue(expectedVersion + 1, expiresAt, data);
-    const reply = await this.#script('update', id, UPDATE_SHA, UPDATE_SCRIPT, [String(expectedVersion), String(now), String(ttl), value]);
+    const value = encodeValue(expectedVersion + 1, expiresAt, data, now);
+    const [reply] = await Promise.all([
+      this.#script('update', id, UPDATE_SHA, UPDATE_SCRIPT, [String(expectedVersion), String(now), String(ttl), value]),
+      this.#index(data, key, ttl),
+    ]);
     if (reply === 'conflict') return { status: 'conflict' };
     if (reply === 'missing') return { status: 'missing' };
     if (typeof reply !== 'number') throw new StoreUnavailableError(`Redis update answered ${JSON.stringify(reply)}, not a version`);
@@ -350,6 +402,57 @@ export class RedisStore implements SessionStore {
     if (!/^[0-9a-f]{64}$/.test(id)) return false;
     const redisKey = `${this.#prefix}{${id}}`;
     return (await this.#send('revoke', redisKey, false, ['DEL', redisKey])) === 1;
+  }
+
+  // Accounts and devices: a per-user set of session ids beside the sessions. A session deleted,
+  // revoked or expired since leaves its id in the set until the user's next listUserSessions
+  // (which drops it) or until the set expires with the user's longest-lived session.
+
+  async touch(key: string, expiresAt: number, now: number, userId?: string | null): Promise<boolean> {
+    const id = this.#redisKey(key);
+    const ttl = Math.ceil(expiresAt - now);
+    if (ttl <= 0) return false;
+    const reply = await this.#script('touch', id, TOUCH_SHA, TOUCH_SCRIPT, [
+      String(now),
+      String(expiresAt),
+      String(ttl),
+      String(Math.floor(now)),
+    ]);
+    if (reply !== 1) return false;
+    if (userId) await this.#index({ _session_meta: { since: 0, user: userId } }, key, ttl);
+    return true;
+  }
+
+  async listByUser(userId: string, now: number): Promise<IndexedSession[]> {
+    const set = this.#userKey(userId);
+    const ids = ((await this.#send('listByUser', set, true, ['SMEMBERS', set])) as string[] | null) ?? [];
+    const values = await Promise.all(
+      ids.map((sid) => {
+        const k = `${this.#prefix}{${sid}}`;
+        return this.#send('listByUser', k, true, ['GET', k]) as Promise<string | null>;
+      }),
+    );
+    const out: IndexedSession[] = [];
+    const stale: string[] = [];
+    values.forEach((text, i) => {
+      const head = text ? HEAD.exec(text) : null;
+      let data: SessionData | null = null;
+      if (head && Number(head[2]) > now) {
+        try {
+          const parsed: unknown = JSON.parse(text!.slice(head[0].length, -1));
+          if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) data = parsed as SessionData;
+        } catch {
+          // corrupt: not listed
+        }
+      }
+      if (data === null || userIdOf(data) !== userId) {
+        if (!head || Number(head[2]) <= now || data === null || userIdOf(data) !== userId) stale.push(ids[i]!);
+        return;
+      }
+      out.push({ id: ids[i]!, data, expiresAt: Number(head![2]), lastSeenAt: head![3] === undefined ? null : Number(head![3]) });
+    });
+    if (stale.length > 0) await this.#send('listByUser', set, false, ['SREM', set, ...stale]);
+    return out;
   }
 
   async exists(key: string): Promise<boolean> {
