@@ -689,6 +689,10 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
           for (const m of ['listByUser', 'revoke', 'touch'] as const) assert.equal(typeof server()[m], 'function', m);
           return;
         }
+        if (serverSide() && !options.noUserIndex) {
+          const reason = (t.store as { noUserIndex?: string }).noUserIndex;
+          assert.ok(reason, 'a server-side store without a user index says why (noUserIndex)');
+        }
         await assert.rejects(sessions.listUserSessions('u'), (err: unknown) => err instanceof ConfigError && err.option === 'store');
         await assert.rejects(sessions.revokeSession(digestKey('x')), ConfigError);
         await assert.rejects(sessions.revokeUserSessions('u'), ConfigError);
