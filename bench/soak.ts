@@ -38,6 +38,8 @@ class Client {
   cart = { acked: 0, unsure: 0 };
   /** a removal answered 503: the next read tells what the cart holds, unchecked */
   cartUnknown = false;
+  /** the demo's CSRF token for this visitor's session (its forms carry it once there is a session) */
+  csrf = '';
   constructor(
     readonly base: string,
     readonly t: Tally,
@@ -80,6 +82,22 @@ class Client {
     k.unsure = 0;
   }
 
+  /** POSTs a form with the session's CSRF token, fetching the token from a page first. */
+  async #post(path: string, body: string): Promise<Response | null> {
+    if (!this.csrf && this.cookie) {
+      const page = await this.#fetch('/shop', { headers: { accept: 'text/html' } });
+      const html = page?.status === 200 ? await page.text() : (await page?.text(), '');
+      this.csrf = /name="csrf_token" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    }
+    const res = await this.#fetch(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(this.csrf ? { 'x-csrf-token': this.csrf } : {}) },
+      body,
+    });
+    if (res?.status === 403) this.csrf = '';
+    return res;
+  }
+
   async step(): Promise<void> {
     const r = Math.random();
     if (r < 0.4) {
@@ -94,20 +112,12 @@ class Client {
       }
     } else if (r < 0.7 && this.cart.acked + this.cart.unsure >= 90 && !this.cartUnknown) {
       // the demo caps a cart line at 99: empty it, then count again from 0
-      const res = await this.#fetch('/cart/remove', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: `item=${ITEM}`,
-      });
+      const res = await this.#post('/cart/remove', `item=${ITEM}`);
       await res?.text();
       if (res?.status === 303) this.cart = { acked: 0, unsure: 0 };
       else this.cartUnknown = true;
     } else if (r < 0.7 && !this.cartUnknown) {
-      const res = await this.#fetch('/cart/add', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: `item=${ITEM}&qty=1`,
-      });
+      const res = await this.#post('/cart/add', `item=${ITEM}&qty=1`);
       await res?.text();
       if (res?.status === 303) this.cart.acked++;
       else if (res?.status === 503 || !res) this.cart.unsure++;
