@@ -365,11 +365,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const updateSync = this.#updateSync;
     if (updateSync === undefined || s.key === null || this.#inFlight.has(s.key)) return false;
     const now = this.now();
-    this.#checkSize(s.data);
+    const json = this.#checkSize(s.data);
     const until = this.#expiry(s.data, now);
     let result: UpdateResult;
     try {
-      result = updateSync(s.key, s.data, until, s.version, now);
+      result = updateSync(s.key, s.data, until, s.version, now, json);
     } catch (err) {
       rethrowUnavailable(err);
     }
@@ -418,7 +418,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
       const json = this.#checkSize(s.data);
       const until = this.#expiry(s.data, now);
-      const result = await store.update(key, s.data, until, s.version, now).catch(rethrowUnavailable);
+      const result = await store.update(key, s.data, until, s.version, now, json).catch(rethrowUnavailable);
       if (result.status === 'ok') {
         flight.last = { json, version: result.version };
         return saved(s, key, result.version);
@@ -466,11 +466,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       s.data[META_KEY] = meta;
       (s.ops ??= []).push({ kind: 'set', key: META_KEY, value: meta });
     }
-    this.#checkSize(s.data);
+    const json = this.#checkSize(s.data);
     const until = this.#expiry(s.data, now);
     for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
       const key = newSessionKey();
-      const version = await store.create(key, s.data, until, now).catch(rethrowUnavailable);
+      const version = await store.create(key, s.data, until, now, json).catch(rethrowUnavailable);
       if (version !== null) return saved(s, key, version);
     }
     throw new StoreUnavailableError(

@@ -28,14 +28,16 @@ export type UpdateResult =
  * Keys are passed as the visitor holds them; a native store keeps only `digestKey(key)` at rest.
  * Every method maps driver failures and timeouts to `StoreUnavailableError`.
  * `now` is milliseconds since the epoch (injected by tests; `Date.now()` otherwise).
+ * `json`, passed to the writes by the engine, is `JSON.stringify(data)`, already made to check the
+ * size: a store that keeps JSON text can use it instead of encoding the data again.
  */
 export interface SessionStore {
   /** The live session under `key`, or null when it is absent or expired. Never creates a record. */
   load(key: string, now?: number): Promise<StoredSession | null>;
   /** Create-only write. Returns the new version, or null when `key` is already taken (live or expired). */
-  create(key: string, data: SessionData, expiresAt: number, now?: number): Promise<number | null>;
+  create(key: string, data: SessionData, expiresAt: number, now?: number, json?: string): Promise<number | null>;
   /** Update-only write, conditional on the version the request loaded. */
-  update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now?: number): Promise<UpdateResult>;
+  update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now?: number, json?: string): Promise<UpdateResult>;
   /** Removes the record, if any. */
   delete(key: string): Promise<void>;
   /** Whether a record exists under `key`, expired or not (Django's `exists`). */
@@ -59,7 +61,7 @@ export interface SessionStore {
    */
   loadSync?(key: string, now?: number): StoredSession | null;
   /** Optional, as `loadSync`: `update`, answered at once. */
-  updateSync?(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now?: number): UpdateResult;
+  updateSync?(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now?: number, json?: string): UpdateResult;
 }
 
 /**

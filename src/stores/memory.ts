@@ -109,27 +109,34 @@ export class MemoryStore implements SessionStore, UserIndexedStore {
     }
   }
 
-  async create(key: string, data: SessionData, expiresAt: number, now = Date.now()): Promise<number | null> {
+  async create(key: string, data: SessionData, expiresAt: number, now = Date.now(), json?: string): Promise<number | null> {
     const id = digestKey(key);
     if (this.#rows.has(id)) return null;
     this.#sweep(now);
-    this.#put(id, { json: encodeData(data), expiresAt, version: 1, lastSeenAt: now, user: userIdOf(data) });
+    this.#put(id, { json: json ?? encodeData(data), expiresAt, version: 1, lastSeenAt: now, user: userIdOf(data) });
     return 1;
   }
 
-  async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
-    return this.updateSync(key, data, expiresAt, expectedVersion, now);
+  async update(
+    key: string,
+    data: SessionData,
+    expiresAt: number,
+    expectedVersion: number,
+    now = Date.now(),
+    json?: string,
+  ): Promise<UpdateResult> {
+    return this.updateSync(key, data, expiresAt, expectedVersion, now, json);
   }
 
   /** `update`, answered at once. */
-  updateSync(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): UpdateResult {
+  updateSync(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now(), json?: string): UpdateResult {
     const id = digestKey(key);
     const row = this.#rows.get(id);
     if (!row || row.expiresAt <= now) return { status: 'missing' };
     if (row.version !== expectedVersion) return { status: 'conflict' };
     this.#sweep(now);
     const version = row.version + 1;
-    this.#put(id, { json: encodeData(data), expiresAt, version, lastSeenAt: now, user: userIdOf(data) });
+    this.#put(id, { json: json ?? encodeData(data), expiresAt, version, lastSeenAt: now, user: userIdOf(data) });
     return { status: 'ok', version };
   }
 
