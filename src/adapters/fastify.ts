@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Session } from '../core/session.js';
 import { checkCsrf, CSRF_FIELD, CSRF_REFUSED_TEXT, type CsrfOptions, csrfRequest, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
-import type { CommitResponse, Sessions } from '../core/sessions.js';
+import { type CommitResponse, loadForRequest, type Sessions } from '../core/sessions.js';
 import { ConfigError } from '../core/errors.js';
 import { answerError, applyCommit, withSetCookie, type ResponseHeaders } from '../core/response.js';
 import type { DeclaredSessionData } from '../core/session-types.js';
@@ -25,8 +25,13 @@ export interface SessionPluginOptions {
   sessions: Sessions<any>;
 }
 
-/** Requests whose commit already ran: an error reply re-runs onSend, which must not commit twice. */
-const committed = new WeakSet<FastifyRequest>();
+/**
+ * Set once a request's session is committed (onSend can run again, for an error page). A request
+ * decoration under a symbol, not a WeakSet: Fastify gives every request the same shape with it, and
+ * the collector has no ephemeron to trace per request.
+ */
+const COMMITTED: unique symbol = Symbol('sessionkit.committed');
+type Marked = FastifyRequest & { [COMMITTED]: boolean };
 
 /**
  * Fastify 5 plugin: `fastify.register(sessionPlugin, { sessions })` gives every handler a loaded
@@ -39,25 +44,35 @@ export function sessionPlugin(fastify: FastifyInstance, options: SessionPluginOp
     return;
   }
   fastify.decorateRequest('session', null as unknown as Session<any>);
+  fastify.decorateRequest(COMMITTED, false);
 
   fastify.addHook('onRequest', (request, reply, next) => {
-    sessions.load(request.raw).then(
-      (session) => {
-        request.session = session;
-        next();
-      },
-      (err) => {
-        const answer = answerError(sessions.logger, err, true);
-        if (answer === null || answer.status === 500) return next(err);
-        reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.text);
-      },
-    );
+    const refuse = (err: unknown) => {
+      const answer = answerError(sessions.logger, err, true);
+      if (answer === null || answer.status === 500) return next(err as Error);
+      reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.text);
+    };
+    let loaded: Session<any> | Promise<Session<any>>;
+    try {
+      loaded = loadForRequest(sessions, request.raw);
+    } catch (err) {
+      return refuse(err);
+    }
+    if (!(loaded instanceof Promise)) {
+      // no store I/O (no cookie, a cookie store, a synchronous store): no promise turn
+      request.session = loaded;
+      return next();
+    }
+    loaded.then((session) => {
+      request.session = session;
+      next();
+    }, refuse);
   });
 
   fastify.addHook('onSend', (request, reply, payload, next) => {
     const session = request.session;
-    if (!session || committed.has(request)) return next(null, payload);
-    committed.add(request);
+    if (!session || (request as Marked)[COMMITTED]) return next(null, payload);
+    (request as Marked)[COMMITTED] = true;
     let result: CommitResponse | Promise<CommitResponse>;
     try {
       result = sessions.commitResponse(session, { status: reply.statusCode });

@@ -56,6 +56,9 @@ const pendingByResponse = {
   },
 };
 
+/** Marks the hook functions installResponseHooks puts on a prototype. */
+const PROTOTYPE_HOOK: unique symbol = Symbol('sessionkit.prototypeHook');
+
 /** The prototypes (or objects) that carry hooks. */
 const hooked = new WeakSet<object>();
 
@@ -111,6 +114,7 @@ export function installResponseHooks(target: object): void {
   const t = target as ServerResponse;
   const o: Originals = { write: t.write as AnyFn, end: t.end as AnyFn, writeHead: t.writeHead as AnyFn };
   const hooks = makeHooks(() => o);
+  for (const fn of [hooks.writeHead, hooks.write, hooks.end]) (fn as { [PROTOTYPE_HOOK]?: true })[PROTOTYPE_HOOK] = true;
   const method = (value: AnyFn) => ({ value, writable: true, configurable: true, enumerable: false });
   Object.defineProperties(target, { writeHead: method(hooks.writeHead), write: method(hooks.write), end: method(hooks.end) });
   hooked.add(target);
@@ -175,12 +179,10 @@ export function commitBeforeHeaders<Data extends Record<string, any>>(
   res.end = ownHooks.end as ServerResponse['end'];
 }
 
-/** Whether the writeHead/write/end this response will call are the hooks. */
-function hooksInChain(res: object): boolean {
-  for (let p: object | null = res; p !== null; p = Object.getPrototypeOf(p)) {
-    if (Object.hasOwn(p, 'end') || Object.hasOwn(p, 'write') || Object.hasOwn(p, 'writeHead')) return hooked.has(p);
-  }
-  return false;
+/** Whether the writeHead/write/end this response will call are all hooks on a prototype (three property reads, no walk). */
+function hooksInChain(res: ServerResponse): boolean {
+  const r = res as unknown as Record<'writeHead' | 'write' | 'end', { [PROTOTYPE_HOOK]?: true }>;
+  return r.writeHead[PROTOTYPE_HOOK] === true && r.write[PROTOTYPE_HOOK] === true && r.end[PROTOTYPE_HOOK] === true;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { parse, serialize } from 'cookie';
+import { serialize } from 'cookie';
 
 /** The cookie options, validated once by createSessions (see CookieOptions). */
 export interface ResolvedCookie {
@@ -37,8 +37,46 @@ export function cookieHeader(req: RequestLike): string | undefined {
 
 /** The session cookie's value; a cheap scan first, so requests without it parse nothing. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header?.includes(name)) return undefined;
-  return parse(header)[name];
+  if (header === undefined || !header.includes(name)) return undefined;
+  // The cookie library's parse, pair by pair, stopping at the first pair named `name` (the first
+  // one wins there too) instead of building an object of every cookie the request carries.
+  const len = header.length;
+  let index = 0;
+  while (index < len) {
+    const eq = header.indexOf('=', index);
+    if (eq === -1) break;
+    let end = header.indexOf(';', index);
+    if (end === -1) end = len;
+    if (eq > end) {
+      index = header.lastIndexOf(';', eq - 1) + 1; // a pair without '=': on to the one holding it
+      continue;
+    }
+    let start = index;
+    let stop = eq;
+    while (start < stop && isBlank(header.charCodeAt(start))) start++;
+    while (stop > start && isBlank(header.charCodeAt(stop - 1))) stop--;
+    if (stop - start === name.length && header.startsWith(name, start)) return decodeValue(trimmed(header, eq + 1, end));
+    index = end + 1;
+  }
+  return undefined;
+}
+
+const isBlank = (code: number) => code === 0x20 || code === 0x09;
+
+function trimmed(text: string, from: number, to: number): string {
+  while (from < to && isBlank(text.charCodeAt(from))) from++;
+  while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
+  return text.slice(from, to);
+}
+
+/** As the cookie library decodes a value: percent-escapes when there are any and they are valid. */
+function decodeValue(value: string): string {
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 /** RFC 6265 §4.1.1 cookie-octet: session keys and signed tokens (`[A-Za-z0-9_.:-]`) are sent as is, as Django sends them. */
