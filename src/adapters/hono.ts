@@ -35,7 +35,7 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
   return async (c, next) => {
     let session: Session<Data>;
     try {
-      const loaded = loadForRequest(sessions, c.req.raw); // no promise when there is no cookie
+      const loaded = loadForRequest(sessions, nodeRequest(c) ?? c.req.raw); // no promise when there is no cookie
       session = loaded instanceof Promise ? await loaded : loaded;
     } catch (err) {
       return errorAnswer(sessions, err);
@@ -64,6 +64,17 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
 }
 
 /** 400 (SessionInterruptedError) or 503 (StoreUnavailableError); anything else is rethrown to Hono's onError. */
+/**
+ * On @hono/node-server, the node request underneath (`c.env.incoming`): its headers are a plain
+ * object, where reading `c.req.raw.headers` would build a whole web Request and Headers first.
+ */
+function nodeRequest(c: Context): { headers: { cookie?: string | string[] } } | undefined {
+  const incoming = (c.env as { incoming?: { headers?: unknown } } | undefined)?.incoming;
+  return incoming !== undefined && typeof incoming.headers === 'object' && incoming.headers !== null
+    ? (incoming as { headers: { cookie?: string | string[] } })
+    : undefined;
+}
+
 function errorAnswer(sessions: Sessions<any>, err: unknown): Response {
   const answer = answerError(sessions.logger, err, true);
   if (answer === null || answer.status === 500) throw err;
