@@ -4,6 +4,8 @@ import { loadForRequest } from '../core/sessions.js';
 import { createSessions, type Session } from '../index.js';
 import { describeStore } from '../testing/store-suite.js';
 import { MemoryStore } from './memory.js';
+import { digestKey } from '../core/keys.js';
+import { META_KEY } from '../core/accounts.js';
 
 describeStore('MemoryStore', {
   setup(logger) {
@@ -126,5 +128,25 @@ describe('MemoryStore on the request path', () => {
     await late;
     const merged = await sessions.load({ headers: { cookie } });
     assert.deepEqual([merged.get('a'), merged.get('b'), merged.get('c')], [1, 2, 3]);
+  });
+
+  it('revokes by public id a session nobody signed in to, and the signed-in ones after their user changed', async () => {
+    const store = new MemoryStore();
+    const now = Date.now();
+    const until = now + 60_000;
+    assert.equal(await store.create('anonymous0000000000000000000000a', { n: 1 }, until, now), 1);
+    assert.equal(await store.create('signedin00000000000000000000000b', { [META_KEY]: { since: now, user: 'u1' } }, until, now), 1);
+    assert.deepEqual(await store.update('signedin00000000000000000000000b', { [META_KEY]: { since: now, user: 'u2' } }, until, 1, now), {
+      status: 'ok',
+      version: 2,
+    });
+    assert.deepEqual((await store.listByUser('u1', now)).length, 0);
+    const [listed] = await store.listByUser('u2', now);
+    assert.equal(listed?.id, digestKey('signedin00000000000000000000000b'));
+    assert.equal(await store.revoke(listed!.id), true);
+    assert.equal(await store.exists('signedin00000000000000000000000b'), false);
+    assert.equal(await store.revoke(digestKey('anonymous0000000000000000000000a')), true);
+    assert.equal(await store.exists('anonymous0000000000000000000000a'), false);
+    assert.equal(await store.revoke(digestKey('anonymous0000000000000000000000a')), false);
   });
 });
