@@ -26,6 +26,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describeStore('DjangoStore on SQLite', {
   keysInClear: true,
+  synchronous: true,
   setup(logger) {
     const path = join(dir, 'db.sqlite3');
     const db = new Database(path);

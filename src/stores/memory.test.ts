@@ -8,6 +8,7 @@ import { digestKey } from '../core/keys.js';
 import { META_KEY } from '../core/accounts.js';
 
 describeStore('MemoryStore', {
+  synchronous: true,
   setup(logger) {
     const store = new MemoryStore({ logger });
     return {

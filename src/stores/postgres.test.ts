@@ -92,6 +92,12 @@ describe('PostgresStore specifics', () => {
     await store.close();
   });
 
+  it('has no synchronous twins (pg answers only asynchronously), so the engine awaits load and update', () => {
+    const store = new PostgresStore({ pool });
+    assert.equal(store.loadSync, undefined);
+    assert.equal(store.updateSync, undefined);
+  });
+
   it('rejects a table name that is not an SQL identifier, and a missing pool', () => {
     for (const table of ['x; DROP TABLE y', 'a.b.c', '1abc', '', 'a-b', '"quoted"']) {
       assert.throws(() => new PostgresStore({ pool, table }), ConfigError, table);

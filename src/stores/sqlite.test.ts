@@ -2,20 +2,24 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey, newSessionKey } from '../core/keys.js';
+import { loadForRequest } from '../core/sessions.js';
+import { createSessions } from '../index.js';
 import { describeStore } from '../testing/store-suite.js';
 import { fillExpired, scratchDir } from '../../test/support/sqlite-fill.js';
 import { watchEventLoop } from '../../test/support/event-loop.js';
-import { loadSqliteDriver } from './sql/sqlite.js';
+import { jsonCodec, parseTable, SESSIONKIT_TABLE, SqlStore, schemaSql } from './sql/engine.js';
+import { loadSqliteDriver, SQLITE, type SqliteConnection, sqliteDriver } from './sql/sqlite.js';
 import { SqliteStore } from './sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sessionkit-sqlite-'));
 const path = join(dir, 'sessions.sqlite3');
 
 describeStore('SqliteStore', {
+  synchronous: true,
   setup(logger) {
     const store = new SqliteStore({ path, logger });
     // A second connection to the same file: what another process sees.
@@ -34,6 +38,189 @@ describeStore('SqliteStore', {
       },
     };
   },
+});
+
+/** The same store with its synchronous twins hidden: the engine then awaits load and update, the path a busy database falls back to. */
+function awaitedOnly<T extends object>(store: T): T {
+  return new Proxy(store, {
+    get(target, name) {
+      if (name === 'loadSync' || name === 'updateSync') return undefined;
+      const value = Reflect.get(target, name, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+const awaitedDir = mkdtempSync(join(tmpdir(), 'sessionkit-sqlite-awaited-'));
+const awaitedPath = join(awaitedDir, 'sessions.sqlite3');
+
+describeStore('SqliteStore, awaited (synchronous twins hidden)', {
+  setup(logger) {
+    const store = new SqliteStore({ path: awaitedPath, logger });
+    const raw = new Database(awaitedPath);
+    return {
+      store: awaitedOnly(store),
+      peer: awaitedOnly(new SqliteStore({ path: awaitedPath, logger })),
+      corrupt: async (key) => {
+        raw.prepare('UPDATE sessionkit_sessions SET data = ? WHERE key_hash = ?').run('\u0000garbage', digestKey(key));
+      },
+      dumpAtRest: async () => JSON.stringify(raw.prepare('SELECT * FROM sessionkit_sessions').all()),
+      close: async () => {
+        raw.close();
+        rmSync(awaitedDir, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+describe('SqliteStore synchronous twins and locks', () => {
+  const d = mkdtempSync(join(tmpdir(), 'sessionkit-sqlite-twins-'));
+  after(() => rmSync(d, { recursive: true, force: true }));
+  const until = () => Date.now() + 60_000;
+
+  /** Another connection to the file holding its write lock (BEGIN IMMEDIATE and a write), until released. */
+  const holdWriteLock = (file: string) => {
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    other.prepare("INSERT INTO sessionkit_sessions (key_hash, data, expires_at, version) VALUES ('held', '{}', 0, 1)").run();
+    return () => {
+      other.exec('ROLLBACK');
+      other.close();
+    };
+  };
+
+  it('while another connection holds the write lock: loadSync reads the last committed record, updateSync writes nothing and answers conflict at once', async () => {
+    const file = join(d, 'held.sqlite3');
+    const store = new SqliteStore({ path: file });
+    const key = newSessionKey();
+    const v1 = (await store.create(key, { n: 1 }, until()))!;
+    const release = holdWriteLock(file);
+    try {
+      assert.deepEqual(store.loadSync!(key)?.data, { n: 1 }, 'a WAL reader waits for no writer');
+      const started = performance.now();
+      assert.deepEqual(store.updateSync!(key, { n: 2 }, until(), v1), { status: 'conflict' });
+      const took = performance.now() - started;
+      assert.ok(took < 200, `updateSync waited ${took.toFixed(0)} ms (SQLite's own wait is 10 ms)`);
+    } finally {
+      release();
+    }
+    const kept = await store.load(key);
+    assert.deepEqual([kept?.data, kept?.version], [{ n: 1 }, v1], 'nothing was written');
+    assert.deepEqual(
+      store.updateSync!(key, { n: 2 }, until(), v1),
+      { status: 'ok', version: v1 + 1 },
+      'the lock gone, the same write goes through',
+    );
+    await store.close();
+  });
+
+  it('a request saved while another connection holds the write lock goes on in update, which waits on a timer, and saves once the lock is released', async () => {
+    const file = join(d, 'commit.sqlite3');
+    const store = new SqliteStore({ path: file });
+    const sessions = createSessions({ store });
+    const fresh = await sessions.load();
+    fresh.set('n', 1);
+    const cookie = (await sessions.commit(fresh))!.split(';')[0]!;
+    const s = loadForRequest(sessions, { headers: { cookie } });
+    assert.ok(!(s instanceof Promise), 'loaded without a promise, the lock notwithstanding');
+    const release = holdWriteLock(file);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 2);
+    s.set('n', 2);
+    let committed: unknown;
+    try {
+      committed = sessions.commitResponse(s, { status: 200 });
+      assert.ok(committed instanceof Promise, 'the write could not go through at once: it waits in update');
+      while (ticks < 20) await new Promise((r) => setTimeout(r, 5)); // the event loop runs while it waits
+    } finally {
+      clearInterval(ticker);
+      release();
+    }
+    await committed;
+    const after = await store.load(cookie.slice(cookie.indexOf('=') + 1));
+    assert.deepEqual(after?.data, { n: 2 });
+    assert.equal(after?.version, 2, 'written once, as the same compare-and-set: no merge, no reload');
+    await sessions.close();
+  });
+
+  it('a read kept out by a lock (SQLITE_BUSY, as under another connection in locking_mode=EXCLUSIVE): loadSync throws StoreUnavailableError at once, load waits on a timer', async () => {
+    // A real WAL file cannot keep a reader out while this store has it open (an exclusive lock
+    // needs every other connection gone), so the driver's statements are made to fail as SQLite does.
+    const db = new Database(':memory:');
+    db.exec(schemaSql(SQLITE, SESSIONKIT_TABLE, parseTable('sessionkit_sessions', '')));
+    let locked = false;
+    const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    const connection: SqliteConnection = {
+      exec: (sql) => db.exec(sql),
+      close: () => db.close(),
+      prepare(sql) {
+        const statement = db.prepare(sql);
+        const guard =
+          <A extends unknown[], R>(fn: (...args: A) => R) =>
+          (...args: A): R => {
+            if (locked) throw busy();
+            return fn(...args);
+          };
+        return {
+          all: guard((...p) => statement.all(...p)),
+          get: guard((...p) => statement.get(...p)),
+          run: guard((...p) => statement.run(...p)),
+        };
+      },
+    };
+    class Store extends SqlStore {
+      constructor() {
+        super({
+          driver: sqliteDriver(connection, { lockTimeout: 2000 }),
+          shape: SESSIONKIT_TABLE,
+          table: parseTable('sessionkit_sessions', ''),
+          codec: jsonCodec(console, 'test'),
+          label: 'SQLite',
+          createTable: false,
+          missingTable: '',
+        });
+      }
+    }
+    const store = new Store();
+    const key = newSessionKey();
+    const v = (await store.create(key, { n: 1 }, until()))!;
+    locked = true;
+    assert.throws(
+      () => store.loadSync!(key),
+      (e: unknown) =>
+        e instanceof StoreUnavailableError &&
+        /^sessionkit: SQLite load failed: database is locked: .*locking_mode=EXCLUSIVE/.test(e.message),
+    );
+    assert.deepEqual(store.updateSync!(key, { n: 2 }, until(), v), { status: 'conflict' });
+    const waiting = store.load(key);
+    setTimeout(() => (locked = false), 30);
+    assert.deepEqual((await waiting)?.data, { n: 1 }, 'load retried until the lock went, and nothing was written meanwhile');
+    await store.close();
+    db.close();
+  });
+
+  it('a closed store and a dropped table fail the twins with the StoreUnavailableError load and update give', async () => {
+    const file = join(d, 'errors.sqlite3');
+    const store = new SqliteStore({ path: file });
+    const key = newSessionKey();
+    const v = (await store.create(key, { n: 1 }, until()))!;
+    const raw = new Database(file);
+    raw.exec('DROP TABLE sessionkit_sessions');
+    raw.close();
+    const message = async (p: Promise<unknown>) =>
+      p.then(
+        () => 'no error',
+        (e: unknown) => (e instanceof StoreUnavailableError ? e.message : `not StoreUnavailableError: ${e}`),
+      );
+    const thrown = (fn: () => unknown) => message(Promise.resolve().then(fn));
+    assert.match(await message(store.load(key)), /table is missing/);
+    assert.equal(await thrown(() => store.loadSync!(key)), await message(store.load(key)));
+    assert.equal(await thrown(() => store.updateSync!(key, { n: 2 }, until(), v)), await message(store.update(key, { n: 2 }, until(), v)));
+    await store.close();
+    assert.match(await message(store.load(key)), /closed/);
+    assert.equal(await thrown(() => store.loadSync!(key)), await message(store.load(key)));
+    assert.equal(await thrown(() => store.updateSync!(key, { n: 2 }, until(), v)), await message(store.update(key, { n: 2 }, until(), v)));
+  });
 });
 
 describe('SqliteStore specifics', () => {

@@ -40,6 +40,13 @@ export interface Dialect {
    */
   readonly clearBatchMs: number;
   readonly pauseBetweenBatches: boolean;
+  /**
+   * Whether an update first leaves the user column out of its SET, conditional on the user being
+   * the same (and sets it only when it changed). SQLite rewrites the index entry of every column
+   * an UPDATE sets, changed or not: one more page written per save. PostgreSQL adds an entry to
+   * every index on any update that changes an indexed column (the expiry), so it gains nothing.
+   */
+  readonly keepUnchangedUser: boolean;
 }
 
 /** What a driver failure was, as far as the engine needs to tell the user. */
@@ -57,10 +64,33 @@ export interface SqlDriver {
   classify(err: unknown): FailureKind;
   /** Added to a failure the user can only fix outside sessionkit ('; check that PostgreSQL is up and reachable'). */
   readonly reachHint: string;
-  /** What a timeout or a busy failure means for this driver, naming the option that bounds it. */
-  describe(kind: 'timeout' | 'busy'): string;
+  /**
+   * What a timeout or a busy failure means for this driver, naming the option that bounds it;
+   * `busy-now`: a busy failure of a statement answered synchronously (which waits for no timer).
+   */
+  describe(kind: 'timeout' | 'busy' | 'busy-now'): string;
   /** Releases what the driver attached to the connection (listeners); never closes a connection the user passed. */
   close(): Promise<void>;
+  /**
+   * The same connection answering synchronously, for drivers that can (SQLite's): the store's
+   * `loadSync` and `updateSync` use it. Its statements throw the driver's own errors, and a busy
+   * database at once, without the timed retries of `all` and `run`.
+   */
+  readonly sync?: SyncSqlDriver;
+}
+
+/** A driver's synchronous side (see SqlDriver.sync). */
+export interface SyncSqlDriver {
+  /** Prepares a statement once; the store keeps it. */
+  prepare(sql: string): SyncStatement;
+  exec(sql: string): void;
+}
+
+export interface SyncStatement {
+  /** The first row, or undefined. */
+  get(params: readonly unknown[]): Record<string, unknown> | undefined;
+  /** Runs a write; the number of rows it changed. */
+  run(params: readonly unknown[]): number;
 }
 
 export type ColumnType = 'text' | 'integer';
@@ -252,6 +282,10 @@ function statements(config: SqlStoreConfig) {
   const seen = acc?.lastSeenColumn;
   const set = `${d} = ?, ${e} = ?${acc ? `, ${u} = ?, ${seen} = ?` : ''}${version ? `, ${version} = ${version} + 1` : ''}`;
   const update = `UPDATE ${t} SET ${set} WHERE ${live} AND ${cas ?? `${d} = ?`}`;
+  const sameUser =
+    acc && cas && dialect.keepUnchangedUser
+      ? `UPDATE ${t} SET ${d} = ?, ${e} = ?, ${seen} = ?${version ? `, ${version} = ${version} + 1` : ''} WHERE ${live} AND ${cas} AND ${u} IS ?`
+      : null;
   const q = (sql: string): Statement => dialect.placeholders(sql);
   return {
     load: q(
@@ -267,6 +301,8 @@ function statements(config: SqlStoreConfig) {
     ),
     /** UPDATE … WHERE live AND the version still matches (or the text is still the one read). */
     update: q(update),
+    /** The same, leaving the user column as it is, where it already names the user (Dialect.keepUnchangedUser). */
+    updateSameUser: sameUser === null ? null : q(sameUser),
     /** The same, and whether a live row existed, in one round trip (dialects with writable CTEs). */
     updateOrProbe:
       cas && dialect.writableCte
@@ -289,15 +325,25 @@ function statements(config: SqlStoreConfig) {
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** One statement of an update (see SqlStore#updatePlan): `row` asks for its first row, otherwise for how many rows it changed. */
+interface Step {
+  sql: Statement;
+  params: unknown[];
+  row: boolean;
+}
+
 /**
  * A server-side session store over one SQL table. Every update is a compare-and-set on the
  * version the request loaded; expiry is compared with the `now` the caller gives (milliseconds),
  * never the database clock. Every driver failure and timeout is a StoreUnavailableError.
+ * Over a driver that answers synchronously (SQLite's) it also has `loadSync` and `updateSync`,
+ * the same statements answered at once; over any other they are undefined.
  */
 export class SqlStore implements SessionStore, UserIndexedStore {
   /** Why listing and revoking by user is refused (a table without the user index), or undefined. A field, not a getter: stores may be wrapped in a Proxy. */
   readonly noUserIndex: string | undefined;
   readonly #driver: SqlDriver;
+  readonly #sync: SyncSqlDriver | undefined;
   readonly #shape: TableShape;
   readonly #codec: DataCodec;
   readonly #label: string;
@@ -305,11 +351,15 @@ export class SqlStore implements SessionStore, UserIndexedStore {
   readonly #expiry: ExpiryFormat;
   readonly #sql: ReturnType<typeof statements>;
   readonly #schema: string | null;
+  /** The synchronous side's statements, prepared on first use. */
+  readonly #prepared = new Map<Statement, SyncStatement>();
   #ready: Promise<void> | null = null;
+  #tableMade = false;
   #closed = false;
 
   protected constructor(config: SqlStoreConfig) {
     this.#driver = config.driver;
+    this.#sync = config.driver.sync;
     this.#shape = config.shape;
     this.noUserIndex = 'noUserIndex' in config.shape.accounts ? config.shape.accounts.noUserIndex : undefined;
     this.#codec = config.codec;
@@ -318,15 +368,22 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     this.#expiry = config.shape.expiry(config.driver.dialect.name);
     this.#sql = statements(config);
     this.#schema = config.createTable ? schemaSql(config.driver.dialect, config.shape, config.table) : null;
+    // A driver that only answers asynchronously (pg): no twins, so the engine awaits load and update.
+    if (this.#sync === undefined) Object.defineProperties(this, { loadSync: { value: undefined }, updateSync: { value: undefined } });
   }
 
   /** Creates the table once, lazily; a failure is retried by the next call. */
   #ensureTable(): Promise<void> | null {
-    if (this.#schema === null) return null;
-    return (this.#ready ??= this.#driver.exec(this.#schema).catch((err) => {
-      this.#ready = null;
-      throw this.#unavailable('create the table', err);
-    }));
+    if (this.#schema === null || this.#tableMade) return null;
+    return (this.#ready ??= this.#driver.exec(this.#schema).then(
+      () => {
+        this.#tableMade = true;
+      },
+      (err) => {
+        this.#ready = null;
+        throw this.#unavailable('create the table', err);
+      },
+    ));
   }
 
   /** Sends one statement: the table made first where the store owns it, every failure mapped. */
@@ -348,14 +405,35 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     return this.#send(what, (driver) => driver.run(sql, params));
   }
 
-  /** The one place a driver failure becomes a StoreUnavailableError. */
-  #unavailable(what: string, err: unknown): StoreUnavailableError {
+  /** A statement of the synchronous side, prepared once (the table made first where the store owns it). */
+  #prepare(sql: Statement): SyncStatement {
+    let statement = this.#prepared.get(sql);
+    if (statement === undefined) {
+      if (this.#schema !== null && !this.#tableMade) {
+        this.#sync!.exec(this.#schema);
+        this.#tableMade = true;
+      }
+      statement = this.#sync!.prepare(sql);
+      this.#prepared.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** One statement on the synchronous side: its first row (`row`) or how many rows it changed. Throws the driver's error. */
+  #now(what: string, step: Step): unknown {
+    if (this.#closed) throw new StoreUnavailableError(`${this.#label} ${what} failed: the store was closed`);
+    const statement = this.#prepare(step.sql);
+    return step.row ? statement.get(step.params) : statement.run(step.params);
+  }
+
+  /** The one place a driver failure becomes a StoreUnavailableError; `now`: it came from the synchronous side. */
+  #unavailable(what: string, err: unknown, now = false): StoreUnavailableError {
     if (err instanceof StoreUnavailableError) return err;
     const kind = this.#driver.classify(err);
     const text = (err as Error)?.message ?? String(err);
     let message: string;
     if (kind === 'timeout') message = `${this.#label} ${what} ${this.#driver.describe('timeout')}`;
-    else if (kind === 'busy') message = `${this.#label} ${what} failed: ${text}: ${this.#driver.describe('busy')}`;
+    else if (kind === 'busy') message = `${this.#label} ${what} failed: ${text}: ${this.#driver.describe(now ? 'busy-now' : 'busy')}`;
     else if (kind === 'missing-table') message = `${this.#label} ${what} failed: ${text}; the table is missing: ${this.#missingTable}`;
     else message = `${this.#label} ${what} failed: ${text}${this.#driver.reachHint}`;
     return new StoreUnavailableError(message, { cause: err });
@@ -366,9 +444,8 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     return 'column' in v ? Number(row.version) : v.derive(row.data as string);
   }
 
-  async load(key: string, now = Date.now()): Promise<StoredSession | null> {
-    const [row] = await this.#all('load', this.#sql.load, [this.#shape.storedKey(key), this.#expiry.write(now)]);
-    if (!row) return null;
+  /** A loaded row as the contract gives it. */
+  #stored(row: Record<string, unknown>): StoredSession {
     const found: StoredSession = {
       data: this.#codec.decode(row.data as string),
       expiresAt: this.#expiry.read(row.expiry),
@@ -378,9 +455,26 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     return found;
   }
 
-  /** The user index columns of a write: the user the data names, and now as the last-seen time. */
-  #accountParams(data: SessionData, now: number): unknown[] {
-    return this.#sql.accounts ? [userIdOf(data), Math.floor(now)] : [];
+  async load(key: string, now = Date.now()): Promise<StoredSession | null> {
+    const [row] = await this.#all('load', this.#sql.load, [this.#shape.storedKey(key), this.#expiry.write(now)]);
+    return row ? this.#stored(row) : null;
+  }
+
+  /**
+   * `load`, answered at once (SQLite). A read waits for no writer in WAL mode; one kept out by a
+   * lock that bars readers (another connection in locking_mode=EXCLUSIVE) for longer than SQLite's
+   * own wait throws StoreUnavailableError at once, where `load` would retry until busyTimeout.
+   */
+  loadSync?(key: string, now = Date.now()): StoredSession | null {
+    let row: Record<string, unknown> | undefined;
+    try {
+      row = this.#now('load', { sql: this.#sql.load, params: [this.#shape.storedKey(key), this.#expiry.write(now)], row: true }) as
+        | Record<string, unknown>
+        | undefined;
+    } catch (err) {
+      throw this.#unavailable('load', err, true);
+    }
+    return row ? this.#stored(row) : null;
   }
 
   async create(key: string, data: SessionData, expiresAt: number, now = Date.now()): Promise<number | null> {
@@ -389,39 +483,90 @@ export class SqlStore implements SessionStore, UserIndexedStore {
       this.#shape.storedKey(key),
       text,
       this.#expiry.write(expiresAt),
-      ...this.#accountParams(data, now),
+      ...(this.#sql.accounts ? [userIdOf(data), Math.floor(now)] : []),
     ]);
     if (changes !== 1) return null;
     const v = this.#shape.version;
     return 'column' in v ? 1 : v.derive(text);
   }
 
-  async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
+  /**
+   * The statements of an update, one at a time, each fed back its answer (the first row, or the
+   * rows changed): `update` runs them awaiting each, `updateSync` at once, so the two cannot differ.
+   */
+  *#updatePlan(
+    key: string,
+    data: SessionData,
+    expiresAt: number,
+    expectedVersion: number,
+    now: number,
+  ): Generator<Step, UpdateResult, unknown> {
     const text = this.#codec.encode(data, now);
     const id = this.#shape.storedKey(key);
     const at = this.#expiry.write(now);
+    const until = this.#expiry.write(expiresAt);
     const v = this.#shape.version;
-    const newVersion = (returned: unknown) =>
-      'column' in v ? (returned === undefined ? expectedVersion + 1 : Number(returned)) : v.derive(text);
-    const head = [text, this.#expiry.write(expiresAt), ...this.#accountParams(data, now), id, at];
+    const ok = (returned?: unknown): UpdateResult => ({
+      status: 'ok',
+      version: 'column' in v ? (returned === undefined ? expectedVersion + 1 : Number(returned)) : v.derive(text),
+    });
+    const user = this.#sql.accounts ? userIdOf(data) : null;
+    const seenAt = Math.floor(now);
+    const head = [text, until, ...(this.#sql.accounts ? [user, seenAt] : []), id, at];
     if (this.#sql.cas) {
       const expected = 'column' in v ? expectedVersion : v.sql![this.#driver.dialect.name]!.param(expectedVersion);
       if (this.#sql.updateOrProbe) {
-        const [row] = await this.#all('update', this.#sql.updateOrProbe, [...head, expected, id, at]);
-        if (row!.updated !== null && row!.updated !== undefined) return { status: 'ok', version: newVersion(row!.updated) };
-        return row!.live ? { status: 'conflict' } : { status: 'missing' };
+        const row = (yield { sql: this.#sql.updateOrProbe, params: [...head, expected, id, at], row: true }) as Record<string, unknown>;
+        if (row.updated !== null && row.updated !== undefined) return ok(row.updated);
+        return row.live ? { status: 'conflict' } : { status: 'missing' };
       }
-      if ((await this.#run('update', this.#sql.update, [...head, expected])) === 1) return { status: 'ok', version: newVersion(undefined) };
+      // Most saves keep the user: leaving its indexed column out of the SET spares a page write.
+      if (
+        this.#sql.updateSameUser &&
+        (yield { sql: this.#sql.updateSameUser, params: [text, until, seenAt, id, at, expected, user], row: false }) === 1
+      )
+        return ok();
+      if ((yield { sql: this.#sql.update, params: [...head, expected], row: false }) === 1) return ok();
     } else {
       // A version derived from the text, which this database cannot compute: read the live row,
       // compare, and write only if the text is still the one that was read.
-      const [row] = await this.#all('update', this.#sql.load, [id, at]);
+      const row = (yield { sql: this.#sql.load, params: [id, at], row: true }) as Record<string, unknown> | undefined;
       if (!row) return { status: 'missing' };
       if (this.#versionOf(row) !== expectedVersion) return { status: 'conflict' };
-      if ((await this.#run('update', this.#sql.update, [...head, row.data])) === 1) return { status: 'ok', version: newVersion(undefined) };
+      if ((yield { sql: this.#sql.update, params: [...head, row.data], row: false }) === 1) return ok();
     }
-    const live = await this.#all('update', this.#sql.live, [id, at]);
-    return live.length > 0 ? { status: 'conflict' } : { status: 'missing' };
+    const live = yield { sql: this.#sql.live, params: [id, at], row: true };
+    return live ? { status: 'conflict' } : { status: 'missing' };
+  }
+
+  async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
+    const plan = this.#updatePlan(key, data, expiresAt, expectedVersion, now);
+    for (let step = plan.next(); ; ) {
+      if (step.done) return step.value;
+      const { sql, params, row } = step.value;
+      step = plan.next(row ? (await this.#all('update', sql, params))[0] : await this.#run('update', sql, params));
+    }
+  }
+
+  /**
+   * `update`, answered at once (SQLite). When another connection holds the write lock past
+   * SQLite's own short wait, nothing is written and the answer is `conflict`: a synchronous call
+   * cannot wait on a timer, and a conflict sends the caller to `update` (the engine's commit goes
+   * on there), whose retries wait for the lock, up to busyTimeout, without blocking the event loop.
+   */
+  updateSync?(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): UpdateResult {
+    const plan = this.#updatePlan(key, data, expiresAt, expectedVersion, now);
+    for (let step = plan.next(); ; ) {
+      if (step.done) return step.value;
+      let answer: unknown;
+      try {
+        answer = this.#now('update', step.value);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError) && this.#driver.classify(err) === 'busy') return { status: 'conflict' };
+        throw this.#unavailable('update', err, true);
+      }
+      step = plan.next(answer);
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -16,6 +16,7 @@ export const POSTGRES: Dialect = {
   clearBatch: 5000,
   clearBatchMs: 100,
   pauseBetweenBatches: false,
+  keepUnchangedUser: false,
 };
 
 /** The code a query that outlived the store's `timeout` fails with (mapped to StoreUnavailableError by the engine). */

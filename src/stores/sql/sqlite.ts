@@ -1,6 +1,6 @@
 import { ConfigError } from '../../core/errors.js';
 import { requireOptional } from '../../core/require.js';
-import type { Dialect, FailureKind, SqlDriver } from './engine.js';
+import type { Dialect, FailureKind, SqlDriver, SyncStatement } from './engine.js';
 
 /**
  * The part of a SQLite connection the stores use. better-sqlite3's `Database`, node:sqlite's
@@ -15,6 +15,8 @@ export interface SqliteConnection {
 /** A prepared statement, as `SqliteConnection.prepare` gives it. */
 export interface SqliteStatement {
   all(...params: unknown[]): unknown[];
+  /** The first row (undefined, or bun's null, when none); `all` serves where a connection lacks it. */
+  get?(...params: unknown[]): unknown;
   run(...params: unknown[]): { changes: number | bigint };
 }
 
@@ -124,6 +126,7 @@ export const SQLITE: Dialect = {
   clearBatch: 250,
   clearBatchMs: 5,
   pauseBetweenBatches: true,
+  keepUnchangedUser: true,
 };
 
 /** SQLITE_BUSY in any driver's spelling: better-sqlite3 and bun `code: 'SQLITE_BUSY…'`, node:sqlite `errcode: 5` (extended codes keep 5 in the low byte). */
@@ -185,7 +188,23 @@ export function sqliteDriver(db: SqliteConnection, options: SqliteDriverOptions)
     describe: (kind) =>
       kind === 'busy'
         ? `another connection held the database's write lock for longer than ${options.lockTimeout} ms; raise the busyTimeout option, or find the long-running writer`
-        : `did not finish within ${options.lockTimeout} ms`,
+        : kind === 'busy-now'
+          ? 'another connection held a lock that keeps readers out (one in locking_mode=EXCLUSIVE, or recovering the write-ahead log) for longer than SQLite waits by itself; find that connection'
+          : `did not finish within ${options.lockTimeout} ms`,
+    sync: {
+      prepare(sql): SyncStatement {
+        const s = statement(sql);
+        const get = s.get;
+        return {
+          get:
+            typeof get === 'function'
+              ? (params) => (get.apply(s, params as unknown[]) ?? undefined) as Record<string, unknown> | undefined
+              : (params) => s.all(...params)[0] as Record<string, unknown> | undefined,
+          run: (params) => Number(s.run(...params).changes),
+        };
+      },
+      exec: (sql) => void db.exec(sql),
+    },
     async close() {
       cache.clear();
       if (ownedConnections.delete(db)) db.close();
