@@ -99,6 +99,9 @@ switch (part) {
   case 'micro':
     await micro();
     break;
+  case 'redis-micro':
+    await (await import('./redis-micro.js')).redisMicro({ filter: values.filter ? new RegExp(values.filter) : null });
+    break;
   case 'soak': {
     const t = await soak({
       minutes: Number(values.minutes ?? (quick ? 1 : 10)),

@@ -99,7 +99,7 @@ function describe(value: unknown): string {
 }
 
 /** The driver for `client`, recognised by shape; anything else is a ConfigError naming what is accepted. */
-export function driverFor(client: unknown): RedisDriver {
+export function driverFor(client: unknown, timeout: number): RedisDriver {
   const c = client as Record<string, unknown> | null | undefined;
   if (c && (typeof c === 'object' || typeof c === 'function')) {
     if (typeof c.call === 'function' && typeof c.status === 'string' && typeof c.on === 'function') {
@@ -109,11 +109,14 @@ export function driverFor(client: unknown): RedisDriver {
       if ((c.options as { legacyMode?: boolean } | undefined)?.legacyMode === true) {
         throw new ConfigError('client', 'a node-redis client in legacyMode has a callback API; create it without legacyMode: true');
       }
-      return new NodeRedisDriver(client as NodeRedisClient | NodeRedisCluster);
+      return new NodeRedisDriver(client as NodeRedisClient | NodeRedisCluster, timeout);
     }
   }
   throw new ConfigError('client', `${ACCEPTED}; got ${describe(client)}`);
 }
+
+/** node-redis 5 and later: no client-side timeout on a command (0 turns it off). */
+const NO_CLIENT_TIMEOUT = Object.freeze({ timeout: 0 });
 
 /** node-redis 4, 5 and later, standalone or Cluster. */
 class NodeRedisDriver implements RedisDriver {
@@ -123,10 +126,22 @@ class NodeRedisDriver implements RedisDriver {
   /** node-redis 4 drops a queued command on an AbortSignal; 5 and later take a timeout. */
   readonly #v4: boolean;
 
-  constructor(client: NodeRedisClient | NodeRedisCluster) {
+  /**
+   * What a command sent while the client is ready carries. node-redis 6 bounds how long each
+   * command may wait to be written (5 s unless `commandOptions.timeout` says otherwise) with an
+   * AbortSignal.timeout and a listener per command: about 10 µs of CPU, several times the
+   * command itself, for a wait that lasts until the next write of a ready client (under a
+   * millisecond). The store bounds every command with its own timeout, so it turns the client's
+   * off for its own commands (`timeout: 0`), unless the user chose one shorter than the store's.
+   */
+  readonly #readyOptions: object | undefined;
+
+  constructor(client: NodeRedisClient | NodeRedisCluster, storeTimeout: number) {
     this.#client = client as NodeRedisClient & NodeRedisCluster;
     this.cluster = Array.isArray((client as NodeRedisCluster).masters);
     this.#v4 = typeof (client as { close?: unknown }).close !== 'function';
+    const own = (client as { options?: { commandOptions?: { timeout?: unknown } } }).options?.commandOptions?.timeout;
+    this.#readyOptions = this.#v4 || (typeof own === 'number' && own > 0 && own < storeTimeout) ? undefined : NO_CLIENT_TIMEOUT;
   }
 
   get ready(): boolean {
@@ -147,7 +162,7 @@ class NodeRedisDriver implements RedisDriver {
     const c = this.#client;
     // A Cluster may be reconnecting one node while it is ready as a whole: always bound the queue.
     if (this.cluster) return c.sendCommand(key, readonly, args, this.#options(deadline));
-    return c.isReady ? (c as NodeRedisClient).sendCommand(args) : (c as NodeRedisClient).sendCommand(args, this.#options(deadline));
+    return (c as NodeRedisClient).sendCommand(args, c.isReady ? this.#readyOptions : this.#options(deadline));
   }
 
   async masters(): Promise<NodeSender[]> {
@@ -227,7 +242,7 @@ class IoredisDriver implements RedisDriver {
   }
 
   #call(args: string[]): Promise<unknown> {
-    return this.#client.call(args[0]!, ...args.slice(1));
+    return this.#client.call(...(args as [string, ...string[]]));
   }
 
   send(_key: string | undefined, _readonly: boolean, args: string[], deadline: number): Promise<unknown> {

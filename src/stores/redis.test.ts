@@ -384,6 +384,39 @@ describe('RedisStore clients', () => {
     assert.ok(Date.now() - started < 500);
   });
 
+  it("a node-redis client's own queue timeout costs no AbortSignal per store command, unless the user chose one shorter than the store's", async () => {
+    const timeout = AbortSignal.timeout;
+    let made = 0;
+    AbortSignal.timeout = (ms: number) => {
+      made++;
+      return timeout.call(AbortSignal, ms);
+    };
+    const plain = createClient({ url });
+    const shorter = createClient({ url, commandOptions: { timeout: 200 } });
+    await Promise.all([plain.connect(), shorter.connect()]);
+    try {
+      for (const [c, perCommand] of [
+        [plain, 0],
+        [shorter, 1],
+      ] as const) {
+        made = 0;
+        await c.get('sessionkit-test:nothing');
+        assert.equal(made, 1, 'node-redis bounds the wait of each command with an AbortSignal of its own');
+        made = 0;
+        const store = new RedisStore({ client: c, prefix: 'timer:', timeout: 2000 });
+        const key = newSessionKey();
+        const now = Date.now();
+        assert.equal(await store.create(key, { a: 1 }, now + 60_000, now), 1);
+        assert.equal((await store.load(key, now))!.version, 1);
+        assert.deepEqual(await store.update(key, { a: 2 }, now + 60_000, 1, now), { status: 'ok', version: 2 });
+        assert.equal(made, 3 * perCommand);
+      }
+    } finally {
+      AbortSignal.timeout = timeout;
+      await Promise.all([plain.close(), shorter.close()]);
+    }
+  });
+
   it('RedisStore.fromUrl builds node-redis when installed, else ioredis, else iovalkey, else says what to install', async () => {
     const worker = join(import.meta.dirname, '../../test/support/redis-from-url.ts');
     const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', worker, `${url}/0`], { timeout: 30_000 });

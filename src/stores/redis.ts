@@ -107,6 +107,17 @@ const CLEAR_SHA = sha1(CLEAR_SCRIPT);
 const TOUCH_SHA = sha1(TOUCH_SCRIPT);
 const INDEX_SHA = sha1(INDEX_SCRIPT);
 
+const same = <T>(value: T): T => value;
+const first = <T>(values: readonly [T, ...unknown[]]): T => values[0];
+
+/** The reply of the update script: the new version, 'conflict' or 'missing'. */
+function updateResult(reply: unknown): UpdateResult {
+  if (typeof reply === 'number') return { status: 'ok', version: reply };
+  if (reply === 'conflict') return { status: 'conflict' };
+  if (reply === 'missing') return { status: 'missing' };
+  throw new StoreUnavailableError(`Redis update answered ${JSON.stringify(reply)}, not a version`);
+}
+
 interface Pending {
   deadline: number;
   what: string;
@@ -165,7 +176,8 @@ export class RedisStore implements SessionStore, UserIndexedStore {
   }
 
   constructor(options: RedisStoreOptions) {
-    const client = driverFor(options?.client);
+    const timeout = checkTimeout(options?.timeout);
+    const client = driverFor(options?.client, timeout);
     const prefix = options.prefix ?? 'sessionkit:';
     if (typeof prefix !== 'string') throw new ConfigError('prefix', 'give the key prefix as a string, e.g. "sessionkit:"');
     if (/[{}]/.test(prefix))
@@ -173,7 +185,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
         'prefix',
         `${JSON.stringify(prefix)} contains { or }, which would change how Redis Cluster hashes the keys; leave braces out`,
       );
-    this.#timeout = checkTimeout(options.timeout);
+    this.#timeout = timeout;
     this.#client = client;
     this.#prefix = prefix;
     this.#logger = options.logger ?? consoleLogger;
@@ -209,10 +221,9 @@ export class RedisStore implements SessionStore, UserIndexedStore {
   }
 
   /** Puts a session in its user's set; the set lives as long as the user's longest session. */
-  async #index(data: SessionData, key: string, ttl: number): Promise<void> {
-    const user = userIdOf(data);
-    if (user === null || ttl <= 0) return;
-    await this.#script('index', this.#userKey(user), INDEX_SHA, INDEX_SCRIPT, [digestKey(key), String(ttl)]);
+  #index(user: string, key: string, ttl: number): Promise<unknown> {
+    const set = this.#userKey(user);
+    return this.#script('index', set, ['EVALSHA', INDEX_SHA, '1', set, digestKey(key), String(ttl)], INDEX_SCRIPT);
   }
 
   /**
@@ -255,35 +266,74 @@ export class RedisStore implements SessionStore, UserIndexedStore {
 
   /** One command on the node that holds `key` (or any node when `key` is undefined), bounded by the timeout. */
   #send(what: string, key: string | undefined, readonly: boolean, args: string[], on?: NodeSender): Promise<unknown> {
-    if (this.#closed) return Promise.reject(new StoreUnavailableError(`RedisStore ${what}: the store is closed; create a new one`));
-    const deadline = Date.now() + this.#timeout;
-    const ready = this.#ready();
-    if (ready) return this.#bounded(what, ready, deadline).then(() => this.#dispatch(what, key, readonly, args, on, deadline));
-    return this.#dispatch(what, key, readonly, args, on, deadline);
+    return this.#run(what, key, readonly, args, same, undefined, on);
   }
 
-  #dispatch(
+  /**
+   * As #send, with the reply turned into the result by `decode` (which may throw) in the same
+   * step, so a load or update costs one promise of the store's own. `args` is an EVALSHA when
+   * `script` is given: sent again as EVAL of it when the server (or this Cluster node) has not
+   * seen the script yet.
+   */
+  #run<T>(
     what: string,
     key: string | undefined,
     readonly: boolean,
     args: string[],
+    decode: (reply: unknown) => T | PromiseLike<T>,
+    script?: string,
+    on?: NodeSender,
+  ): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreUnavailableError(`RedisStore ${what}: the store is closed; create a new one`));
+    const deadline = Date.now() + this.#timeout;
+    const ready = this.#ready();
+    if (ready) {
+      return this.#bounded(what, ready, deadline).then(() => this.#dispatch(what, key, readonly, args, decode, script, on, deadline));
+    }
+    return this.#dispatch(what, key, readonly, args, decode, script, on, deadline);
+  }
+
+  #dispatch<T>(
+    what: string,
+    key: string | undefined,
+    readonly: boolean,
+    args: string[],
+    decode: (reply: unknown) => T | PromiseLike<T>,
+    script: string | undefined,
     on: NodeSender | undefined,
     deadline: number,
-  ): Promise<unknown> {
+  ): Promise<T> {
     let reply: Promise<unknown>;
     try {
       reply = on ? on(args, deadline) : this.#client.send(key, readonly, args, deadline);
     } catch (err) {
       return Promise.reject(unavailable(what, err));
     }
-    return this.#bounded(what, reply, deadline);
+    const retry =
+      script === undefined
+        ? undefined
+        : (err: unknown): Promise<T> | null => {
+            if (!String((err as Error | undefined)?.message).startsWith('NOSCRIPT')) return null;
+            const again = args.slice();
+            again[0] = 'EVAL';
+            again[1] = script;
+            return this.#run(what, key, readonly, again, decode, undefined, on);
+          };
+    return this.#bounded(what, reply, deadline, decode, retry);
   }
 
   /**
-   * `promise`, or StoreUnavailableError once `deadline` passes. One sweeping interval serves every
-   * command in flight, instead of a timer each: this sits on the path of every request.
+   * `promise` (its value through `decode`), or StoreUnavailableError once `deadline` passes. One
+   * sweeping interval serves every command in flight, instead of a timer each: this sits on the
+   * path of every request. `retry` may answer a failure with another attempt instead.
    */
-  #bounded<T>(what: string, promise: Promise<T>, deadline = Date.now() + this.#timeout): Promise<T> {
+  #bounded<T>(
+    what: string,
+    promise: Promise<unknown>,
+    deadline: number = Date.now() + this.#timeout,
+    decode: (value: unknown) => T | PromiseLike<T> = same as (value: unknown) => T,
+    retry?: (err: unknown) => Promise<T> | null,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const entry: Pending = { deadline, what, reject };
       this.#pending.add(entry);
@@ -292,11 +342,17 @@ export class RedisStore implements SessionStore, UserIndexedStore {
         (value) => {
           this.#pending.delete(entry);
           this.#errorLogged = false;
-          resolve(value);
+          try {
+            resolve(decode(value));
+          } catch (err) {
+            reject(err);
+          }
         },
         (err: unknown) => {
           this.#pending.delete(entry);
-          reject(unavailable(what, err));
+          const again = retry?.(err);
+          if (again) resolve(again);
+          else reject(unavailable(what, err));
         },
       );
     });
@@ -323,20 +379,21 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     this.#sweeper.unref();
   }
 
-  /** EVALSHA, falling back to EVAL when the server (or this Cluster node) has not seen the script yet. */
-  async #script(what: string, key: string, sha: string, script: string, args: string[]): Promise<unknown> {
+  /** `args`, an EVALSHA of `script`, as EVAL when the server (or this Cluster node) has not seen the script yet. */
+  #script<T = unknown>(what: string, key: string, args: string[], script: string, decode?: (reply: unknown) => T): Promise<T> {
+    return this.#run(what, key, false, args, decode ?? (same as (reply: unknown) => T), script);
+  }
+
+  load(key: string, now = Date.now()): Promise<StoredSession | null> {
     try {
-      return await this.#send(what, key, false, ['EVALSHA', sha, '1', key, ...args]);
+      const id = this.#redisKey(key);
+      return this.#run('load', id, true, ['GET', id], (text) => this.#loaded(id, text as string | null | undefined, now));
     } catch (err) {
-      const message = ((err as StoreUnavailableError).cause as Error | undefined)?.message ?? '';
-      if (!message.startsWith('NOSCRIPT')) throw err;
-      return this.#send(what, key, false, ['EVAL', script, '1', key, ...args]);
+      return Promise.reject(err);
     }
   }
 
-  async load(key: string, now = Date.now()): Promise<StoredSession | null> {
-    const id = this.#redisKey(key);
-    const text = (await this.#send('load', id, true, ['GET', id])) as string | null;
+  #loaded(id: string, text: string | null | undefined, now: number): StoredSession | null | Promise<StoredSession> {
     if (text === null || text === undefined) return null;
     const head = HEAD.exec(text);
     if (head) {
@@ -356,9 +413,11 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     // Garbage under the key: an empty session, logged, with the version the update script also
     // reads from it, so the next save overwrites it.
     this.#logger.warn('session data corrupted; reading it as an empty session', { where: 'RedisStore' });
-    const ttl = Number(await this.#send('load', id, true, ['PTTL', id]));
-    const expiresAt = head ? Number(head[2]) : ttl > 0 ? now + ttl : Number.MAX_SAFE_INTEGER;
-    return { data: {}, expiresAt, version: head ? Number(head[1]) : 0 };
+    return this.#send('load', id, true, ['PTTL', id]).then((reply) => {
+      const ttl = Number(reply);
+      const expiresAt = head ? Number(head[2]) : ttl > 0 ? now + ttl : Number.MAX_SAFE_INTEGER;
+      return { data: {}, expiresAt, version: head ? Number(head[1]) : 0 };
+    });
   }
 
   async create(key: string, data: SessionData, expiresAt: number, now = Date.now()): Promise<number | null> {
@@ -368,25 +427,25 @@ export class RedisStore implements SessionStore, UserIndexedStore {
       // Already expired: nothing to keep. The key is still create-only.
       return (await this.#send('create', id, true, ['EXISTS', id])) === 1 ? null : 1;
     }
-    const [reply] = await Promise.all([
-      this.#send('create', id, false, ['SET', id, encodeValue(1, expiresAt, data, now), 'NX', 'PX', String(ttl)]),
-      this.#index(data, key, ttl),
-    ]);
+    const set = this.#send('create', id, false, ['SET', id, encodeValue(1, expiresAt, data, now), 'NX', 'PX', String(ttl)]);
+    const user = userIdOf(data);
+    const reply = user === null ? await set : (await Promise.all([set, this.#index(user, key, ttl)]))[0];
     return reply === null || reply === undefined ? null : 1;
   }
 
-  async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
-    const id = this.#redisKey(key);
-    const ttl = Math.ceil(expiresAt - now);
-    const value = encodeValue(expectedVersion + 1, expiresAt, data, now);
-    const [reply] = await Promise.all([
-      this.#script('update', id, UPDATE_SHA, UPDATE_SCRIPT, [String(expectedVersion), String(now), String(ttl), value]),
-      this.#index(data, key, ttl),
-    ]);
-    if (reply === 'conflict') return { status: 'conflict' };
-    if (reply === 'missing') return { status: 'missing' };
-    if (typeof reply !== 'number') throw new StoreUnavailableError(`Redis update answered ${JSON.stringify(reply)}, not a version`);
-    return { status: 'ok', version: reply };
+  update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
+    try {
+      const id = this.#redisKey(key);
+      const ttl = Math.ceil(expiresAt - now);
+      const value = encodeValue(expectedVersion + 1, expiresAt, data, now);
+      const args = ['EVALSHA', UPDATE_SHA, '1', id, String(expectedVersion), String(now), String(ttl), value];
+      const saved = this.#script('update', id, args, UPDATE_SCRIPT, updateResult);
+      const user = ttl > 0 ? userIdOf(data) : null;
+      if (user === null) return saved;
+      return Promise.all([saved, this.#index(user, key, ttl)]).then(first);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -412,14 +471,10 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     const id = this.#redisKey(key);
     const ttl = Math.ceil(expiresAt - now);
     if (ttl <= 0) return false;
-    const reply = await this.#script('touch', id, TOUCH_SHA, TOUCH_SCRIPT, [
-      String(now),
-      String(expiresAt),
-      String(ttl),
-      String(Math.floor(now)),
-    ]);
+    const args = ['EVALSHA', TOUCH_SHA, '1', id, String(now), String(expiresAt), String(ttl), String(Math.floor(now))];
+    const reply = await this.#script('touch', id, args, TOUCH_SCRIPT);
     if (reply !== 1) return false;
-    if (userId) await this.#index({ _session_meta: { since: 0, user: userId } }, key, ttl);
+    if (userId) await this.#index(userId, key, ttl);
     return true;
   }
 
@@ -489,7 +544,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
         keys.map((k) =>
           node
             ? this.#send('clearExpired', k, false, ['EVAL', CLEAR_SCRIPT, '1', k, String(now)], node)
-            : this.#script('clearExpired', k, CLEAR_SHA, CLEAR_SCRIPT, [String(now)]),
+            : this.#script('clearExpired', k, ['EVALSHA', CLEAR_SHA, '1', k, String(now)], CLEAR_SCRIPT),
         ),
       );
       for (const r of results) removed += r === 1 ? 1 : 0;
