@@ -12,6 +12,7 @@ import { createClient, createCluster } from 'redis';
 import { createClient as createClient4 } from 'redis4';
 import ts from 'typescript';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
+import { hashing } from '../core/crypto.js';
 import { digestKey, newSessionKey } from '../core/keys.js';
 import { describeStore, recordingLogger } from '../testing/store-suite.js';
 import { startCluster, startRedis, stopAll, type RedisCluster, type RedisServer } from '../../test/support/redis.js';
@@ -181,6 +182,33 @@ describe('RedisStore specifics', () => {
     assert.equal(logger.records.length, 1);
     assert.deepEqual(await store.update(key, { ok: true }, now + 60_000, 7, now), { status: 'ok', version: 8 });
     assert.deepEqual((await store.load(key, now))!.data, { ok: true });
+  });
+
+  it("hashes a session's key once for its load and save, also between other requests, and keeps the Redis keys of the latest 4096 sessions only", async () => {
+    const store = new RedisStore({ client, prefix: 'hashed:' });
+    const sha256Hex = hashing.sha256Hex;
+    let hashed = 0;
+    hashing.sha256Hex = (text) => {
+      hashed++;
+      return sha256Hex(text);
+    };
+    try {
+      // Requests in parallel: each loads its session, then saves it.
+      const [key, other] = [newSessionKey(), newSessionKey()];
+      const now = Date.now();
+      assert.equal(await store.create(key, { a: 1 }, now + 60_000, now), 1);
+      assert.equal(await store.create(other, { b: 1 }, now + 60_000, now), 1);
+      const [found, otherFound] = await Promise.all([store.load(key, now), store.load(other, now)]);
+      assert.deepEqual(await store.update(key, { a: 2 }, now + 60_000, found!.version, now), { status: 'ok', version: 2 });
+      assert.deepEqual(await store.update(other, { b: 2 }, now + 60_000, otherFound!.version, now), { status: 'ok', version: 2 });
+      assert.equal(hashed, 2);
+      await Promise.all(Array.from({ length: 4096 }, () => store.load(newSessionKey(), now)));
+      hashed = 0;
+      assert.deepEqual((await store.load(key, now))!.data, { a: 2 });
+      assert.equal(hashed, 1, 'the oldest key was let go');
+    } finally {
+      hashing.sha256Hex = sha256Hex;
+    }
   });
 
   it('revoke deletes a session by its public id and says whether it existed', async () => {

@@ -107,6 +107,9 @@ const CLEAR_SHA = sha1(CLEAR_SCRIPT);
 const TOUCH_SHA = sha1(TOUCH_SCRIPT);
 const INDEX_SHA = sha1(INDEX_SCRIPT);
 
+/** How many Redis keys of recent sessions a store keeps (about 200 bytes each). */
+const KEYS_KEPT = 4096;
+
 const same = <T>(value: T): T => value;
 const first = <T>(values: readonly [T, ...unknown[]]): T => values[0];
 
@@ -157,6 +160,8 @@ export class RedisStore implements SessionStore, UserIndexedStore {
   /** Commands in flight, each with its deadline. */
   readonly #pending = new Set<Pending>();
   #sweeper: NodeJS.Timeout | null = null;
+  /** Session key → Redis key, the latest KEYS_KEPT (#redisKey). */
+  readonly #keys = new Map<string, string>();
   #errorLogged = false;
   #closed = false;
 
@@ -207,8 +212,20 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     this.#client.on('error', (err: Error) => void (this.#down = err?.message ?? String(err)));
   }
 
+  /**
+   * `{prefix}{sha256 of key}`. The Redis keys of the sessions seen lately are kept, so a load and
+   * the save after it (and the next request of the same visitor) hash the key once: a SHA-256
+   * costs more than the map lookup. Process memory is not at rest; Redis only ever sees digests.
+   */
   #redisKey(key: string): string {
-    return `${this.#prefix}{${digestKey(key)}}`;
+    const keys = this.#keys;
+    let id = keys.get(key);
+    if (id === undefined) {
+      id = `${this.#prefix}{${digestKey(key)}}`;
+      if (keys.size >= KEYS_KEPT) keys.delete(keys.keys().next().value!);
+      keys.set(key, id);
+    }
+    return id;
   }
 
   /**
