@@ -8,8 +8,11 @@
  *
  *   raw GET        the client's own `get()` of the value a session load reads
  *   raw send GET   the client's generic command path (node-redis `sendCommand`, ioredis `call`)
+ *   floor GET      that path as RedisStore uses it (node-redis: without the client's queue timeout,
+ *                  as the store sends while the client is ready): the floor of a load
  *   load           RedisStore.load: GET + decoding the stored value
  *   raw EVALSHA    the client's `evalSha()` of a compare-and-set with the same key and arguments
+ *   floor EVALSHA  that EVALSHA through the generic path as RedisStore sends it: the floor of an update
  *   update         RedisStore.update: encoding + EVALSHA of the compare-and-set script
  *   session read   createSessions: load for a request with a cookie, one get, commit (nothing written)
  *   session count  the same with one set: load + update (the /count route)
@@ -42,24 +45,29 @@ if tonumber(ARGV[3]) <= 0 then return 'missing' end
 redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
 return tonumber(ARGV[1]) + 1
 `;
+const CASES = ['raw GET', 'raw send GET', 'floor GET', 'load', 'raw EVALSHA', 'floor EVALSHA', 'update', 'session read', 'session count'];
 const RAW_SHA = createHash('sha1').update(RAW_SCRIPT).digest('hex');
 
 /** What the bench calls on a client, whichever family. */
 interface Raw {
   get(key: string): Promise<unknown>;
   send(args: string[]): Promise<unknown>;
+  /** As the store sends: node-redis without its per-command queue timeout. */
+  floor(args: string[]): Promise<unknown>;
   evalSha(key: string, args: string[]): Promise<unknown>;
   client: unknown;
   close(): Promise<unknown>;
 }
 
 type NodeRedis = ReturnType<typeof createClient>;
+const NO_CLIENT_TIMEOUT = { timeout: 0 };
 const nodeRedis = async (client: NodeRedis): Promise<Raw> => {
   await client.connect();
   return {
     client,
     get: (key) => client.get(key),
     send: (args) => client.sendCommand(args),
+    floor: (args) => client.sendCommand(args, NO_CLIENT_TIMEOUT),
     evalSha: (key, args) => client.evalSha(RAW_SHA, { keys: [key], arguments: args }),
     close: () => client.quit(),
   };
@@ -70,6 +78,7 @@ const ioredis = async (client: Ioredis): Promise<Raw> => {
     client,
     get: (key) => client.get(key),
     send: (args) => client.call(args[0]!, ...args.slice(1)),
+    floor: (args) => client.call(...(args as [string, ...string[]])),
     evalSha: (key, args) => client.evalsha(RAW_SHA, 1, key, ...args),
     close: () => client.quit(),
   };
@@ -110,7 +119,7 @@ export async function redisMicro(options: { filter: RegExp | null }): Promise<st
   try {
     for (const [name, connect] of CLIENTS) {
       const wanted = (c: string) => !options.filter || options.filter.test(`${name}/${c}`);
-      if (!['raw GET', 'raw send GET', 'load', 'raw EVALSHA', 'update', 'session read', 'session count'].some(wanted)) continue;
+      if (!CASES.some(wanted)) continue;
       const raw = await connect(redis.url);
       await raw.send(['FLUSHALL']);
       await raw.send(['SCRIPT', 'LOAD', RAW_SCRIPT]);
@@ -146,8 +155,10 @@ export async function redisMicro(options: { filter: RegExp | null }): Promise<st
       const cases: [string, (i: number) => Promise<unknown>][] = [
         ['raw GET', (i) => raw.get(redisKeys[k(i)]!)],
         ['raw send GET', (i) => raw.send(['GET', redisKeys[k(i)]!])],
+        ['floor GET', (i) => raw.floor(['GET', redisKeys[k(i)]!])],
         ['load', (i) => store.load(keys[k(i)]!)],
         ['raw EVALSHA', (i) => raw.evalSha(rawKeys[k(i)]!, [String(versions[k(i)]), String(now), ttl, value])],
+        ['floor EVALSHA', (i) => raw.floor(['EVALSHA', RAW_SHA, '1', rawKeys[k(i)]!, String(versions[k(i)]), String(now), ttl, value])],
         [
           'update',
           async (i) => {
