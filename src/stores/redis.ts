@@ -37,8 +37,9 @@ export interface RedisStoreOptions {
  */
 const HEAD = /^\{"v":(\d+),"e":(-?[\d.]+),(?:"s":(\d+),)?"d":/;
 
-function encodeValue(version: number, expiresAt: number, data: SessionData, seen: number): string {
-  return `{"v":${version},"e":${expiresAt},"s":${Math.floor(seen)},"d":${encodeData(data)}}`;
+/** `json`, when the engine passes it, is `encodeData(data)` already made. */
+function encodeValue(version: number, expiresAt: number, data: SessionData, seen: number, json?: string): string {
+  return `{"v":${version},"e":${expiresAt},"s":${Math.floor(seen)},"d":${json ?? encodeData(data)}}`;
 }
 
 /**
@@ -437,24 +438,31 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     });
   }
 
-  async create(key: string, data: SessionData, expiresAt: number, now = Date.now()): Promise<number | null> {
+  async create(key: string, data: SessionData, expiresAt: number, now = Date.now(), json?: string): Promise<number | null> {
     const id = this.#redisKey(key);
     const ttl = Math.ceil(expiresAt - now);
     if (ttl <= 0) {
       // Already expired: nothing to keep. The key is still create-only.
       return (await this.#send('create', id, true, ['EXISTS', id])) === 1 ? null : 1;
     }
-    const set = this.#send('create', id, false, ['SET', id, encodeValue(1, expiresAt, data, now), 'NX', 'PX', String(ttl)]);
+    const set = this.#send('create', id, false, ['SET', id, encodeValue(1, expiresAt, data, now, json), 'NX', 'PX', String(ttl)]);
     const user = userIdOf(data);
     const reply = user === null ? await set : (await Promise.all([set, this.#index(user, key, ttl)]))[0];
     return reply === null || reply === undefined ? null : 1;
   }
 
-  update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
+  update(
+    key: string,
+    data: SessionData,
+    expiresAt: number,
+    expectedVersion: number,
+    now = Date.now(),
+    json?: string,
+  ): Promise<UpdateResult> {
     try {
       const id = this.#redisKey(key);
       const ttl = Math.ceil(expiresAt - now);
-      const value = encodeValue(expectedVersion + 1, expiresAt, data, now);
+      const value = encodeValue(expectedVersion + 1, expiresAt, data, now, json);
       const args = ['EVALSHA', UPDATE_SHA, '1', id, String(expectedVersion), String(now), String(ttl), value];
       const saved = this.#script('update', id, args, UPDATE_SCRIPT, updateResult);
       const user = ttl > 0 ? userIdOf(data) : null;
