@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -72,6 +72,24 @@ describeStore('SqliteStore, awaited (synchronous twins hidden)', {
     };
   },
 });
+
+/** A SqlStore configured as SqliteStore is, over a connection the test holds. */
+function storeOver(connection: SqliteConnection): SqlStore {
+  class Store extends SqlStore {
+    constructor() {
+      super({
+        driver: sqliteDriver(connection, { lockTimeout: 2000 }),
+        shape: SESSIONKIT_TABLE,
+        table: parseTable('sessionkit_sessions', ''),
+        codec: jsonCodec(console, 'test'),
+        label: 'SQLite',
+        createTable: false,
+        missingTable: '',
+      });
+    }
+  }
+  return new Store();
+}
 
 describe('SqliteStore synchronous twins and locks', () => {
   const d = mkdtempSync(join(tmpdir(), 'sessionkit-sqlite-twins-'));
@@ -168,20 +186,7 @@ describe('SqliteStore synchronous twins and locks', () => {
         };
       },
     };
-    class Store extends SqlStore {
-      constructor() {
-        super({
-          driver: sqliteDriver(connection, { lockTimeout: 2000 }),
-          shape: SESSIONKIT_TABLE,
-          table: parseTable('sessionkit_sessions', ''),
-          codec: jsonCodec(console, 'test'),
-          label: 'SQLite',
-          createTable: false,
-          missingTable: '',
-        });
-      }
-    }
-    const store = new Store();
+    const store = storeOver(connection);
     const key = newSessionKey();
     const v = (await store.create(key, { n: 1 }, until()))!;
     locked = true;
@@ -284,6 +289,63 @@ describe('SqliteStore drivers', () => {
 });
 
 describe('SqliteStore clearExpired in batches', () => {
+  /** Adds `count` expired rows with one expiry and keys in order: a batch then writes few pages, as after a burst of one day's sessions. */
+  const fillInOrder = (file: string, count: number, now: number) => {
+    const db = new Database(file);
+    db.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+       INSERT INTO sessionkit_sessions (key_hash, data, expires_at, version) SELECT printf('expired%057d', i), '{"count":1}', ?, 1 FROM n`,
+    ).run(count, now - 1000);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+  };
+
+  it('checkpoints the write-ahead log between batches, never a log of 1000 pages inside one: the log stays under 3 MB while 100,000 rows go', async () => {
+    const d = scratchDir('sessionkit-sqlite-');
+    const file = join(d, 's.sqlite3');
+    const store = new SqliteStore({ path: file });
+    const now = Date.now();
+    fillInOrder(file, 100_000, now);
+    let largest = 0;
+    const sample = setInterval(() => {
+      largest = Math.max(largest, statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0);
+    }, 1);
+    try {
+      assert.equal(await store.clearExpired(now), 100_000);
+    } finally {
+      clearInterval(sample);
+    }
+    largest = Math.max(largest, statSync(`${file}-wal`).size);
+    // SQLite's automatic checkpoint lets the log grow to 1000 pages (4 MB) before copying it back;
+    // clearExpired's own aim at 256 pages (1 MB), overshooting at most twice as batches grow.
+    assert.ok(largest < 3 * 1024 * 1024, `the log grew to ${(largest / 1024).toFixed(0)} KiB`);
+    await store.close();
+    rmSync(d, { recursive: true, force: true });
+  });
+
+  it("turns the connection's automatic checkpoint off while it clears, and back to what it was after, also when clears overlap", async () => {
+    const d = scratchDir('sessionkit-sqlite-');
+    const file = join(d, 's.sqlite3');
+    await new SqliteStore({ path: file }).close();
+    const now = Date.now();
+    fillInOrder(file, 5_000, now);
+    const db = new Database(file);
+    db.pragma('wal_autocheckpoint = 500');
+    const store = storeOver(db as unknown as SqliteConnection);
+    const seen = new Set<number>();
+    const sample = setInterval(() => seen.add(Number(db.pragma('wal_autocheckpoint', { simple: true }))), 1);
+    try {
+      const [a, b] = await Promise.all([store.clearExpired(now), store.clearExpired(now)]);
+      assert.equal(a + b, 5_000);
+    } finally {
+      clearInterval(sample);
+    }
+    assert.ok(seen.has(0), `automatic checkpoint seen during the clear: ${[...seen].join(', ')}`);
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 500);
+    await store.close();
+    db.close();
+    rmSync(d, { recursive: true, force: true });
+  });
   it('clears 100,000 expired rows without holding the event loop for 50 ms at a time, and keeps the live ones', async (t) => {
     const d = scratchDir('sessionkit-sqlite-');
     const file = join(d, 's.sqlite3');

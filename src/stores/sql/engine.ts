@@ -77,6 +77,12 @@ export interface SqlDriver {
    * database at once, without the timed retries of `all` and `run`.
    */
   readonly sync?: SyncSqlDriver;
+  /**
+   * Work around clearExpired's batches, best effort (failures are ignored): `begin` before the
+   * first, `between` after each (synchronous; the engine yields before and after it), `end` after
+   * the last. SQLite checkpoints its write-ahead log in `between`, a batch's pages at a time.
+   */
+  readonly clearing?: { begin(): void; between(): void; end(): void };
 }
 
 /** A driver's synchronous side (see SqlDriver.sync). */
@@ -605,23 +611,40 @@ export class SqlStore implements SessionStore, UserIndexedStore {
 
   /**
    * Deletes expired rows in batches, yielding to the event loop between them, so that neither this
-   * process nor (on SQLite) another one waiting for the write lock is held up for more than one batch.
+   * process nor (on SQLite) another one waiting for the write lock is held up for more than one
+   * batch. The driver's work between batches (SQLite's checkpoints, see SqlDriver.clearing) is a
+   * step of its own, with the same pause before and after it.
    */
   async clearExpired(now = Date.now()): Promise<number> {
     const { dialect } = this.#driver;
+    const clearing = this.#driver.clearing;
+    const pause = (took: number) => (dialect.pauseBetweenBatches ? sleep(Math.min(Math.ceil(took), 50)) : yieldToEventLoop());
     const at = this.#expiry.write(now);
     let batch = dialect.clearBatch;
     let total = 0;
-    for (;;) {
-      const started = performance.now();
-      const removed = await this.#run('clearExpired', this.#sql.clearBatch, [at, batch]);
-      total += removed;
-      if (removed < batch) return total;
-      const took = performance.now() - started;
-      // Aim each batch at clearBatchMs: grow while batches are quick, shrink when one was slow.
-      batch = Math.max(100, Math.min(2 * dialect.clearBatch, Math.round(batch * Math.min(2, dialect.clearBatchMs / Math.max(took, 0.1)))));
-      if (dialect.pauseBetweenBatches) await sleep(Math.min(Math.ceil(took), 50));
-      else await yieldToEventLoop();
+    clearing?.begin();
+    try {
+      for (;;) {
+        const started = performance.now();
+        const removed = await this.#run('clearExpired', this.#sql.clearBatch, [at, batch]);
+        total += removed;
+        if (removed < batch) return total;
+        const took = performance.now() - started;
+        await pause(took);
+        let after = 0;
+        if (clearing) {
+          const before = performance.now();
+          clearing.between();
+          after = performance.now() - before;
+          await pause(after);
+        }
+        // Aim each batch, and the work after it (which grows with the pages it wrote), at
+        // clearBatchMs: grow while both are quick, shrink when one was slow.
+        const slowest = Math.max(took, after, 0.1);
+        batch = Math.max(100, Math.min(2 * dialect.clearBatch, Math.round(batch * Math.min(2, dialect.clearBatchMs / slowest))));
+      }
+    } finally {
+      clearing?.end();
     }
   }
 

@@ -139,6 +139,25 @@ export function isBusy(err: unknown): boolean {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** SQLite's own wal_autocheckpoint, in pages. */
+const DEFAULT_AUTOCHECKPOINT = 1000;
+
+/**
+ * Pages of write-ahead log clearExpired lets gather before it checkpoints (1 MiB of 4 KiB pages):
+ * copying them back and the two fsyncs take a few milliseconds on a disk, where the automatic
+ * checkpoint's 1000 pages took tens to hundreds; fewer would pay the fsyncs' latency more often.
+ */
+const CHECKPOINT_PAGES = 256;
+
+/** Runs best-effort maintenance: a failure (a closed connection, a busy checkpoint) is left to the next statement to report. */
+function quietly(fn: () => unknown): void {
+  try {
+    fn();
+  } catch {
+    // nothing to do: see above
+  }
+}
+
 export interface SqliteDriverOptions {
   /** How long a statement may wait for another connection's lock in all, in milliseconds. */
   lockTimeout: number;
@@ -174,6 +193,14 @@ export function sqliteDriver(db: SqliteConnection, options: SqliteDriverOptions)
       await sleep(Math.min(wait * (0.5 + Math.random()), Math.max(deadline - Date.now(), 0)));
     }
   }
+  // clearExpired checkpoints the log itself, between its batches, about CHECKPOINT_PAGES at a
+  // time (see `clearing`): SQLite's automatic checkpoint would copy a whole log's worth of pages
+  // (1000 by default) and fsync twice inside one batch, holding the event loop for tens to
+  // hundreds of milliseconds on a disk.
+  let clearing = 0;
+  let autocheckpoint = DEFAULT_AUTOCHECKPOINT;
+  let sinceCheckpoint = 0;
+  let checkpointEvery = 1;
   return {
     dialect: SQLITE,
     all: (sql, params) => retrying(() => statement(sql).all(...params) as Record<string, unknown>[]),
@@ -191,6 +218,32 @@ export function sqliteDriver(db: SqliteConnection, options: SqliteDriverOptions)
         : kind === 'busy-now'
           ? 'another connection held a lock that keeps readers out (one in locking_mode=EXCLUSIVE, or recovering the write-ahead log) for longer than SQLite waits by itself; find that connection'
           : `did not finish within ${options.lockTimeout} ms`,
+    clearing: {
+      begin() {
+        if (clearing++ > 0) return;
+        sinceCheckpoint = 0;
+        checkpointEvery = 1;
+        quietly(() => {
+          const [row] = statement('PRAGMA wal_autocheckpoint').all() as Record<string, unknown>[];
+          autocheckpoint = Number(row?.wal_autocheckpoint ?? DEFAULT_AUTOCHECKPOINT);
+          db.exec('PRAGMA wal_autocheckpoint = 0');
+        });
+      },
+      between() {
+        if (++sinceCheckpoint < checkpointEvery) return;
+        quietly(() => {
+          const [row] = statement('PRAGMA wal_checkpoint(PASSIVE)').all() as Record<string, unknown>[];
+          // The log's pages per batch so far: checkpoint again once about CHECKPOINT_PAGES more are in.
+          const perBatch = Math.max(1, Number(row?.log ?? 0) / sinceCheckpoint);
+          checkpointEvery = Math.max(1, Math.min(64, Math.floor(CHECKPOINT_PAGES / perBatch)));
+        });
+        sinceCheckpoint = 0;
+      },
+      end() {
+        if (--clearing > 0) return;
+        quietly(() => db.exec(`PRAGMA wal_autocheckpoint = ${autocheckpoint}`));
+      },
+    },
     sync: {
       prepare(sql): SyncStatement {
         const s = statement(sql);
