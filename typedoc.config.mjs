@@ -42,6 +42,9 @@ export default {
   excludeInternal: true,
   excludeExternals: true,
   treatWarningsAsErrors: true,
+  // No "Defined in" links to a git host: a checkout without a remote (a tarball, a fresh
+  // repository) would otherwise warn, and the warning is an error here.
+  disableSources: true,
   // Session's private alias for its keys (keyof Data & string): shown inline.
   intentionallyNotExported: ['Key', 'Listener'],
   validation: { notExported: true, invalidLink: true, notDocumented: false },
