@@ -6,6 +6,7 @@
  *   memory                   bytes per stored session, per live session, eviction, clearExpired stalls
  *   profile                  one server (--filter group/impl/store) under wrk with --cpu-prof: top self-time functions (--route, --no-cookie)
  *   micro                    the session work of one request without HTTP, µs of CPU (before/after figures)
+ *   redis-micro              RedisStore's client CPU per load and update against the raw client (--filter client/case)
  *   soak                     minutes of mixed traffic on the demo with the store killed every 30 s
  *
  *   --quick            a short check: 3 rounds of 1 s, nothing written to the docs
