@@ -47,26 +47,24 @@ export function sessionPlugin(fastify: FastifyInstance, options: SessionPluginOp
   fastify.decorateRequest(COMMITTED, false);
 
   fastify.addHook('onRequest', (request, reply, next) => {
-    const refuse = (err: unknown) => {
-      const answer = answerError(sessions.logger, err, true);
-      if (answer === null || answer.status === 500) return next(err as Error);
-      reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.text);
-    };
     let loaded: Session<any> | Promise<Session<any>>;
     try {
       loaded = loadForRequest(sessions, request.raw);
     } catch (err) {
-      return refuse(err);
+      return refuseLoad(sessions, reply, next, err);
     }
     if (!(loaded instanceof Promise)) {
       // no store I/O (no cookie, a cookie store, a synchronous store): no promise turn
       request.session = loaded;
       return next();
     }
-    loaded.then((session) => {
-      request.session = session;
-      next();
-    }, refuse);
+    loaded.then(
+      (session) => {
+        request.session = session;
+        next();
+      },
+      (err) => refuseLoad(sessions, reply, next, err),
+    );
   });
 
   fastify.addHook('onSend', (request, reply, payload, next) => {
@@ -106,6 +104,16 @@ const fastifyHeaders: ResponseHeaders<FastifyReply> = {
   setVary: (reply, value) => reply.header('Vary', value),
   appendSetCookie: (reply, value) => reply.header('Set-Cookie', withSetCookie(reply.getHeader('Set-Cookie'), value)),
 };
+
+/** A load that failed: a sessionkit 400 or 503 answered here, anything else (and a 500) to Fastify's error handling. */
+function refuseLoad(sessions: Sessions<any>, reply: FastifyReply, next: (err?: Error) => void, err: unknown): void {
+  const answer = answerError(sessions.logger, err, true);
+  if (answer === null || answer.status === 500) {
+    next(err as Error);
+    return;
+  }
+  reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.text);
+}
 
 /** A commit that failed answers 400 or 503 in place of the response (nothing has left yet). */
 function fail(
