@@ -3,6 +3,7 @@ import { fillRandom, toBase64url } from './crypto.js';
 import type { SessionData } from './codec.js';
 import { ConfigError, SessionDataError } from './errors.js';
 import type { RequestLike } from './cookie.js';
+import { digestKey } from './keys.js';
 
 /**
  * The reserved key under which a session keeps its account record (as Django keeps
@@ -10,6 +11,30 @@ import type { RequestLike } from './cookie.js';
  * remove it with everything else. Stores index sessions by its `user`.
  */
 export const META_KEY = '_session_meta';
+
+/**
+ * The reserved key that marks a replaced record (a tombstone): `login`/`cycleKey` leave the old
+ * key holding `{ _session_replaced: <public id of the new key> }` for REPLACED_FOR seconds, so a
+ * request still carrying it (a page's parallel requests during a login) is told apart from an
+ * unknown key and never overwrites the new cookie; `''` marks a record that a logout is ending.
+ */
+export const REPLACED_KEY = '_session_replaced';
+
+/** How long, in seconds, a replaced key is remembered (the tombstone's lifetime). */
+export const REPLACED_FOR = 10;
+
+/**
+ * Where a replaced key's tombstone is kept once the old record is deleted (Django's cycle_key
+ * deletes it): a key derived from the old one, well formed, never a live session's.
+ */
+export function tombstoneKey(key: string): string {
+  return digestKey(`replaced:${key}`).slice(0, 32);
+}
+
+/** Whether stored data is a tombstone (see REPLACED_KEY), not a session. */
+export function isTombstone(data: SessionData): boolean {
+  return Object.hasOwn(data, REPLACED_KEY);
+}
 
 /** The reserved key of the session's CSRF token (Django's, with CSRF_USE_SESSIONS); see csrf.ts. */
 export const CSRF_KEY = '_csrftoken';

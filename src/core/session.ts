@@ -71,6 +71,8 @@ export interface SessionEngine {
   now(): number;
   flush(state: SessionState): Promise<void>;
   cycleKey(state: SessionState): Promise<void>;
+  /** Writes now what this request changed (the commit's merge), or creates the session. */
+  save(state: SessionState): Promise<void>;
   /** Accounts and devices: the record `login` keeps (who, when, from where). */
   signIn(state: SessionState, userId: string): SessionMeta;
   /** After `login` saved the session under its new key (maxSessionsPerUser). */
@@ -101,6 +103,17 @@ export interface SessionState {
   lastSeenAt: number | null;
   /** A previous system's session this one was made from (`migrate`), until it is saved. */
   migrated: MigratedSession | null;
+  /**
+   * The stored session this request loaded is gone for it: `revoked` (flushed, revoked or expired
+   * elsewhere) or `replaced` (its key was replaced by `login`/`cycleKey` moments ago). The session
+   * is empty, every later change is refused, and the commit writes nothing; a replaced key's
+   * response carries no session cookie at all, so it never overwrites the new one.
+   */
+  lost: 'revoked' | 'replaced' | null;
+  /** The key was made by a write before the commit (`save`, `cycleKey`): the commit sends its cookie. */
+  cookieDue: boolean;
+  /** For a replaced key: the public id of the session that replaced it (a logout ends that one too). */
+  replacedBy: string | null;
 }
 
 /** A request's state before anything is loaded. */
@@ -118,6 +131,9 @@ export function initialState(hadCookie: boolean): SessionState {
     request: undefined,
     lastSeenAt: null,
     migrated: null,
+    lost: null,
+    cookieDue: false,
+    replacedBy: null,
   };
 }
 
@@ -165,6 +181,19 @@ export function reset(s: SessionState): void {
   s.version = 0;
   s.unresolvedCookie = false;
   s.modified = true;
+}
+
+/** The loaded session is gone for this request (see `SessionState.lost`): empty, no key, nothing to save. */
+export function lost(s: SessionState, why: 'revoked' | 'replaced'): void {
+  s.data = emptyData();
+  s.ops = null;
+  s.snapshots = null;
+  s.key = null;
+  s.version = 0;
+  s.modified = false;
+  s.unresolvedCookie = false;
+  s.cookieDue = false;
+  s.lost = why;
 }
 
 /** To be saved at commit whatever else happened (a new key, a new expiry). */
@@ -412,7 +441,13 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
    */
   async login(userId: string): Promise<void> {
     const id = checkUserId(userId);
-    const data = this.#touch();
+    let data = this.#touch();
+    const current = userIdOf(data);
+    if (current !== null && current !== id) {
+      // Django's login() flushes a session bound to another user: nothing of theirs is kept.
+      this.clear();
+      data = this.#s.data;
+    }
     const meta = this.#engine.signIn(this.#s, id);
     data[META_KEY] = meta;
     this.#write({ kind: 'set', key: META_KEY, value: meta });
@@ -422,6 +457,18 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
     }
     await this.#engine.cycleKey(this.#s);
     await this.#engine.signedIn(this.#s, id);
+  }
+
+  /**
+   * Writes now what this request changed, merged with what parallel requests wrote meanwhile (the
+   * commit's merge), and reads the stored record back: after `await session.save()`, `get`
+   * answers what the store holds, so a limit on a counter is exact under parallel requests
+   * (`modify` then `save` then `get`). A session without a key is created (the response then
+   * carries its cookie) [save].
+   */
+  async save(): Promise<void> {
+    this.#touch();
+    await this.#engine.save(this.#s);
   }
 
   /** The user this session is signed in as (`login`), or null. */

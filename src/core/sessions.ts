@@ -3,9 +3,13 @@ import {
   byLastSeen,
   capExpiry,
   clientOf,
+  isTombstone,
   META_KEY,
+  REPLACED_FOR,
+  REPLACED_KEY,
   metaOf,
   type SessionMeta,
+  tombstoneKey,
   toUserSession,
   userIdOf,
   type UserSession,
@@ -24,6 +28,7 @@ import {
   dirty,
   initialState,
   loaded,
+  lost,
   migrated,
   rebased,
   reset,
@@ -43,6 +48,12 @@ const MAX_TOUCHES_KEPT = 10_000;
 const MAX_CREATE_ATTEMPTS = 100;
 /** The longest pause, in milliseconds, between two attempts of a conflicting commit (backoff with full jitter). */
 const MAX_BACKOFF_MS = 20;
+/**
+ * The longest a commit waits, in milliseconds, for the commits of the same key queued before it in
+ * this process; then it gives up with StoreUnavailableError before writing anything, so a request
+ * waits at most the store's own timeout plus this, whatever queue it joined.
+ */
+const MAX_QUEUE_WAIT_MS = 1000;
 
 /** The options of `commit` and `commitResponse`. */
 export interface CommitOptions {
@@ -270,16 +281,32 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       let found: StoredSession | null;
       try {
         found = loadSync(value, this.now());
+        found ??= loadSync(tombstoneKey(value), this.now());
       } catch (err) {
         rethrowUnavailable(err);
       }
       return this.#found(state, value, found);
     }
-    return store.load(value, this.now()).then((found) => this.#found(state, value, found), rethrowUnavailable);
+    return store
+      .load(value, this.now())
+      .then((found) => found ?? store.load(tombstoneKey(value), this.now()))
+      .then((found) => this.#found(state, value, found), rethrowUnavailable);
+  }
+
+  /** Why the record under `key` is gone: replaced by login/cycleKey moments ago (its tombstone says so), or ended. */
+  async #whyGone(key: string): Promise<'revoked' | 'replaced'> {
+    const tomb = await this.#server!.load(tombstoneKey(key), this.now()).catch(rethrowUnavailable);
+    const successor = tomb?.data[REPLACED_KEY];
+    return typeof successor === 'string' && successor !== '' ? 'replaced' : 'revoked';
   }
 
   #found(state: SessionState, key: string, found: StoredSession | null): Session<Data> {
-    if (found) {
+    if (found && isTombstone(found.data)) {
+      const successor = found.data[REPLACED_KEY];
+      lost(state, successor === '' ? 'revoked' : 'replaced');
+      if (typeof successor === 'string' && successor !== '') state.replacedBy = successor;
+    }
+    else if (found) {
       loaded(state, key, this.#ownData(found), found.version);
       state.lastSeenAt = found.lastSeenAt ?? null;
     } else unresolved(state);
@@ -322,11 +349,17 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const status = options?.status ?? 200;
     const s = stateOf(session);
     detectNestedChanges(s);
+    if (s.lost !== null) return this.#lostResponse(s);
     if (s.hadCookie && session.isEmpty) {
       return new Committed(deletionCookie(this.#o.cookie), true, () => cookieParts(this.#o.cookie, '', 0, 0));
     }
     const vary = s.accessed;
     if (!(s.modified || this.#o.saveEveryRequest) || session.isEmpty || status >= 500) {
+      if (s.cookieDue && status < 500 && !session.isEmpty) {
+        // written before the commit (save, cycleKey): the new key still has to reach the browser
+        s.cookieDue = false;
+        return this.#committed(s, true);
+      }
       const result = vary ? VARY_ONLY : NOTHING;
       return status < 500 && this.#touchDue(s) ? this.#touchSession(s).then(() => result) : result;
     }
@@ -348,7 +381,20 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     });
   }
 
+  /**
+   * A request whose session is gone for it (`SessionState.lost`): its changes are refused, nothing
+   * is written, and a replaced key's response carries no session cookie at all.
+   */
+  #lostResponse(s: SessionState): CommitResponse {
+    if (s.modified) throw new SessionInterruptedError();
+    if (s.lost === 'revoked' && s.hadCookie) {
+      return new Committed(deletionCookie(this.#o.cookie), true, () => cookieParts(this.#o.cookie, '', 0, 0));
+    }
+    return s.accessed ? VARY_ONLY : NOTHING;
+  }
+
   #committed(s: SessionState, vary: boolean, expireCookies?: readonly string[]): CommitResponse {
+    s.cookieDue = false;
     const now = this.now();
     const maxAge = cookieMaxAge(s.data[EXPIRY_KEY], this.maxAge, this.expireAtBrowserClose, now);
     const key = s.key!;
@@ -377,7 +423,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       saved(s, s.key, result.version);
       return true;
     }
-    if (result.status === 'missing') throw new SessionInterruptedError();
+    if (result.status === 'missing') throw interrupted(s, 'revoked');
     return false;
   }
 
@@ -396,7 +442,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       run = this.#update(s, key, now, flight);
     } else {
       const f = flight;
-      run = f.tail.then(() => {
+      run = waitTurn(f.tail).then(() => {
         // The commit before this one wrote the record: start from what it wrote, without a failed write and a reload.
         if (f.last !== null && f.last.version !== s.version) rebased(s, ownData(JSON.parse(f.last.json)), f.last.version);
         return this.#update(s, key, this.now(), f);
@@ -423,12 +469,13 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
         flight.last = { json, version: result.version };
         return saved(s, key, result.version);
       }
-      if (result.status === 'missing') throw new SessionInterruptedError();
+      if (result.status === 'missing') throw interrupted(s, await this.#whyGone(key));
       // Someone else wrote first: take their record and put this request's own changes on top.
       // Past the first retry, wait a random while, so that processes writing together spread out.
       if (attempt > 0) await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
       const fresh = await store.load(key, now).catch(rethrowUnavailable);
-      if (!fresh) throw new SessionInterruptedError();
+      if (!fresh) throw interrupted(s, await this.#whyGone(key));
+      if (isTombstone(fresh.data)) throw interrupted(s, fresh.data[REPLACED_KEY] === '' ? 'revoked' : 'replaced');
       rebased(s, this.#ownData(fresh), fresh.version);
     }
     this.logger.error('gave up a commit after conflicting writes', { attempts: MAX_COMMIT_ATTEMPTS });
@@ -480,18 +527,137 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
 
   async flush(s: SessionState): Promise<void> {
     const old = s.key;
+    const version = s.version;
+    const replaced = s.lost === 'replaced';
     reset(s);
-    if (old !== null && this.#server) await this.#server.delete(old).catch(rethrowUnavailable);
+    if (!this.#server) return;
+    if (replaced) {
+      // A logout sent with a key that login replaced moments ago: it ends the new session too.
+      s.lost = 'replaced';
+      s.modified = false;
+      const store = this.#server;
+      if (s.replacedBy !== null && store.revoke) await store.revoke(s.replacedBy).catch(rethrowUnavailable);
+      return;
+    }
+    if (old !== null) await this.#end(old, version);
+  }
+
+  /**
+   * Ends the stored session under `key` (logout), conditionally on the version the request knew:
+   * the record is first marked as ending, so a `login`/`cycleKey` racing it (whose replacement of
+   * the record is conditional too) either sees the logout and gives up, or has already replaced
+   * it, and then the new session it made is ended as well. Then the record is deleted.
+   */
+  async #end(key: string, version: number): Promise<void> {
+    const store = this.#server!;
+    let expected = version;
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      const now = this.now();
+      const result = await store
+        .update(key, { [REPLACED_KEY]: '' }, now + REPLACED_FOR * 1000, expected, now)
+        .catch(rethrowUnavailable);
+      if (result.status === 'ok') break;
+      const fresh = await store.load(key, now).catch(rethrowUnavailable);
+      if (result.status === 'missing' || fresh === null) {
+        // Gone already, or replaced by a login that finished meanwhile: end the session that replaced it.
+        const tomb = await store.load(tombstoneKey(key), now).catch(rethrowUnavailable);
+        const successor = tomb?.data[REPLACED_KEY];
+        if (typeof successor === 'string' && successor !== '' && store.revoke) await store.revoke(successor).catch(rethrowUnavailable);
+        return;
+      }
+      const successor = fresh.data[REPLACED_KEY];
+      if (typeof successor === 'string' && successor !== '' && store.revoke) await store.revoke(successor).catch(rethrowUnavailable);
+      expected = fresh.version;
+    }
+    await store.delete(key).catch(rethrowUnavailable);
   }
 
   async cycleKey(s: SessionState): Promise<void> {
+    if (s.lost !== null) throw new SessionInterruptedError();
     dirty(s);
     if (this.#client) return; // the cookie is re-signed at commit; old cookies cannot be revoked
     detectNestedChanges(s);
     const old = s.key;
+    if (old === null) {
+      await this.#create(s, this.now());
+      s.cookieDue = true;
+      return;
+    }
+    await this.#rotate(s, old);
+  }
+
+  /**
+   * `cycleKey` of a stored session, conditional on the record as this request loaded it: the data
+   * is written under a new key, then the old record is replaced by a tombstone naming the new one,
+   * only if it still holds the version this request knows (a conflict merges and retries as a
+   * commit does). A logout or revoke that came first makes the replacement fail: the new record is
+   * deleted and SessionInterruptedError thrown, so nothing is brought back. One that comes after
+   * finds the tombstone, or (revokeUserSessions) the new record under the same user.
+   */
+  async #rotate(s: SessionState, old: string): Promise<void> {
+    const store = this.#server!;
+    const previous = { version: s.version, ops: s.ops };
     await this.#create(s, this.now());
-    dirty(s); // the new key still has to reach the browser
-    if (old !== null) await this.#server!.delete(old).catch(rethrowUnavailable);
+    const key = s.key!;
+    let written = s.version;
+    s.key = old;
+    s.version = previous.version;
+    s.ops = previous.ops;
+    const giveUp = async (why: 'revoked' | 'replaced'): Promise<never> => {
+      await store.delete(key).catch(rethrowUnavailable);
+      throw interrupted(s, why);
+    };
+    try {
+      for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+        const now = this.now();
+        const result = await store
+          .update(old, { [REPLACED_KEY]: digestKey(key) }, now + REPLACED_FOR * 1000, s.version, now)
+          .catch(rethrowUnavailable);
+        if (result.status === 'ok') {
+          saved(s, key, written);
+          s.cookieDue = true;
+          // The old record already says it was replaced (and expires with its tombstone); moving the
+          // tombstone aside and deleting the record is tidying that may fail without harm.
+          const tomb = { [REPLACED_KEY]: digestKey(key) };
+          await store.create(tombstoneKey(old), tomb, now + REPLACED_FOR * 1000, now).catch(noop);
+          await store.delete(old).catch(noop);
+          return;
+        }
+        if (result.status === 'missing') return await giveUp('revoked');
+        const fresh = await store.load(old, now).catch(rethrowUnavailable);
+        if (fresh === null) return await giveUp('revoked');
+        if (isTombstone(fresh.data)) return await giveUp(fresh.data[REPLACED_KEY] === '' ? 'revoked' : 'replaced');
+        // A parallel commit changed the old record: carry its change over to the new one.
+        rebased(s, this.#ownData(fresh), fresh.version);
+        const json = this.#checkSize(s.data);
+        const moved = await store.update(key, s.data, this.#expiry(s.data, now), written, now, json).catch(rethrowUnavailable);
+        if (moved.status !== 'ok') return await giveUp('revoked');
+        written = moved.version;
+      }
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) await store.delete(key).catch(noop); // best effort: the old record is intact
+      throw err;
+    }
+    return giveUp('revoked');
+  }
+
+  async save(s: SessionState): Promise<void> {
+    if (s.lost !== null) throw new SessionInterruptedError();
+    detectNestedChanges(s);
+    if (this.#client) return; // the cookie store writes the cookie at commit
+    if (s.key === null) {
+      if (s.migrated !== null || !s.modified) return;
+      await this.#create(s, this.now());
+      s.cookieDue = true;
+      return;
+    }
+    if (!s.modified) {
+      const fresh = await this.#server!.load(s.key, this.now()).catch(rethrowUnavailable);
+      if (fresh === null || isTombstone(fresh.data)) throw interrupted(s, fresh === null ? 'revoked' : 'replaced');
+      loaded(s, s.key, this.#ownData(fresh), fresh.version);
+      return;
+    }
+    await this.#save(s);
   }
 
   // Accounts and devices (core/accounts.ts).
@@ -555,7 +721,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     if (typeof userId !== 'string' || userId === '') return [];
     const found = await store.listByUser(userId, this.now()).catch(rethrowUnavailable);
     return found
-      .filter((f) => metaOf(f.data)?.user === userId)
+      .filter((f) => metaOf(f.data)?.user === userId && !isTombstone(f.data))
       .map((f) => toUserSession(f, userId))
       .sort(byLastSeen);
   }
@@ -630,6 +796,29 @@ function syncTwin<K extends 'loadSync' | 'updateSync'>(store: SessionStore, name
 function ownerOf(object: object, name: string): object | null {
   for (let o: object | null = object; o !== null; o = Object.getPrototypeOf(o)) if (Object.hasOwn(o, name)) return o;
   return null;
+}
+
+/** Marks the session lost for this request and gives the error to throw. */
+function interrupted(s: SessionState, why: 'revoked' | 'replaced'): SessionInterruptedError {
+  lost(s, why);
+  return new SessionInterruptedError();
+}
+
+/** Waits for the commits queued before this one, at most MAX_QUEUE_WAIT_MS; then nothing is written. */
+function waitTurn(tail: Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new StoreUnavailableError(
+          `the session store did not finish the commits queued before this one within ${MAX_QUEUE_WAIT_MS} ms; nothing of this request was written`,
+        ),
+      );
+    }, MAX_QUEUE_WAIT_MS);
+    tail.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function rethrowUnavailable(err: unknown): never {
