@@ -24,11 +24,12 @@ export const REPLACED_KEY = '_session_replaced';
 export const REPLACED_FOR = 10;
 
 /**
- * Where a replaced key's tombstone is kept once the old record is deleted (Django's cycle_key
- * deletes it): a key derived from the old one, well formed, never a live session's.
+ * Where the tombstone of a replaced session is kept, so that it outlives the old record (Django's
+ * cycle_key deletes that): a key derived from the old session's public id, so that a request with
+ * the old key and a revoke by id both find it; well formed, never a live session's.
  */
-export function tombstoneKey(key: string): string {
-  return digestKey(`replaced:${key}`).slice(0, 32);
+export function tombstoneKey(id: string): string {
+  return digestKey(`replaced:${id}`).slice(0, 32);
 }
 
 /** Whether stored data is a tombstone (see REPLACED_KEY), not a session. */

@@ -281,7 +281,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       let found: StoredSession | null;
       try {
         found = loadSync(value, this.now());
-        found ??= loadSync(tombstoneKey(value), this.now());
+        found ??= loadSync(tombstoneKey(digestKey(value)), this.now());
       } catch (err) {
         rethrowUnavailable(err);
       }
@@ -289,15 +289,13 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     }
     return store
       .load(value, this.now())
-      .then((found) => found ?? store.load(tombstoneKey(value), this.now()))
+      .then((found) => found ?? store.load(tombstoneKey(digestKey(value)), this.now()))
       .then((found) => this.#found(state, value, found), rethrowUnavailable);
   }
 
   /** Why the record under `key` is gone: replaced by login/cycleKey moments ago (its tombstone says so), or ended. */
   async #whyGone(key: string): Promise<'revoked' | 'replaced'> {
-    const tomb = await this.#server!.load(tombstoneKey(key), this.now()).catch(rethrowUnavailable);
-    const successor = tomb?.data[REPLACED_KEY];
-    return typeof successor === 'string' && successor !== '' ? 'replaced' : 'revoked';
+    return (await this.#successorOf(digestKey(key), this.now())) === null ? 'revoked' : 'replaced';
   }
 
   #found(state: SessionState, key: string, found: StoredSession | null): Session<Data> {
@@ -305,8 +303,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       const successor = found.data[REPLACED_KEY];
       lost(state, successor === '' ? 'revoked' : 'replaced');
       if (typeof successor === 'string' && successor !== '') state.replacedBy = successor;
-    }
-    else if (found) {
+    } else if (found) {
       loaded(state, key, this.#ownData(found), found.version);
       state.lastSeenAt = found.lastSeenAt ?? null;
     } else unresolved(state);
@@ -553,16 +550,13 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     let expected = version;
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
       const now = this.now();
-      const result = await store
-        .update(key, { [REPLACED_KEY]: '' }, now + REPLACED_FOR * 1000, expected, now)
-        .catch(rethrowUnavailable);
+      const result = await store.update(key, { [REPLACED_KEY]: '' }, now + REPLACED_FOR * 1000, expected, now).catch(rethrowUnavailable);
       if (result.status === 'ok') break;
       const fresh = await store.load(key, now).catch(rethrowUnavailable);
       if (result.status === 'missing' || fresh === null) {
         // Gone already, or replaced by a login that finished meanwhile: end the session that replaced it.
-        const tomb = await store.load(tombstoneKey(key), now).catch(rethrowUnavailable);
-        const successor = tomb?.data[REPLACED_KEY];
-        if (typeof successor === 'string' && successor !== '' && store.revoke) await store.revoke(successor).catch(rethrowUnavailable);
+        const successor = await this.#successorOf(digestKey(key), now);
+        if (successor !== null && store.revoke) await store.revoke(successor).catch(rethrowUnavailable);
         return;
       }
       const successor = fresh.data[REPLACED_KEY];
@@ -603,23 +597,24 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     s.key = old;
     s.version = previous.version;
     s.ops = previous.ops;
+    const tomb = { [REPLACED_KEY]: digestKey(key) };
+    const tombKey = tombstoneKey(digestKey(old));
     const giveUp = async (why: 'revoked' | 'replaced'): Promise<never> => {
       await store.delete(key).catch(rethrowUnavailable);
       throw interrupted(s, why);
     };
     try {
+      // The tombstone first: from here on, a revoke or logout of the old session finds the new one.
+      let now = this.now();
+      const tombWritten = await store.create(tombKey, tomb, now + REPLACED_FOR * 1000, now).catch(rethrowUnavailable);
       for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-        const now = this.now();
-        const result = await store
-          .update(old, { [REPLACED_KEY]: digestKey(key) }, now + REPLACED_FOR * 1000, s.version, now)
-          .catch(rethrowUnavailable);
+        now = this.now();
+        const result = await store.update(old, tomb, now + REPLACED_FOR * 1000, s.version, now).catch(rethrowUnavailable);
         if (result.status === 'ok') {
           saved(s, key, written);
           s.cookieDue = true;
-          // The old record already says it was replaced (and expires with its tombstone); moving the
-          // tombstone aside and deleting the record is tidying that may fail without harm.
-          const tomb = { [REPLACED_KEY]: digestKey(key) };
-          await store.create(tombstoneKey(old), tomb, now + REPLACED_FOR * 1000, now).catch(noop);
+          // Tidying that may fail without harm: the old record already says it was replaced.
+          if (tombWritten === null) await this.#pointTombstone(tombKey, tomb, now).catch(noop);
           await store.delete(old).catch(noop);
           return;
         }
@@ -639,6 +634,22 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       throw err;
     }
     return giveUp('revoked');
+  }
+
+  /** Two rotations of one key raced and the other one wrote the tombstone first: this one won, so it names this one's key. */
+  async #pointTombstone(tombKey: string, tomb: SessionData, now: number): Promise<void> {
+    const store = this.#server!;
+    const found = await store.load(tombKey, now);
+    if (found !== null && found.data[REPLACED_KEY] !== tomb[REPLACED_KEY]) {
+      await store.update(tombKey, tomb, now + REPLACED_FOR * 1000, found.version, now);
+    }
+  }
+
+  /** The public id of the session that replaced the session `id` moments ago, if any. */
+  async #successorOf(id: string, now: number): Promise<string | null> {
+    const tomb = await this.#server!.load(tombstoneKey(id), now).catch(rethrowUnavailable);
+    const successor = tomb?.data[REPLACED_KEY];
+    return typeof successor === 'string' && successor !== '' ? successor : null;
   }
 
   async save(s: SessionState): Promise<void> {
@@ -729,7 +740,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   async revokeSession(id: string): Promise<boolean> {
     const store = this.#indexed('revokeSession');
     if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) return false;
-    return store.revoke(id).catch(rethrowUnavailable);
+    const existed = await store.revoke(id).catch(rethrowUnavailable);
+    // A session replaced by login/cycleKey moments ago lives on under its new key: end that one too.
+    const successor = await this.#successorOf(id, this.now());
+    if (successor !== null && (await this.revokeSession(successor))) return true;
+    return existed;
   }
 
   async revokeUserSessions(userId: string, options: { except?: Session<Data> | string | null } = {}): Promise<number> {
