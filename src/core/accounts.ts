@@ -20,6 +20,9 @@ export const META_KEY = '_session_meta';
  */
 export const REPLACED_KEY = '_session_replaced';
 
+/** In a tombstone, on a store that keeps keys in clear (DjangoStore): the key that replaced it, so a logout can end it. */
+export const SUCCESSOR_KEY = '_session_successor';
+
 /** How long, in seconds, a replaced key is remembered (the tombstone's lifetime). */
 export const REPLACED_FOR = 10;
 

@@ -158,6 +158,7 @@ export function unresolved(s: SessionState): void {
 
 /** Written to the store (or sealed) under `key` at `version`: nothing left to save. */
 export function saved(s: SessionState, key: string, version: number): void {
+  s.lastSeenAt = null; // just written: nothing to touch
   s.key = key;
   s.version = version;
   s.ops = null;

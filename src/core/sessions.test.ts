@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { createSessions, createStore, ConfigError, MemoryStore, SessionDataError, SqliteStore } from '../index.js';
+import { createSessions, createStore, ConfigError, MemoryStore, SessionDataError, SqliteStore, StoreUnavailableError } from '../index.js';
 import { isWellFormedKey, newSessionKey } from './keys.js';
 
 describe('createSessions options', () => {
@@ -284,5 +284,45 @@ describe('setExpiry takes only what a cookie can carry, and nothing is written b
     t.set('y', 2);
     assert.match((await sessions.commit(t))!, /Max-Age=\d+; Path=\/; Expires=\w{3}, \d\d \w{3} \d{4}/);
     assert.ok((await store.load(key))!.expiresAt <= Date.UTC(9999, 11, 31, 23, 59, 59));
+  });
+});
+
+describe('a commit waits for the commits queued before it at most one second', () => {
+  it('gives up with StoreUnavailableError and writes nothing, even once the queue moves again', async () => {
+    const store = new MemoryStore();
+    // The store's update hangs, once asked to, until released (a store that stopped answering).
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const update = store.update.bind(store);
+    let hang = false;
+    store.update = async (...args: Parameters<MemoryStore['update']>) => {
+      if (hang) {
+        hang = false;
+        await held;
+      }
+      return update(...args);
+    };
+    const sessions = createSessions({ store });
+    const first = await sessions.load();
+    first.set('n', 0);
+    const cookie = (await sessions.commit(first))!.split(';')[0]!;
+    hang = true;
+    const a = await sessions.load(cookie);
+    a.set('a', 1);
+    const b = await sessions.load(cookie);
+    b.set('b', 1);
+    const committing = sessions.commit(a);
+    const started = Date.now();
+    await assert.rejects(sessions.commit(b), StoreUnavailableError);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 900 && waited < 3000, `waited ${waited} ms`);
+    release();
+    await committing;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const after = await sessions.load(cookie);
+    assert.equal(after.get('a'), 1);
+    assert.equal(after.get('b'), undefined, 'a commit answered 503 is never applied later');
   });
 });

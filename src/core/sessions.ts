@@ -3,12 +3,13 @@ import {
   byLastSeen,
   capExpiry,
   clientOf,
+  metaOf,
   isTombstone,
   META_KEY,
   REPLACED_FOR,
   REPLACED_KEY,
-  metaOf,
   type SessionMeta,
+  SUCCESSOR_KEY,
   tombstoneKey,
   toUserSession,
   userIdOf,
@@ -223,6 +224,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   readonly #updateSync: SessionStore['updateSync'];
   /** Commits in progress per session key: commits of one key in this process run one after another. */
   readonly #inFlight = new Map<string, InFlight>();
+  /** The store keeps session keys in clear (DjangoStore, as Django does): a tombstone may name the new key. */
+  readonly #keysInClear: boolean;
 
   static {
     loadNow = (sessions, req) => (#load in sessions ? sessions.#load(req) : sessions.load(req));
@@ -240,6 +243,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     this.expireAtBrowserClose = o.expireAtBrowserClose;
     this.cookieName = o.cookie.name;
     this.#noTouch = Boolean((store as { noUserIndex?: string }).noUserIndex);
+    this.#keysInClear = (store as { keysInClear?: boolean }).keysInClear === true;
     this.logger = o.logger;
   }
 
@@ -302,7 +306,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     if (found && isTombstone(found.data)) {
       const successor = found.data[REPLACED_KEY];
       lost(state, successor === '' ? 'revoked' : 'replaced');
-      if (typeof successor === 'string' && successor !== '') state.replacedBy = successor;
+      state.replacedBy = digestKey(key);
     } else if (found) {
       loaded(state, key, this.#ownData(found), found.version);
       state.lastSeenAt = found.lastSeenAt ?? null;
@@ -533,7 +537,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       s.lost = 'replaced';
       s.modified = false;
       const store = this.#server;
-      if (s.replacedBy !== null && store.revoke) await store.revoke(s.replacedBy).catch(rethrowUnavailable);
+      if (s.replacedBy !== null) await this.#endReplacement(s.replacedBy, this.now());
       return;
     }
     if (old !== null) await this.#end(old, version);
@@ -555,12 +559,10 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       const fresh = await store.load(key, now).catch(rethrowUnavailable);
       if (result.status === 'missing' || fresh === null) {
         // Gone already, or replaced by a login that finished meanwhile: end the session that replaced it.
-        const successor = await this.#successorOf(digestKey(key), now);
-        if (successor !== null && store.revoke) await store.revoke(successor).catch(rethrowUnavailable);
+        await this.#endReplacement(digestKey(key), now);
         return;
       }
-      const successor = fresh.data[REPLACED_KEY];
-      if (typeof successor === 'string' && successor !== '' && store.revoke) await store.revoke(successor).catch(rethrowUnavailable);
+      if (isTombstone(fresh.data)) await this.#endReplacement(digestKey(key), now);
       expected = fresh.version;
     }
     await store.delete(key).catch(rethrowUnavailable);
@@ -597,7 +599,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     s.key = old;
     s.version = previous.version;
     s.ops = previous.ops;
-    const tomb = { [REPLACED_KEY]: digestKey(key) };
+    const tomb: SessionData = { [REPLACED_KEY]: digestKey(key) };
+    if (this.#keysInClear) tomb[SUCCESSOR_KEY] = key; // the store holds that key in clear anyway
     const tombKey = tombstoneKey(digestKey(old));
     const giveUp = async (why: 'revoked' | 'replaced'): Promise<never> => {
       await store.delete(key).catch(rethrowUnavailable);
@@ -618,9 +621,9 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
           await store.delete(old).catch(noop);
           return;
         }
-        if (result.status === 'missing') return await giveUp('revoked');
+        if (result.status === 'missing') return await giveUp(await this.#whyGone(old));
         const fresh = await store.load(old, now).catch(rethrowUnavailable);
-        if (fresh === null) return await giveUp('revoked');
+        if (fresh === null) return await giveUp(await this.#whyGone(old));
         if (isTombstone(fresh.data)) return await giveUp(fresh.data[REPLACED_KEY] === '' ? 'revoked' : 'replaced');
         // A parallel commit changed the old record: carry its change over to the new one.
         rebased(s, this.#ownData(fresh), fresh.version);
@@ -646,6 +649,19 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   }
 
   /** The public id of the session that replaced the session `id` moments ago, if any. */
+  /**
+   * Ends the session that replaced the session `id` moments ago, if any: by its key where the
+   * store keeps keys in clear anyway (DjangoStore), else by its public id.
+   */
+  async #endReplacement(id: string, now: number): Promise<void> {
+    const store = this.#server!;
+    const tomb = await store.load(tombstoneKey(id), now).catch(rethrowUnavailable);
+    const key = tomb?.data[SUCCESSOR_KEY];
+    if (typeof key === 'string' && isWellFormedKey(key)) return store.delete(key).catch(rethrowUnavailable);
+    const successor = tomb?.data[REPLACED_KEY];
+    if (typeof successor === 'string' && successor !== '' && store.revoke) await store.revoke(successor).catch(rethrowUnavailable);
+  }
+
   async #successorOf(id: string, now: number): Promise<string | null> {
     const tomb = await this.#server!.load(tombstoneKey(id), now).catch(rethrowUnavailable);
     const successor = tomb?.data[REPLACED_KEY];

@@ -156,6 +156,9 @@ function configure(options: DjangoStoreOptions): SqlStoreConfig {
  * Django's `_session_expiry` stays in the data, so `setExpiry` on either side holds on the other.
  */
 export class DjangoStore extends SqlStore {
+  /** Django's table keeps session keys in clear (Django reads them so): sessionkit's digest at rest does not apply. */
+  readonly keysInClear = true;
+
   constructor(options: DjangoStoreOptions) {
     super(configure(options));
   }

@@ -12,6 +12,7 @@ import type { RequestLike } from '../core/cookie.js';
 import type { Session } from '../core/session.js';
 import { isClientSide, type AnyStore, type SessionData, type SessionStore, type UpdateResult } from '../core/store.js';
 import { META_KEY } from '../core/accounts.js';
+import { describeGuarantees } from './guarantees.js';
 
 /** What a store's test file gives the conformance suite. */
 export interface StoreUnderTest {
@@ -97,6 +98,17 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
 
     const serverSide = () => !isClientSide(t.store);
     const server = () => t.store as SessionStore;
+
+    describeGuarantees({
+      store: server,
+      peer: () => (t.peer ?? t.store) as SessionStore,
+      make: (extra, store) => make(extra, store),
+      advance: (ms) => {
+        clock += ms;
+      },
+      noUserIndex: () => options.noUserIndex === true || Boolean((t.store as { noUserIndex?: string }).noUserIndex),
+      serverSide,
+    });
 
     it('a new session is neither modified nor accessed, and empty', async () => {
       const s = await sessions.load();
