@@ -12,8 +12,10 @@ export interface CachedStoreOptions {
   cache: SessionStore;
   /** The durable store that holds the truth (SqliteStore, PostgresStore): every write goes here first. */
   store: SessionStore;
-  /** Where cache failures are reported. @default console */
+  /** Where cache failures are reported (at most one line a second). @default console */
   logger?: Logger;
+  /** The clock that times the retries of a failed cache, in milliseconds (tests inject one). @default Date.now */
+  clock?: () => number;
 }
 
 /**
@@ -27,8 +29,9 @@ interface Entry {
 }
 
 /**
- * What the cache holds for a session a logout deleted, until the session would have expired:
- * a load reads it as no session (without asking the durable store), and no refill overwrites it.
+ * What the cache holds for a session a logout deleted, until the session would have expired: a
+ * load reads it as no session, and no refill overwrites it. Only a hint: the durable store, asked
+ * at every hit, is what says a session exists.
  */
 const TOMBSTONE: SessionData = { deleted: true };
 const DELETED = Symbol('deleted');
@@ -44,21 +47,137 @@ function entryOf(data: SessionData): Entry | typeof DELETED | null {
 /** Keys whose cache entry may be stale because the cache refused a write (bounded). */
 const MAX_SUSPECTS = 10_000;
 const MAX_CACHE_ATTEMPTS = 5;
+/** How long a failed cache is left alone before one probe asks it again, and the least time between two log lines. */
+export const CACHE_RETRY_MS = 1000;
+/** The key the probe reads: not a session key (those are 32 characters of [a-z0-9]), so never a session. */
+const PROBE_KEY = 'sessionkit-cache-probe';
+
+/** Thrown (internally, never out of CachedStore) instead of asking a cache the breaker keeps off. */
+const SKIPPED = new StoreUnavailableError('the session cache failed a moment ago and is left alone for a second');
+
+/**
+ * The circuit breaker in front of the cache. Closed, every call goes to the cache; the first call
+ * that fails (or times out) opens it, which also releases at once every call still waiting on the
+ * cache. Open, no call goes to the cache: once `CACHE_RETRY_MS` passed, the next call starts one
+ * probe in the background (the caller does not wait for it) and is itself served without the
+ * cache; the probe's success closes the breaker, its failure keeps it open for another interval.
+ * Failures are logged at most once per `CACHE_RETRY_MS`, with how many were held back.
+ */
+class Breaker {
+  #openedAt: number | null = null;
+  #probing = false;
+  #lastLogAt = Number.NEGATIVE_INFINITY;
+  #held = 0;
+  #trip!: { promise: Promise<never>; reject: (err: unknown) => void };
+
+  constructor(
+    private readonly clock: () => number,
+    private readonly logger: Logger,
+    private readonly probe: () => Promise<unknown>,
+  ) {
+    this.#arm();
+  }
+
+  /** Whether calls may go to the cache now; while open, starts the probe when one is due. */
+  closed(): boolean {
+    if (this.#openedAt === null) return true;
+    this.#maybeProbe();
+    return false;
+  }
+
+  /** Runs one cache call, or throws SKIPPED while the breaker is open. */
+  async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#openedAt !== null) {
+      this.#maybeProbe();
+      throw SKIPPED;
+    }
+    const trip = this.#trip.promise;
+    try {
+      return await Promise.race([fn(), trip]);
+    } catch (err) {
+      if (err === SKIPPED) throw err; // released: the breaker opened meanwhile
+      this.#fail(what, err);
+      throw SKIPPED;
+    }
+  }
+
+  #maybeProbe(): void {
+    if (this.#probing || this.clock() - this.#openedAt! < CACHE_RETRY_MS) return;
+    this.#probing = true;
+    this.probe().then(
+      () => {
+        this.#probing = false;
+        this.#close();
+      },
+      (err: unknown) => {
+        this.#probing = false;
+        this.#openedAt = this.clock();
+        this.#log('probe', err);
+      },
+    );
+  }
+
+  #fail(what: string, err: unknown): void {
+    if (this.#openedAt === null) {
+      this.#openedAt = this.clock();
+      this.#trip.reject(SKIPPED);
+    }
+    this.#log(what, err);
+  }
+
+  #close(): void {
+    if (this.#openedAt === null) return;
+    this.#openedAt = null;
+    this.#arm();
+    this.logger.warn('session cache answers again; reading it again', { where: 'CachedStore' });
+  }
+
+  #arm(): void {
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<never>((_, r) => {
+      reject = r;
+    });
+    promise.catch(() => {}); // nobody may be racing it when it rejects
+    this.#trip = { promise, reject };
+  }
+
+  #log(what: string, err: unknown): void {
+    const now = this.clock();
+    if (now - this.#lastLogAt < CACHE_RETRY_MS) {
+      this.#held++;
+      return;
+    }
+    this.#lastLogAt = now;
+    const held = this.#held;
+    this.#held = 0;
+    this.logger.warn(`session cache failed on ${what}; serving from the durable store, asking the cache again at most once a second`, {
+      where: 'CachedStore',
+      error: messageOf(err),
+      ...(held > 0 ? { suppressed: held } : {}),
+    });
+  }
+}
 
 /**
  * Django's cached_db: a cache in front of a durable store, composed from two SessionStores.
- * Reads try the cache first (a cache failure is a logged miss); a miss reads the durable store
- * and refills the cache. Writes go to the durable store first, whose answer is the truth
- * (conflicts, missing sessions), then to the cache. A cache that fails on write is logged and
- * never loses a session: the durable store has it. The cache only ever moves forward in
- * version, an entry that may be stale is dropped, and updates stay compare-and-set on the
- * durable version, so a stale entry can never make a write lose another one.
  *
- * A logout wins everywhere: `delete` first replaces the cache entry with a tombstone that lasts
- * as long as the session could have, and only then deletes the durable record. A cache that cannot
- * take the tombstone fails the delete (StoreUnavailableError) before anything is deleted, so no
- * process ever has to remember a cache entry to purge later: once the durable delete succeeded,
- * no process serves the session again, even a cache restarted from its append-only file.
+ * The durable store is the truth. Every write (create, update, touch, delete, revoke) goes there
+ * first and its answer is the answer: when it fails the result is StoreUnavailableError and the
+ * cache was not touched, so a 503 applied nothing (as far as the durable store's own answer is
+ * exact: a write the durable store applied but reported as failed, a lost reply, stays applied). The
+ * cache follows, best effort: a cache that fails never fails a request.
+ *
+ * A cache hit is served only once the durable store said the record exists (asked in parallel
+ * with the cache, a key lookup without the data): so a logout (a durable delete or revoke) is in
+ * force in every process at once, whatever the cache holds: an entry it could not drop while it
+ * was down, an entry a refill in flight wrote back, or a whole cache restored from an older
+ * snapshot. A hit can still be an older version of a live session (a write the cache missed):
+ * every update is compare-and-set on the durable version, so such a read loses no write, and its
+ * first write reloads from the durable store.
+ *
+ * A cache that fails or times out is left alone (a circuit breaker): requests are served from
+ * the durable store, the cache is asked again at most once a second, and its failure is logged
+ * at most once a second.
  */
 export class CachedStore implements SessionStore, UserIndexedStore {
   /** Why this store cannot list or revoke by user (its durable store's reason), or undefined. */
@@ -66,6 +185,7 @@ export class CachedStore implements SessionStore, UserIndexedStore {
   readonly #cache: SessionStore;
   readonly #store: SessionStore;
   readonly #logger: Logger;
+  readonly #breaker: Breaker;
   /** Keys this process could not correct in the cache: read from the durable store until it can. */
   readonly #suspects = new Set<string>();
 
@@ -77,6 +197,8 @@ export class CachedStore implements SessionStore, UserIndexedStore {
     if (!isStore(options.store))
       throw new ConfigError('store', 'give a durable SessionStore, e.g. new PostgresStore({ pool }) or new SqliteStore({ path })');
     if (options.cache === options.store) throw new ConfigError('cache', 'the cache and the durable store must be two different stores');
+    if (options.clock !== undefined && typeof options.clock !== 'function')
+      throw new ConfigError('clock', 'give a function that returns milliseconds since the epoch, e.g. () => Date.now()');
     this.#cache = options.cache;
     this.#store = options.store;
     const durable = options.store as Partial<UserIndexedStore> & { noUserIndex?: string };
@@ -86,45 +208,49 @@ export class CachedStore implements SessionStore, UserIndexedStore {
         ? 'the durable store of this CachedStore cannot find sessions by user'
         : undefined;
     this.#logger = options.logger ?? consoleLogger;
+    this.#breaker = new Breaker(options.clock ?? Date.now, this.#logger, () => this.#cache.exists(PROBE_KEY));
   }
 
   async load(key: string, now = Date.now()): Promise<StoredSession | null> {
-    if (!this.#suspects.has(key)) {
-      try {
-        const hit = await this.#cache.load(key, now);
-        if (hit) {
-          const entry = entryOf(hit.data);
-          if (entry === DELETED) return null;
-          if (entry) return { data: entry.d, expiresAt: hit.expiresAt, version: entry.v, lastSeenAt: hit.lastSeenAt };
+    if (!this.#suspects.has(key) && this.#breaker.closed()) {
+      const cached = this.#ask('load', () => this.#cache.load(key, now)).catch(() => undefined);
+      // Asked in parallel: a cache entry is only ever served for a record the durable store has.
+      const live = this.#store.exists(key);
+      live.catch(() => {}); // awaited below, where a failure is the answer
+      const hit = await cached;
+      if (!(await live)) return null;
+      if (hit) {
+        const entry = entryOf(hit.data);
+        if (entry !== null && entry !== DELETED)
+          return { data: entry.d, expiresAt: hit.expiresAt, version: entry.v, lastSeenAt: hit.lastSeenAt };
+        if (entry === null)
           this.#logger.warn('session cache entry is not one CachedStore wrote; reading the durable store', { where: 'CachedStore' });
-        }
-      } catch (err) {
-        this.#logger.warn('session cache failed on load; reading the durable store', { where: 'CachedStore', error: messageOf(err) });
+        // A tombstone over a record that exists: a key made again after a logout; the durable store says.
       }
     }
     const found = await this.#store.load(key, now);
-    if (found) {
-      await this.#remember(key, found, now);
-      await this.#confirm(key, now);
-    }
+    if (found && (await this.#remember(key, found, now, false))) await this.#confirm(key, now);
     return found;
   }
 
-  async create(key: string, data: SessionData, expiresAt: number, now = Date.now()): Promise<number | null> {
-    const version = await this.#store.create(key, data, expiresAt, now);
-    if (version !== null) {
-      // A new key: whatever the cache holds under it is not this session.
-      await this.#forget(key, now);
-      await this.#remember(key, { data, expiresAt, version }, now);
-    }
+  async create(key: string, data: SessionData, expiresAt: number, now = Date.now(), json?: string): Promise<number | null> {
+    const version = await this.#store.create(key, data, expiresAt, now, json);
+    // A new record: whatever the cache holds under its key (a tombstone too) is not this session.
+    if (version !== null) await this.#remember(key, { data, expiresAt, version }, now, true);
     return version;
   }
 
-  async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
-    const result = await this.#store.update(key, data, expiresAt, expectedVersion, now);
+  async update(
+    key: string,
+    data: SessionData,
+    expiresAt: number,
+    expectedVersion: number,
+    now = Date.now(),
+    json?: string,
+  ): Promise<UpdateResult> {
+    const result = await this.#store.update(key, data, expiresAt, expectedVersion, now, json);
     if (result.status === 'ok') {
-      await this.#remember(key, { data, expiresAt, version: result.version }, now);
-      await this.#confirm(key, now);
+      if (await this.#remember(key, { data, expiresAt, version: result.version }, now, false)) await this.#confirm(key, now);
     } else {
       // The caller read an older version, maybe from the cache: drop it so the reload reads the durable store.
       await this.#forget(key, now);
@@ -133,25 +259,16 @@ export class CachedStore implements SessionStore, UserIndexedStore {
   }
 
   /**
-   * A tombstone in the cache first, then the durable delete. When the cache cannot take the
-   * tombstone this is StoreUnavailableError and nothing was deleted: the session stays whole
-   * everywhere and the logout can be retried, instead of a durable delete that a cache coming back
-   * later would undo.
+   * The durable delete, then a tombstone in the cache (best effort: the durable store, asked at
+   * every hit, already makes the logout hold in every process). When the durable store fails, this
+   * is its StoreUnavailableError and nothing was deleted anywhere: a retry applies the logout.
    */
   async delete(key: string): Promise<void> {
     const now = Date.now();
     const found = await this.#store.load(key, now);
-    try {
-      await this.#bury(key, found?.expiresAt ?? 0, now);
-    } catch (err) {
-      this.#logger.error('session cache failed on delete; the session was not deleted', { where: 'CachedStore', error: messageOf(err) });
-      throw new StoreUnavailableError(
-        `the session cache failed to record a deleted session (${messageOf(err)}); nothing was deleted, retry once the cache is reachable`,
-        { cause: err },
-      );
-    }
     await this.#store.delete(key);
     this.#suspects.delete(key);
+    await this.#bury(key, found?.expiresAt ?? 0, now).catch(() => {});
   }
 
   exists(key: string): Promise<boolean> {
@@ -166,11 +283,10 @@ export class CachedStore implements SessionStore, UserIndexedStore {
       await this.#forget(key, now);
       return false;
     }
-    try {
-      if (this.#cache.touch) await this.#cache.touch(key, expiresAt, now, userId);
-    } catch (err) {
-      this.#logger.warn('session cache failed on touch; dropping the entry', { where: 'CachedStore', error: messageOf(err) });
-      await this.#forget(key, now);
+    const cache = this.#cache;
+    if (cache.touch) {
+      // A cache that missed the touch holds an earlier expiry: it drops the entry early, a miss.
+      await this.#ask('write', () => cache.touch!(key, expiresAt, now, userId)).catch(() => this.#forget(key, now));
     }
     return true;
   }
@@ -180,29 +296,13 @@ export class CachedStore implements SessionStore, UserIndexedStore {
   }
 
   /**
-   * Drops the cache entry, revokes in the durable store, then drops the cache entry again (a
-   * refill that read the durable record before the revoke). As for delete, a cache that cannot
-   * drop the entry fails the revoke (StoreUnavailableError) before anything is revoked.
+   * Revokes in the durable store, then drops the cache entry (best effort, as for delete). When
+   * the durable store fails, this is its StoreUnavailableError and nothing was revoked.
    */
   async revoke(id: string): Promise<boolean> {
-    const indexed = this.#indexed();
-    const dropCached = async () => {
-      try {
-        if (this.#cache.revoke) await this.#cache.revoke(id);
-      } catch (err) {
-        throw new StoreUnavailableError(
-          `the session cache failed to drop a revoked session (${messageOf(err)}); nothing was revoked, retry once the cache is reachable`,
-          { cause: err },
-        );
-      }
-    };
-    await dropCached();
-    const existed = await indexed.revoke(id);
-    try {
-      await dropCached();
-    } catch (err) {
-      this.#logger.error('session cache failed on revoke after the durable store revoked', { where: 'CachedStore', error: messageOf(err) });
-    }
+    const existed = await this.#indexed().revoke(id);
+    const cache = this.#cache;
+    if (cache.revoke) await this.#ask('write', () => cache.revoke!(id)).catch(() => {});
     return existed;
   }
 
@@ -214,14 +314,8 @@ export class CachedStore implements SessionStore, UserIndexedStore {
 
   async clearExpired(now = Date.now()): Promise<number> {
     const removed = await this.#store.clearExpired(now);
-    try {
-      await this.#cache.clearExpired(now);
-    } catch (err) {
-      this.#logger.warn('session cache failed on clearExpired; its entries expire with their sessions anyway', {
-        where: 'CachedStore',
-        error: messageOf(err),
-      });
-    }
+    // A cache that cannot clear: its entries expire with their sessions anyway.
+    await this.#ask('clearExpired', () => this.#cache.clearExpired(now)).catch(() => {});
     return removed;
   }
 
@@ -235,39 +329,45 @@ export class CachedStore implements SessionStore, UserIndexedStore {
     if (failed) throw failed.reason;
   }
 
+  /** One call to the cache through the breaker: throws SKIPPED when it is open or the call failed. */
+  #ask<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.#breaker.call(what, fn);
+  }
+
   /**
    * Puts the durable record in the cache unless the cache already holds the same or a newer
-   * version (a parallel request got there first). Compare-and-set on the cache's own version,
-   * so the cache only moves forward. Never throws: a failing cache is logged.
+   * version (a parallel request got there first) or a tombstone. `fresh` (a record just created)
+   * replaces whatever the key held. Compare-and-set on the cache's own version, so the cache only
+   * moves forward. Never throws; false when the cache could not be written (and the entry was not
+   * dropped either: this process then reads the key from the durable store).
    */
-  async #remember(key: string, record: StoredSession, now: number): Promise<void> {
+  async #remember(key: string, record: StoredSession, now: number, fresh: boolean): Promise<boolean> {
     const entry: SessionData = { v: record.version, d: record.data } satisfies Entry;
+    const cache = this.#cache;
     try {
       for (let attempt = 0; attempt < MAX_CACHE_ATTEMPTS; attempt++) {
-        const current = await this.#cache.load(key, now);
+        const current = await this.#ask('write', () => cache.load(key, now));
         if (current) {
           const held = entryOf(current.data);
-          if (held === DELETED || (held && held.v >= record.version)) return this.#cleared(key);
-          const r = await this.#cache.update(key, entry, record.expiresAt, current.version, now);
+          if (!fresh && (held === DELETED || (held && held.v >= record.version))) return this.#cleared(key);
+          const r = await this.#ask('write', () => cache.update(key, entry, record.expiresAt, current.version, now));
           if (r.status === 'ok') return this.#cleared(key);
         } else {
-          if ((await this.#cache.create(key, entry, record.expiresAt, now)) !== null) return this.#cleared(key);
+          if ((await this.#ask('write', () => cache.create(key, entry, record.expiresAt, now))) !== null) return this.#cleared(key);
           await this.#dropLeftover(key, now);
         }
       }
-      await this.#forget(key, now); // kept losing races: a miss is always safe
-    } catch (err) {
-      this.#logger.warn('session cache failed on write; the durable store has the session', {
-        where: 'CachedStore',
-        error: messageOf(err),
-      });
-      await this.#forget(key, now);
+      return await this.#forget(key, now); // kept losing races: a miss is always safe
+    } catch {
+      // the breaker logged it
+      return this.#forget(key, now);
     }
   }
 
   /**
-   * A logout that ran between the durable write and the cache write would leave the cache
-   * holding a session that no longer exists: check the durable store after writing the cache.
+   * A logout that ran between the durable write and the cache write leaves the cache holding a
+   * session that no longer exists. Harmless (a hit is served only for a record the durable store
+   * has), but dropped here so the cache does not keep it.
    */
   async #confirm(key: string, now: number): Promise<void> {
     let live = false;
@@ -281,23 +381,23 @@ export class CachedStore implements SessionStore, UserIndexedStore {
 
   /**
    * Replaces the cache entry with a tombstone lasting until `expiresAt`, or until the entry would
-   * have expired if that is later. Compare-and-set, so no refill in flight can overwrite it. Throws
+   * have expired if that is later. Compare-and-set, so no refill in flight overwrites it. Throws
    * when the cache fails.
    */
   async #bury(key: string, expiresAt: number, now: number): Promise<void> {
+    const cache = this.#cache;
     for (let attempt = 0; attempt < MAX_CACHE_ATTEMPTS; attempt++) {
-      const current = await this.#cache.load(key, now);
+      const current = await this.#ask('delete', () => cache.load(key, now));
       const until = Math.max(expiresAt, current?.expiresAt ?? 0);
       if (until <= now) return; // no live session anywhere: nothing could serve it
       if (current) {
         if (entryOf(current.data) === DELETED && current.expiresAt >= until) return;
-        if ((await this.#cache.update(key, TOMBSTONE, until, current.version, now)).status === 'ok') return;
+        if ((await this.#ask('delete', () => cache.update(key, TOMBSTONE, until, current.version, now))).status === 'ok') return;
       } else {
-        if ((await this.#cache.create(key, TOMBSTONE, until, now)) !== null) return;
+        if ((await this.#ask('delete', () => cache.create(key, TOMBSTONE, until, now))) !== null) return;
         await this.#dropLeftover(key, now);
       }
     }
-    throw new StoreUnavailableError('the session cache kept changing under a delete');
   }
 
   /**
@@ -307,29 +407,30 @@ export class CachedStore implements SessionStore, UserIndexedStore {
    * can succeed.
    */
   async #dropLeftover(key: string, now: number): Promise<void> {
-    if ((await this.#cache.load(key, now)) === null) await this.#cache.delete(key);
+    const cache = this.#cache;
+    if ((await this.#ask('write', () => cache.load(key, now))) === null) await this.#ask('write', () => cache.delete(key));
   }
 
   /**
    * Drops a live cache entry (never a tombstone), with compare-and-set: an update to an expiry in
    * 1970, which a cache treats as gone whatever its clock, so a tombstone written meanwhile stays.
-   * When the cache refuses, this process reads the key from the durable store.
+   * When the cache refuses, this process reads the key from the durable store. Always false: no
+   * entry of the record was written.
    */
-  async #forget(key: string, now: number): Promise<void> {
+  async #forget(key: string, now: number): Promise<false> {
+    const cache = this.#cache;
     try {
       for (let attempt = 0; attempt < MAX_CACHE_ATTEMPTS; attempt++) {
-        const current = await this.#cache.load(key, now);
-        if (!current || entryOf(current.data) === DELETED) return this.#cleared(key);
-        if ((await this.#cache.update(key, current.data, 0, current.version, now)).status !== 'conflict') return this.#cleared(key);
+        const current = await this.#ask('delete', () => cache.load(key, now));
+        if (!current || entryOf(current.data) === DELETED) return this.#cleared(key) && false;
+        if ((await this.#ask('delete', () => cache.update(key, current.data, 0, current.version, now))).status !== 'conflict')
+          return this.#cleared(key) && false;
       }
-      throw new StoreUnavailableError('the session cache kept changing under a delete');
-    } catch (err) {
-      this.#suspect(key);
-      this.#logger.warn('session cache failed on delete; reading this session from the durable store', {
-        where: 'CachedStore',
-        error: messageOf(err),
-      });
+    } catch {
+      // the breaker logged it
     }
+    this.#suspect(key);
+    return false;
   }
 
   #suspect(key: string): void {
@@ -337,8 +438,9 @@ export class CachedStore implements SessionStore, UserIndexedStore {
     this.#suspects.add(key);
   }
 
-  #cleared(key: string): void {
+  #cleared(key: string): true {
     this.#suspects.delete(key);
+    return true;
   }
 }
 
