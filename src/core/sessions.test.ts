@@ -287,42 +287,65 @@ describe('setExpiry takes only what a cookie can carry, and nothing is written b
   });
 });
 
-describe('a commit waits for the commits queued before it at most one second', () => {
-  it('gives up with StoreUnavailableError and writes nothing, even once the queue moves again', async () => {
-    const store = new MemoryStore();
-    // The store's update hangs, once asked to, until released (a store that stopped answering).
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+describe('a commit queued behind others of its session waits at most the store timeout plus a second', () => {
+  /** A MemoryStore whose next update, once armed, waits for `release` and then answers (or fails). */
+  function holdingStore(timeout: number) {
+    const store = Object.assign(new MemoryStore(), { timeout });
     const update = store.update.bind(store);
-    let hang = false;
+    const gate = { armed: false, release: (_fail: boolean) => {} };
     store.update = async (...args: Parameters<MemoryStore['update']>) => {
-      if (hang) {
-        hang = false;
-        await held;
+      if (gate.armed) {
+        gate.armed = false;
+        const fail = await new Promise<boolean>((resolve) => {
+          gate.release = resolve;
+        });
+        if (fail) throw new StoreUnavailableError('the store timed out');
       }
       return update(...args);
     };
+    return { store, gate };
+  }
+
+  async function queued(timeout: number) {
+    const { store, gate } = holdingStore(timeout);
     const sessions = createSessions({ store });
     const first = await sessions.load();
     first.set('n', 0);
     const cookie = (await sessions.commit(first))!.split(';')[0]!;
-    hang = true;
+    gate.armed = true;
     const a = await sessions.load(cookie);
     a.set('a', 1);
     const b = await sessions.load(cookie);
     b.set('b', 1);
-    const committing = sessions.commit(a);
+    const head = sessions.commit(a).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    return { sessions, cookie, gate, head, second: sessions.commit(b) };
+  }
+
+  it('gives up when the queue makes no progress, writes nothing, and never applies it later', async () => {
+    const { sessions, cookie, gate, head, second } = await queued(200);
     const started = Date.now();
-    await assert.rejects(sessions.commit(b), StoreUnavailableError);
+    await assert.rejects(second, StoreUnavailableError);
     const waited = Date.now() - started;
-    assert.ok(waited >= 900 && waited < 3000, `waited ${waited} ms`);
-    release();
-    await committing;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(waited >= 1100 && waited < 3000, `waited ${waited} ms (timeout 200 ms + 1 s)`);
+    gate.release(false);
+    assert.equal(await head, null);
     const after = await sessions.load(cookie);
     assert.equal(after.get('a'), 1);
     assert.equal(after.get('b'), undefined, 'a commit answered 503 is never applied later');
+  });
+
+  it('gives up at once, writing nothing, when the commit before it failed for the store', async () => {
+    const { sessions, cookie, gate, head, second } = await queued(60_000);
+    setTimeout(() => gate.release(true), 50);
+    const started = Date.now();
+    await assert.rejects(second, StoreUnavailableError);
+    assert.ok(Date.now() - started < 1000);
+    assert.ok((await head) instanceof StoreUnavailableError);
+    const after = await sessions.load(cookie);
+    assert.equal(after.get('a'), undefined);
+    assert.equal(after.get('b'), undefined);
   });
 });

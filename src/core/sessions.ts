@@ -50,11 +50,14 @@ const MAX_CREATE_ATTEMPTS = 100;
 /** The longest pause, in milliseconds, between two attempts of a conflicting commit (backoff with full jitter). */
 const MAX_BACKOFF_MS = 20;
 /**
- * The longest a commit waits, in milliseconds, for the commits of the same key queued before it in
- * this process; then it gives up with StoreUnavailableError before writing anything, so a request
- * waits at most the store's own timeout plus this, whatever queue it joined.
+ * A commit queued behind others of the same key in this process gives up with StoreUnavailableError,
+ * before writing anything, when the queue made no progress for the store's timeout plus this many
+ * milliseconds, or as soon as the commit before it failed for the store: so a request waits at most
+ * about the store's timeout plus a second, whatever queue it joined, and a 503 applied nothing.
  */
-const MAX_QUEUE_WAIT_MS = 1000;
+const QUEUE_GRACE_MS = 1000;
+/** The store timeout assumed when a store does not say (`SessionStore.timeout`). */
+const DEFAULT_STORE_TIMEOUT_MS = 5000;
 
 /** The options of `commit` and `commitResponse`. */
 export interface CommitOptions {
@@ -146,6 +149,10 @@ function isStore(value: unknown): value is AnyStore {
 interface InFlight {
   /** Settles when the last queued commit is done. */
   tail: Promise<void>;
+  /** When a commit of this key last finished (Date.now()). */
+  progressAt: number;
+  /** The last commit that finished failed for the store: the ones queued behind it give up at once. */
+  down: boolean;
   /** What the last successful commit wrote. */
   last: { json: string; version: number } | null;
 }
@@ -439,17 +446,27 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     let flight = this.#inFlight.get(key);
     let run: Promise<void>;
     if (flight === undefined) {
-      flight = { tail: null as unknown as Promise<void>, last: null };
+      flight = { tail: null as unknown as Promise<void>, last: null, progressAt: Date.now(), down: false };
       run = this.#update(s, key, now, flight);
     } else {
       const f = flight;
-      run = waitTurn(f.tail).then(() => {
+      run = waitTurn(f, (this.#server!.timeout ?? DEFAULT_STORE_TIMEOUT_MS) + QUEUE_GRACE_MS).then(() => {
         // The commit before this one wrote the record: start from what it wrote, without a failed write and a reload.
         if (f.last !== null && f.last.version !== s.version) rebased(s, ownData(JSON.parse(f.last.json)), f.last.version);
         return this.#update(s, key, this.now(), f);
       });
     }
-    const tail = run.then(noop, noop);
+    const f = flight;
+    const tail = run.then(
+      () => {
+        f.progressAt = Date.now();
+        f.down = false;
+      },
+      (err: unknown) => {
+        f.progressAt = Date.now();
+        f.down = err instanceof StoreUnavailableError;
+      },
+    );
     flight.tail = tail;
     this.#inFlight.set(key, flight);
     try {
@@ -835,19 +852,32 @@ function interrupted(s: SessionState, why: 'revoked' | 'replaced'): SessionInter
   return new SessionInterruptedError();
 }
 
-/** Waits for the commits queued before this one, at most MAX_QUEUE_WAIT_MS; then nothing is written. */
-function waitTurn(tail: Promise<void>): Promise<void> {
+/**
+ * Waits for the commits queued before this one; gives up (nothing written) when the one before
+ * failed for the store, or when the queue made no progress for `limit` milliseconds.
+ */
+function waitTurn(f: InFlight, limit: number): Promise<void> {
+  const tail = f.tail;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(
-        new StoreUnavailableError(
-          `the session store did not finish the commits queued before this one within ${MAX_QUEUE_WAIT_MS} ms; nothing of this request was written`,
-        ),
-      );
-    }, MAX_QUEUE_WAIT_MS);
+    let timer: ReturnType<typeof setTimeout>;
+    const check = () => {
+      const idle = Date.now() - f.progressAt;
+      if (idle < limit) timer = setTimeout(check, limit - idle);
+      else
+        reject(
+          new StoreUnavailableError(
+            `the session store finished none of the commits queued before this one within ${limit} ms; nothing of this request was written`,
+          ),
+        );
+    };
+    timer = setTimeout(check, limit);
     tail.then(() => {
       clearTimeout(timer);
-      resolve();
+      if (f.down)
+        reject(
+          new StoreUnavailableError('the session store failed the commit queued before this one; nothing of this request was written'),
+        );
+      else resolve();
     });
   });
 }

@@ -48,6 +48,12 @@ export interface SessionStore {
   stats(now?: number): Promise<StoreStats>;
   /** Releases connections the store owns. */
   close(): Promise<void>;
+  /**
+   * How long one operation may take, in milliseconds, before the store answers
+   * StoreUnavailableError (the store's `timeout` option); a commit queued behind others of the
+   * same session waits at most this plus a second without progress. @default 5000
+   */
+  readonly timeout?: number;
 
   // Accounts and devices (see UserIndexedStore): every server-side store of sessionkit has them.
   touch?: UserIndexedStore['touch'];

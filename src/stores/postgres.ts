@@ -24,6 +24,7 @@ function configure(options: PostgresStoreOptions): SqlStoreConfig {
   const timeout = resolveMilliseconds('timeout', options.timeout, 5000, 1);
   const logger = options.logger ?? consoleLogger;
   return {
+    timeout,
     driver: pgDriver(pool, { timeout, logger, label: 'PostgresStore' }),
     shape: SESSIONKIT_TABLE,
     table,

@@ -153,6 +153,10 @@ export class RedisStore implements SessionStore, UserIndexedStore {
   readonly #prefix: string;
   readonly #logger: Logger;
   readonly #timeout: number;
+  /** How long one command may take, in milliseconds, before StoreUnavailableError (the `timeout` option). */
+  get timeout(): number {
+    return this.#timeout;
+  }
   /** Set by fromUrl for the client it created: connected lazily, closed by close(). */
   #owned = false;
   /** For an owned client: the last error message while it is down, null while it is up. */

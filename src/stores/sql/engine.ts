@@ -257,6 +257,8 @@ export function upgradeSql(dialect: Dialect, shape: TableShape, table: TableName
 
 export interface SqlStoreConfig {
   driver: SqlDriver;
+  /** How long one statement may take, in milliseconds (PostgreSQL's `timeout` option); see SessionStore.timeout. */
+  timeout?: number;
   shape: TableShape;
   table: TableName;
   codec: DataCodec;
@@ -348,6 +350,8 @@ interface Step {
 export class SqlStore implements SessionStore, UserIndexedStore {
   /** Why listing and revoking by user is refused (a table without the user index), or undefined. A field, not a getter: stores may be wrapped in a Proxy. */
   readonly noUserIndex: string | undefined;
+  /** See SessionStore.timeout. */
+  readonly timeout: number | undefined;
   readonly #driver: SqlDriver;
   readonly #sync: SyncSqlDriver | undefined;
   readonly #shape: TableShape;
@@ -364,6 +368,7 @@ export class SqlStore implements SessionStore, UserIndexedStore {
   #closed = false;
 
   protected constructor(config: SqlStoreConfig) {
+    this.timeout = config.timeout;
     this.#driver = config.driver;
     this.#sync = config.driver.sync;
     this.#shape = config.shape;
