@@ -267,7 +267,8 @@ export async function readWebFormToken(request: Request): Promise<unknown> {
     if (done) break;
     size += value.byteLength;
     if (size > MAX_CSRF_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
+      // not awaited: a branch of a tee settles its cancel only once the other branch is cancelled too
+      reader.cancel().catch(() => {});
       return BODY_TOO_LARGE;
     }
     chunks.push(value);

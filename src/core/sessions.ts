@@ -104,6 +104,7 @@ export interface Sessions<Data extends Record<string, any>> {
    * const { setCookie, vary } = await sessions.commitResponse(session, { status: response.status });
    * if (vary) response.headers.set('Vary', 'Cookie'); // merge with an existing Vary in real code
    * if (setCookie) response.headers.append('Set-Cookie', setCookie);
+   * // and cacheControl (unless the response has its own Cache-Control) and clearSiteData, when not null
    * ```
    */
   commitResponse(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse>;
