@@ -63,6 +63,8 @@ export {
   type CsrfRequest,
   type CsrfOptions,
   type CsrfVerdict,
+  type CsrfRefusal,
+  type ResolvedCsrfOptions,
 } from './core/csrf.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { SqliteStore, type SqliteStoreOptions, type SqliteDriverName } from './stores/sqlite.js';

@@ -15,11 +15,13 @@ describeAdapter('hand-written glue on sessions.commitResponse (public API only)'
         const session = await sessions.load(req);
         const url = new URL(req.url!, 'http://localhost');
         const r = await routes({ session, method: req.method!, path: url.pathname, query: url.searchParams });
-        const { setCookie, vary } = await sessions.commitResponse(session, { status: r.status });
+        const { setCookie, vary, cacheControl, clearSiteData } = await sessions.commitResponse(session, { status: r.status });
         const headers: Record<string, string | string[]> = { 'Content-Type': 'text/plain', ...r.headers };
         const cookies = [...(r.cookies ?? []), ...(setCookie === null ? [] : [setCookie])];
         if (cookies.length > 0) headers['Set-Cookie'] = cookies;
         if (vary) headers.Vary = headers.Vary ? `${headers.Vary}, Cookie` : 'Cookie';
+        if (cacheControl !== null && headers['Cache-Control'] === undefined) headers['Cache-Control'] = cacheControl;
+        if (clearSiteData !== null) headers['Clear-Site-Data'] = clearSiteData;
         res.writeHead(r.status, headers);
         res.end(r.body);
       } catch (err) {

@@ -6,7 +6,8 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Session } from '../core/session.js';
-import { checkCsrf, CSRF_FIELD, CSRF_REFUSED_TEXT, type CsrfOptions, csrfRequest, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import { checkCsrf, type CsrfOptions, type CsrfRefusal, type CsrfVerdict, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import { nodeCsrfRequest, readNodeFormToken, sendCsrfRefusal } from './csrf-node.js';
 import { ConfigError } from '../core/errors.js';
 import type { Sessions } from '../core/sessions.js';
 import { sessionErrorResponse } from '../core/errors.js';
@@ -69,26 +70,38 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
   };
 }
 
+/** The options of `csrfProtection` (sessionkit/express). */
+export interface ExpressCsrfOptions extends CsrfOptions {
+  /**
+   * Answers a refused request instead of the default 403 text, e.g.
+   * `(req, res) => res.status(403).render('csrf')`; `refusal` says why (status 403, or 413).
+   */
+  onRefused?: (req: Request, res: Response, refusal: CsrfRefusal, next: NextFunction) => unknown;
+}
+
 /**
- * CSRF protection (after `sessionMiddleware` and a body parser such as `express.urlencoded()`):
- * `app.use(csrfProtection())` answers 403 to a POST, PUT, PATCH or DELETE sent from another
- * origin, or whose session holds a CSRF token (`req.session.csrfToken()`) while the request
- * carries no matching `csrf_token` field or X-CSRF-Token header.
+ * CSRF protection, after `sessionMiddleware`: `app.use(csrfProtection())`. A POST, PUT, PATCH or
+ * DELETE passes on `Sec-Fetch-Site: same-origin` (or `none`), or, from a browser without Fetch
+ * Metadata, on an `Origin` that is the request's own or a trusted one; a request with neither
+ * header needs the session's CSRF token (`req.session.csrfToken()`) when the session holds one,
+ * in the X-CSRF-Token header or the `csrf_token` form field (from `req.body` when a body parser
+ * such as `express.urlencoded()` ran first, else read here, at most 1 MiB). Refused: 403.
  */
-export function csrfProtection(options: CsrfOptions = {}): RequestHandler {
-  const trusted = resolveCsrfOptions(options);
+export function csrfProtection(options: ExpressCsrfOptions = {}): RequestHandler {
+  const resolved = resolveCsrfOptions(options);
+  const onRefused = options.onRefused;
   return (req: Request, res: Response, next: NextFunction) => {
     if (isSafeMethod(req.method)) return next();
-    const session = req.session;
+    const session = req.session as Session<any> | undefined;
     if (!session) return next(new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it'));
-    const body = req.body as Record<string, unknown> | undefined;
-    const verdict = checkCsrf(
-      session,
-      csrfRequest(req.method, (name) => req.get(name), body?.[CSRF_FIELD]),
-      trusted,
-    );
-    if (verdict.ok) return next();
-    res.status(403).type('text/plain').send(CSRF_REFUSED_TEXT);
+    const decide = (verdict: CsrfVerdict) => {
+      if (verdict.ok) return next();
+      if (onRefused) return onRefused(req, res, verdict, next);
+      sendCsrfRefusal(res, verdict);
+    };
+    const verdict = checkCsrf(session, nodeCsrfRequest(req), resolved, () => readNodeFormToken(req));
+    if (verdict instanceof Promise) verdict.then(decide).catch(next);
+    else decide(verdict);
   };
 }
 

@@ -6,7 +6,18 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Session } from '../core/session.js';
-import { checkCsrf, CSRF_FIELD, CSRF_REFUSED_TEXT, type CsrfOptions, csrfRequest, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import {
+  checkCsrf,
+  CSRF_FIELD,
+  CSRF_REFUSED_TEXT,
+  CSRF_TOO_LARGE_TEXT,
+  type CsrfOptions,
+  type CsrfRefusal,
+  type CsrfRequest,
+  type CsrfVerdict,
+  isSafeMethod,
+  resolveCsrfOptions,
+} from '../core/csrf.js';
 import { type CommitResponse, loadForRequest, type Sessions } from '../core/sessions.js';
 import { ConfigError } from '../core/errors.js';
 import { answerError, applyCommit, withSetCookie, type ResponseHeaders } from '../core/response.js';
@@ -103,6 +114,8 @@ const fastifyHeaders: ResponseHeaders<FastifyReply> = {
   getVary: (reply) => reply.getHeader('Vary') as string | undefined,
   setVary: (reply, value) => reply.header('Vary', value),
   appendSetCookie: (reply, value) => reply.header('Set-Cookie', withSetCookie(reply.getHeader('Set-Cookie'), value)),
+  get: (reply, name) => reply.getHeader(name),
+  set: (reply, name, value) => reply.header(name, value),
 };
 
 /** A load that failed: a sessionkit 400 or 503 answered here, anything else (and a 500) to Fastify's error handling. */
@@ -134,29 +147,52 @@ function fail(
   next(null, answer.text);
 }
 
+/** The options of `csrfProtection` (sessionkit/fastify). */
+export interface FastifyCsrfOptions extends CsrfOptions {
+  /** Answers a refused request instead of the default 403 text, e.g. `(request, reply) => reply.code(403).view('csrf')`. */
+  onRefused?: (request: FastifyRequest, reply: FastifyReply, refusal: CsrfRefusal) => unknown;
+}
+
 /**
- * CSRF protection as a preHandler hook (it runs after the body is parsed; register
- * `@fastify/formbody` for HTML forms): `fastify.addHook('preHandler', csrfProtection())` answers 403
- * to a POST, PUT, PATCH or DELETE sent from another origin, or whose session holds a CSRF token
- * (`request.session.csrfToken()`) while the request carries no matching `csrf_token` field or
- * X-CSRF-Token header.
+ * CSRF protection as a preHandler hook: `fastify.addHook('preHandler', csrfProtection())`. A POST,
+ * PUT, PATCH or DELETE passes on `Sec-Fetch-Site: same-origin` (or `none`), or, from a browser
+ * without Fetch Metadata, on an `Origin` that is the request's own or a trusted one; a request
+ * with neither header needs the session's CSRF token (`request.session.csrfToken()`) when the
+ * session holds one, in the X-CSRF-Token header or the `csrf_token` field of the body Fastify
+ * parsed (register `@fastify/formbody` for HTML forms; Fastify's `bodyLimit` is 1 MiB by default).
  */
 export function csrfProtection(
-  options: CsrfOptions = {},
+  options: FastifyCsrfOptions = {},
 ): (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void {
-  const trusted = resolveCsrfOptions(options);
+  const resolved = resolveCsrfOptions(options);
+  const onRefused = options.onRefused;
   return (request, reply, done) => {
     if (isSafeMethod(request.method)) return done();
     const session = request.session;
     if (!session) return done(new ConfigError('csrfProtection', 'needs a session: fastify.register(sessionPlugin, { sessions }) first'));
-    const body = request.body as Record<string, unknown> | undefined;
-    const header = (name: string) => {
-      const v = request.headers[name];
-      return Array.isArray(v) ? v[0] : v;
+    const csrfRequest: CsrfRequest = {
+      method: request.method,
+      header: (name) => {
+        const v = request.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      },
+      protocol: request.protocol,
+      host: request.headers.host ?? (request.headers[':authority'] as string | undefined),
     };
-    const verdict = checkCsrf(session, csrfRequest(request.method, header, body?.[CSRF_FIELD]), trusted);
-    if (verdict.ok) return done();
-    reply.code(403).type('text/plain; charset=utf-8').send(CSRF_REFUSED_TEXT);
+    const body = request.body as Record<string, unknown> | null | undefined;
+    const verdict = checkCsrf(session, csrfRequest, resolved, () =>
+      typeof body === 'object' && body !== null ? body[CSRF_FIELD] : undefined,
+    );
+    const decide = (v: CsrfVerdict) => {
+      if (v.ok) return done();
+      if (onRefused) return void Promise.resolve(onRefused(request, reply, v)).catch((err) => done(err as Error));
+      reply
+        .code(v.status)
+        .type('text/plain; charset=utf-8')
+        .send(v.status === 413 ? CSRF_TOO_LARGE_TEXT : CSRF_REFUSED_TEXT);
+    };
+    if (verdict instanceof Promise) verdict.then(decide, (err) => done(err as Error));
+    else decide(verdict);
   };
 }
 

@@ -1,4 +1,4 @@
-import { answerError, applyCommit, webHeaders } from '../core/response.js';
+import { addsNothing, answerError, applyCommit, webHeaders } from '../core/response.js';
 import type { Session } from '../core/session.js';
 import type { CommitResponse, Sessions } from '../core/sessions.js';
 
@@ -16,7 +16,7 @@ export function errorAnswer(sessions: Sessions<any>, err: unknown): Response {
 
 /** `response` with the commit's headers; a response with immutable headers (Response.redirect(), fetch()) is copied. */
 export function withCommit(response: Response, result: CommitResponse): Response {
-  if (!result.vary && result.setCookie === null) return response;
+  if (addsNothing(result)) return response;
   try {
     applyCommit(response.headers, webHeaders, result);
     return response;

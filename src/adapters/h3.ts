@@ -1,5 +1,6 @@
 import { type H3Event, type Middleware, toResponse } from 'h3';
 import { ConfigError } from '../core/errors.js';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import type { Session } from '../core/session.js';
 import { loadForRequest, type Sessions } from '../core/sessions.js';
 import { commitToResponse, errorAnswer } from './fetch.js';
@@ -54,4 +55,33 @@ export function useSession<Data extends Record<string, any>>(event: H3Event, ses
     }
   }
   return slot.loaded as Promise<Session<Data>>;
+}
+
+/** The options of `csrfProtection` (sessionkit/h3). */
+export interface H3CsrfOptions extends CsrfOptions {
+  /** Answers a refused request instead of the default 403 text (anything an h3 handler may return). */
+  onRefused?: (event: H3Event, refusal: CsrfRefusal) => unknown;
+}
+
+/**
+ * CSRF protection, after `sessionMiddleware`: `app.use(csrfProtection())`. A POST, PUT, PATCH or
+ * DELETE passes on `Sec-Fetch-Site: same-origin` (or `none`), or, from a browser without Fetch
+ * Metadata, on an `Origin` that is the request's own or a trusted one; a request with neither
+ * header needs the session's CSRF token (`(await useSession(event, sessions)).csrfToken()`) when
+ * the session holds one (loaded only then), in the X-CSRF-Token header or the `csrf_token` form
+ * field (read from a copy of the body, only then and at most 1 MiB). Refused: 403.
+ */
+export function csrfProtection(options: H3CsrfOptions = {}): Middleware {
+  const resolved = resolveCsrfOptions(options);
+  const onRefused = options.onRefused;
+  return async (event, next) => {
+    if (isSafeMethod(event.req.method)) return next();
+    const slot = slots.get(event);
+    if (slot?.sessions == null) throw new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it');
+    const sessions = slot.sessions;
+    let verdict = checkRequestCsrf(() => useSession(event, sessions), event.req, resolved);
+    if (verdict instanceof Promise) verdict = await verdict;
+    if (verdict.ok) return next();
+    return onRefused ? onRefused(event, verdict) : csrfRefusal(verdict);
+  };
 }

@@ -6,19 +6,10 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Session } from '../core/session.js';
-import {
-  checkCsrf,
-  CSRF_FIELD,
-  CSRF_HEADER,
-  CSRF_REFUSED_TEXT,
-  type CsrfOptions,
-  csrfRequest,
-  isSafeMethod,
-  resolveCsrfOptions,
-} from '../core/csrf.js';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
-import { answerError, applyCommit, webHeaders } from '../core/response.js';
+import { addsNothing, answerError, applyCommit, webHeaders } from '../core/response.js';
 import type { DeclaredSessionData } from '../core/session-types.js';
 
 /** The Hono env that types `c.get('session')`: `new Hono<SessionEnv<Data>>()`. */
@@ -52,7 +43,7 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
       c.res = errorAnswer(sessions, err);
       return;
     }
-    if (!result.vary && result.setCookie === null) return;
+    if (addsNothing(result)) return;
     try {
       applyCommit(c.res.headers, webHeaders, result);
     } catch {
@@ -81,28 +72,31 @@ function errorAnswer(sessions: Sessions<any>, err: unknown): Response {
   return new Response(answer.text, { status: answer.status, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
 }
 
-const FORM_TYPES = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
+/** The options of `csrfProtection` (sessionkit/hono). */
+export interface HonoCsrfOptions extends CsrfOptions {
+  /** Answers a refused request instead of the default 403 text, e.g. `(c) => c.html(page, 403)`. */
+  onRefused?: (c: Context, refusal: CsrfRefusal) => Response | Promise<Response>;
+}
 
 /**
- * CSRF protection, after `sessionMiddleware`: `app.use(csrfProtection())` answers 403 to a POST,
- * PUT, PATCH or DELETE sent from another origin, or whose session holds a CSRF token
- * (`c.get('session').csrfToken()`) while the request carries no matching X-CSRF-Token header or
- * `csrf_token` form field (read with `c.req.parseBody()`, which Hono keeps for the handler).
+ * CSRF protection, after `sessionMiddleware`: `app.use(csrfProtection())`. A POST, PUT, PATCH or
+ * DELETE passes on `Sec-Fetch-Site: same-origin` (or `none`), or, from a browser without Fetch
+ * Metadata, on an `Origin` that is the request's own or a trusted one; a request with neither
+ * header needs the session's CSRF token (`c.get('session').csrfToken()`) when the session holds
+ * one, in the X-CSRF-Token header or the `csrf_token` form field (read from a copy of the body,
+ * only then and at most 1 MiB, so the handler can still read it). Refused: 403.
  */
-export function csrfProtection<Data extends Record<string, any>>(options: CsrfOptions = {}): MiddlewareHandler<SessionEnv<Data>> {
-  const trusted = resolveCsrfOptions(options);
+export function csrfProtection<Data extends Record<string, any>>(options: HonoCsrfOptions = {}): MiddlewareHandler<SessionEnv<Data>> {
+  const resolved = resolveCsrfOptions(options);
+  const onRefused = options.onRefused;
   return async (c, next) => {
     if (isSafeMethod(c.req.method)) return next();
     const session = c.get('session');
     if (!session) throw new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it');
-    const header = (name: string) => c.req.header(name);
-    let field: unknown;
-    if (header(CSRF_HEADER) === undefined && FORM_TYPES.test(header('content-type') ?? '')) {
-      field = (await c.req.parseBody())[CSRF_FIELD];
-    }
-    const verdict = checkCsrf(session, csrfRequest(c.req.method, header, field), trusted);
+    let verdict = checkRequestCsrf(session, c.req.raw, resolved);
+    if (verdict instanceof Promise) verdict = await verdict;
     if (verdict.ok) return next();
-    return c.text(CSRF_REFUSED_TEXT, 403);
+    return onRefused ? onRefused(c, verdict) : csrfRefusal(verdict);
   };
 }
 

@@ -1,5 +1,17 @@
 import type { DefaultState, Middleware, ParameterizedContext } from 'koa';
+import type { IncomingMessage } from 'node:http';
 import type { Session } from '../core/session.js';
+import {
+  checkCsrf,
+  CSRF_REFUSED_TEXT,
+  CSRF_TOO_LARGE_TEXT,
+  type CsrfOptions,
+  type CsrfRefusal,
+  isSafeMethod,
+  resolveCsrfOptions,
+} from '../core/csrf.js';
+import { ConfigError } from '../core/errors.js';
+import { nodeCsrfRequest, readNodeFormToken } from './csrf-node.js';
 import { answerError, applyCommit } from '../core/response.js';
 import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
 
@@ -42,6 +54,8 @@ const koaHeaders = {
   getVary: (ctx: ParameterizedContext) => (ctx.response.get('Vary') as string) || undefined,
   setVary: (ctx: ParameterizedContext, value: string) => ctx.set('Vary', value),
   appendSetCookie: (ctx: ParameterizedContext, value: string) => ctx.append('Set-Cookie', value),
+  get: (ctx: ParameterizedContext, name: string) => ctx.response.get(name) || undefined,
+  set: (ctx: ParameterizedContext, name: string, value: string) => ctx.set(name, value),
 };
 
 /** A sessionkit error's status and text (400, 503, or a logged 500); anything else goes to Koa's error handling. */
@@ -51,4 +65,42 @@ function answer(sessions: Sessions<any>, ctx: ParameterizedContext, err: unknown
   ctx.status = a.status;
   ctx.type = 'text/plain; charset=utf-8';
   ctx.body = a.text;
+}
+
+/** The options of `csrfProtection` (sessionkit/koa). */
+export interface KoaCsrfOptions extends CsrfOptions {
+  /** Answers a refused request instead of the default 403 text: set `ctx.status` and `ctx.body` (e.g. the site's own page). */
+  onRefused?: (ctx: ParameterizedContext, refusal: CsrfRefusal) => unknown;
+}
+
+/**
+ * CSRF protection, after `sessionMiddleware`: `app.use(csrfProtection())`. A POST, PUT, PATCH or
+ * DELETE passes on `Sec-Fetch-Site: same-origin` (or `none`), or, from a browser without Fetch
+ * Metadata, on an `Origin` that is the request's own or a trusted one; a request with neither
+ * header needs the session's CSRF token (`ctx.session.csrfToken()`) when the session holds one,
+ * in the X-CSRF-Token header or the `csrf_token` form field (from `ctx.request.body` when a body
+ * parser ran first, else read here, at most 1 MiB, and left as `ctx.request.body`). Refused: 403.
+ */
+export function csrfProtection<Data extends Record<string, any>>(
+  options: KoaCsrfOptions = {},
+): Middleware<DefaultState, SessionContext<Data>> {
+  const resolved = resolveCsrfOptions(options);
+  const onRefused = options.onRefused;
+  return async (ctx, next) => {
+    if (isSafeMethod(ctx.method)) return next();
+    const session = ctx.session;
+    if (!session) throw new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it');
+    const request = ctx.request as { body?: unknown };
+    const req = ctx.req as IncomingMessage & { body?: unknown };
+    if (request.body !== undefined && req.body === undefined) req.body = request.body; // a body parser's result
+    let verdict = checkCsrf(session, { ...nodeCsrfRequest(ctx.req), protocol: ctx.protocol }, resolved, () => readNodeFormToken(ctx.req));
+    if (verdict instanceof Promise) verdict = await verdict;
+    if (request.body === undefined && req.body !== undefined) request.body = req.body;
+    if (verdict.ok) return next();
+    if (onRefused) return onRefused(ctx, verdict);
+    ctx.status = verdict.status;
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.body = verdict.status === 413 ? CSRF_TOO_LARGE_TEXT : CSRF_REFUSED_TEXT;
+    if (verdict.status === 413) ctx.set('Connection', 'close');
+  };
 }

@@ -1,5 +1,6 @@
 import { parseSetCookie } from 'cookie';
 import { cookies } from 'next/headers.js';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import type { Sessions } from '../core/sessions.js';
@@ -64,4 +65,43 @@ export async function commitSession<Data extends Record<string, any>>(session: S
       `Next.js refused to set the session cookie (${(err as Error).message}); change the session in a Server Action or a route handler, not in a Server Component`,
     );
   }
+}
+
+/** The options of `csrfProtection` (sessionkit/next). */
+export interface NextCsrfOptions extends CsrfOptions {
+  /**
+   * The sessions whose CSRF token a request with neither Sec-Fetch-Site nor Origin must carry
+   * (read through `getSession(sessions)`, only for such a request). Without it such requests
+   * (not from a browser) pass, as with Go's CrossOriginProtection.
+   */
+  sessions?: Sessions<any>;
+  /** Answers a refused request instead of the default 403 text (e.g. the site's own error page). */
+  onRefused?: (request: Request, refusal: CsrfRefusal) => Response | Promise<Response>;
+}
+
+/**
+ * CSRF protection around an App Router route handler: `export const POST =
+ * csrfProtection(async (request) => …, { sessions })`. A POST, PUT, PATCH or DELETE passes on
+ * `Sec-Fetch-Site: same-origin` (or `none`), or, from a browser without Fetch Metadata, on an
+ * `Origin` that is the request's own or a trusted one; a request with neither header needs the
+ * session's CSRF token (`(await getSession(sessions)).csrfToken()`) when the session holds one,
+ * in the X-CSRF-Token header or the `csrf_token` form field (read from a copy of the body, only
+ * then and at most 1 MiB). Refused: 403. (Server Actions are checked by Next.js itself.)
+ */
+export function csrfProtection<Rest extends unknown[]>(
+  handler: (request: Request, ...rest: Rest) => Response | Promise<Response>,
+  options: NextCsrfOptions = {},
+): (request: Request, ...rest: Rest) => Promise<Response> {
+  const resolved = resolveCsrfOptions(options);
+  const { sessions, onRefused } = options;
+  if (sessions !== undefined && typeof sessions?.load !== 'function') {
+    throw new ConfigError('sessions', 'expected what createSessions() returned: csrfProtection(handler, { sessions })');
+  }
+  return async (request, ...rest) => {
+    if (isSafeMethod(request.method)) return handler(request, ...rest);
+    let verdict = checkRequestCsrf(() => (sessions ? getSession(sessions) : null), request, resolved);
+    if (verdict instanceof Promise) verdict = await verdict;
+    if (verdict.ok) return handler(request, ...rest);
+    return onRefused ? onRefused(request, verdict) : csrfRefusal(verdict);
+  };
 }

@@ -6,16 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from '../core/session.js';
-import {
-  checkCsrf,
-  CSRF_FIELD,
-  CSRF_HEADER,
-  CSRF_REFUSED_TEXT,
-  type CsrfOptions,
-  csrfRequest,
-  isSafeMethod,
-  resolveCsrfOptions,
-} from '../core/csrf.js';
+import { checkCsrf, type CsrfOptions, type CsrfRefusal, type CsrfVerdict, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import { nodeCsrfRequest, readNodeFormToken, sendCsrfRefusal } from './csrf-node.js';
 import type { Sessions } from '../core/sessions.js';
 import { attachSession, sendError } from './http.js';
 
@@ -46,63 +38,39 @@ export function withSession<Data extends Record<string, any>>(
   };
 }
 
-/** The most bytes of a form body `csrfProtection` reads to find its token. */
-const MAX_FORM_BYTES = 1024 * 1024;
+/** The options of `csrfProtection` (sessionkit/node). */
+export interface NodeCsrfOptions<Data extends Record<string, any> = Record<string, any>> extends CsrfOptions {
+  /**
+   * Answers a refused request instead of the default 403 text (e.g. the site's own error page);
+   * `refusal` says why (its `status` is 403, or 413 for a form over 1 MiB).
+   */
+  onRefused?: (req: IncomingMessage, res: ServerResponse, session: Session<Data>, refusal: CsrfRefusal) => unknown;
+}
 
 /**
- * CSRF protection around a handler: `withSession(sessions, csrfProtection(handler))` answers 403
- * to a POST, PUT, PATCH or DELETE sent from another origin, or whose session holds a CSRF token
- * (`session.csrfToken()`) while the request carries no matching X-CSRF-Token header or
- * `csrf_token` form field. To find the field, an application/x-www-form-urlencoded body is read
- * (up to 1 MiB) and handed on parsed as `req.body` (an object of its fields).
+ * CSRF protection around a handler: `withSession(sessions, csrfProtection(handler))`. A POST, PUT,
+ * PATCH or DELETE passes on `Sec-Fetch-Site: same-origin` (or `none`), or, from a browser without
+ * Fetch Metadata, on an `Origin` that is the request's own or a trusted one; a request with
+ * neither header needs the session's CSRF token (`session.csrfToken()`) when the session holds
+ * one, in the X-CSRF-Token header or the `csrf_token` field of an application/x-www-form-urlencoded
+ * body (read only then, at most 1 MiB, and handed on parsed as `req.body`). Refused: 403.
  */
 export function csrfProtection<Data extends Record<string, any>>(
   handler: SessionHandler<Data>,
-  options: CsrfOptions = {},
+  options: NodeCsrfOptions<Data> = {},
 ): SessionHandler<Data> {
-  const trusted = resolveCsrfOptions(options);
-  return async (req, res, session) => {
-    const method = req.method ?? 'GET';
-    if (isSafeMethod(method)) return handler(req, res, session);
-    const header = (name: string) => {
-      const v = req.headers[name];
-      return Array.isArray(v) ? v[0] : v;
+  const resolved = resolveCsrfOptions(options);
+  const onRefused = options.onRefused;
+  return (req, res, session) => {
+    if (isSafeMethod(req.method ?? 'GET')) return handler(req, res, session);
+    const decide = (verdict: CsrfVerdict) => {
+      if (verdict.ok) return handler(req, res, session);
+      if (onRefused) return onRefused(req, res, session, verdict);
+      sendCsrfRefusal(res, verdict);
     };
-    let field: unknown;
-    const withBody = req as IncomingMessage & { body?: unknown };
-    if (header(CSRF_HEADER) === undefined && /^application\/x-www-form-urlencoded\b/i.test(header('content-type') ?? '')) {
-      if (withBody.body === undefined) {
-        const text = await readBody(req);
-        if (text === null) {
-          res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
-          res.end('Payload Too Large: the form is over 1 MiB.\n');
-          return;
-        }
-        withBody.body = Object.fromEntries(new URLSearchParams(text));
-      }
-      field = (withBody.body as Record<string, unknown>)[CSRF_FIELD];
-    }
-    if (checkCsrf(session, csrfRequest(method, header, field), trusted).ok) return handler(req, res, session);
-    res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(CSRF_REFUSED_TEXT) });
-    res.end(CSRF_REFUSED_TEXT);
+    const verdict = checkCsrf(session, nodeCsrfRequest(req), resolved, () => readNodeFormToken(req));
+    return verdict instanceof Promise ? verdict.then(decide) : decide(verdict);
   };
-}
-
-/** The body as text, or null past MAX_FORM_BYTES (the rest is not read). */
-function readBody(req: IncomingMessage): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_FORM_BYTES) {
-        req.pause();
-        resolve(null);
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function fail(sessions: Sessions<any>, res: ServerResponse, err: unknown): void {

@@ -5,6 +5,7 @@ import {
   type Session as RouterSession,
   type SessionStorage,
 } from 'react-router';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { loadForRequest, type Sessions } from '../core/sessions.js';
@@ -29,6 +30,39 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
     }
     context.set(sessionContext, session);
     return commitToResponse(sessions, session, await next());
+  };
+}
+
+/** The options of `csrfProtection` (sessionkit/react-router). */
+export interface RouterCsrfOptions extends CsrfOptions {
+  /** Answers a refused request instead of the default 403 text (e.g. the site's own error page). */
+  onRefused?: (args: { request: Request; context: Readonly<RouterContextProvider> }, refusal: CsrfRefusal) => Response | Promise<Response>;
+}
+
+/**
+ * React Router 7 server middleware after `sessionMiddleware`: `export const middleware =
+ * [sessionMiddleware(sessions), csrfProtection()]`. A POST, PUT, PATCH or DELETE (an action)
+ * passes on `Sec-Fetch-Site: same-origin` (or `none`), or, from a browser without Fetch Metadata,
+ * on an `Origin` that is the request's own or a trusted one; a request with neither header needs
+ * the session's CSRF token when the session holds one, in the X-CSRF-Token header or the
+ * `csrf_token` form field (read from a copy of the body, only then and at most 1 MiB). Refused: 403.
+ */
+export function csrfProtection(options: RouterCsrfOptions = {}): MiddlewareFunction<Response> {
+  const resolved = resolveCsrfOptions(options);
+  const onRefused = options.onRefused;
+  return async ({ request, context }, next) => {
+    if (isSafeMethod(request.method)) return next();
+    const session = () => {
+      try {
+        return context.get(sessionContext);
+      } catch {
+        throw new ConfigError('csrfProtection', 'needs a session: put sessionMiddleware(sessions) before it in `middleware`');
+      }
+    };
+    let verdict = checkRequestCsrf(session, request, resolved);
+    if (verdict instanceof Promise) verdict = await verdict;
+    if (verdict.ok) return next();
+    return onRefused ? onRefused({ request, context }, verdict) : csrfRefusal(verdict);
   };
 }
 

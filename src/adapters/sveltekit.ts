@@ -1,4 +1,6 @@
-import type { Handle } from '@sveltejs/kit';
+import type { Handle, RequestEvent } from '@sveltejs/kit';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { loadForRequest, type Sessions } from '../core/sessions.js';
 import { commitToResponse, errorAnswer } from './fetch.js';
@@ -23,5 +25,34 @@ export function sessionHandle<Data extends Record<string, any>>(sessions: Sessio
     // The cookie goes on the response resolve() made: event.cookies can no longer be set once it
     // has, and only then is the status known (a response of 500 or above saves nothing).
     return commitToResponse(sessions, session, await resolve(event));
+  };
+}
+
+/** The options of `csrfProtection` (sessionkit/sveltekit). */
+export interface SvelteKitCsrfOptions extends CsrfOptions {
+  /** Answers a refused request instead of the default 403 text (e.g. the site's own error page). */
+  onRefused?: (event: RequestEvent, refusal: CsrfRefusal) => Response | Promise<Response>;
+}
+
+/**
+ * A SvelteKit `Handle` to run after `sessionHandle`: `export const handle =
+ * sequence(sessionHandle(sessions), csrfProtection())`. A POST, PUT, PATCH or DELETE (form
+ * actions, `+server` endpoints) passes on `Sec-Fetch-Site: same-origin` (or `none`), or, from a
+ * browser without Fetch Metadata, on an `Origin` that is the request's own or a trusted one; a
+ * request with neither header needs the session's CSRF token (`event.locals.session.csrfToken()`)
+ * when the session holds one, in the X-CSRF-Token header or the `csrf_token` form field (read from
+ * a copy of the body, only then and at most 1 MiB). Refused: 403.
+ */
+export function csrfProtection(options: SvelteKitCsrfOptions = {}): Handle {
+  const resolved = resolveCsrfOptions(options);
+  const onRefused = options.onRefused;
+  return async ({ event, resolve }) => {
+    if (isSafeMethod(event.request.method)) return resolve(event);
+    const session = (event.locals as { session?: Session<any> }).session;
+    if (!session) throw new ConfigError('csrfProtection', 'needs a session: sequence(sessionHandle(sessions), csrfProtection())');
+    let verdict = checkRequestCsrf(session, event.request, resolved);
+    if (verdict instanceof Promise) verdict = await verdict;
+    if (verdict.ok) return resolve(event);
+    return onRefused ? onRefused(event, verdict) : csrfRefusal(verdict);
   };
 }

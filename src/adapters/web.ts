@@ -1,4 +1,5 @@
 import type { Session } from '../core/session.js';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, resolveCsrfOptions } from '../core/csrf.js';
 import { loadForRequest, type Sessions } from '../core/sessions.js';
 import { commitToResponse, errorAnswer } from './fetch.js';
 
@@ -30,5 +31,33 @@ export function withSession<Data extends Record<string, any>, Rest extends unkno
       return errorAnswer(sessions, err);
     }
     return commitToResponse(sessions, session, await handler(request, session, ...rest));
+  };
+}
+
+/** The options of `csrfProtection` (sessionkit/web). */
+export interface WebCsrfOptions<Data extends Record<string, any> = Record<string, any>> extends CsrfOptions {
+  /** Answers a refused request instead of the default 403 text (e.g. the site's own error page). */
+  onRefused?: (request: Request, session: Session<Data>, refusal: CsrfRefusal) => Response | Promise<Response>;
+}
+
+/**
+ * CSRF protection around a fetch-style handler: `withSession(sessions, csrfProtection(handler))`.
+ * A POST, PUT, PATCH or DELETE passes on `Sec-Fetch-Site: same-origin` (or `none`), or, from a
+ * browser without Fetch Metadata, on an `Origin` that is the request's own or a trusted one; a
+ * request with neither header needs the session's CSRF token (`session.csrfToken()`) when the
+ * session holds one, in the X-CSRF-Token header or the `csrf_token` form field (read from a copy
+ * of the body, only then and at most 1 MiB, so `handler` can still read it). Refused: 403.
+ */
+export function csrfProtection<Data extends Record<string, any>, Rest extends unknown[] = unknown[]>(
+  handler: WebSessionHandler<Data, Rest>,
+  options: WebCsrfOptions<Data> = {},
+): WebSessionHandler<Data, Rest> {
+  const resolved = resolveCsrfOptions(options);
+  const onRefused = options.onRefused;
+  return async (request, session, ...rest) => {
+    let verdict = checkRequestCsrf(session, request, resolved);
+    if (verdict instanceof Promise) verdict = await verdict;
+    if (verdict.ok) return handler(request, session, ...rest);
+    return onRefused ? onRefused(request, session, verdict) : csrfRefusal(verdict);
   };
 }

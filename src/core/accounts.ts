@@ -1,5 +1,4 @@
 // Accounts and devices: who a session belongs to, where it was signed in, and the limits on its life.
-import { fillRandom, toBase64url } from './crypto.js';
 import type { SessionData } from './codec.js';
 import { ConfigError, SessionDataError } from './errors.js';
 import type { RequestLike } from './cookie.js';
@@ -42,11 +41,6 @@ export function isTombstone(data: SessionData): boolean {
 
 /** The reserved key of the session's CSRF token (Django's, with CSRF_USE_SESSIONS); see csrf.ts. */
 export const CSRF_KEY = '_csrftoken';
-
-/** A new CSRF token: 32 random bytes, base64url (43 characters). */
-export function newCsrfToken(): string {
-  return toBase64url(fillRandom(new Uint8Array(32)));
-}
 
 /** What `login` records in the session (times in milliseconds since the epoch). */
 export interface SessionMeta {

@@ -1,7 +1,9 @@
-// CSRF tokens kept in the session (Django's CSRF_USE_SESSIONS) and the framework-neutral check the
-// adapters' middleware wraps. https://owasp.org/www-community/attacks/csrf
-import { timingSafeEqual } from './crypto.js';
+// CSRF protection, framework-neutral: every adapter's `csrfProtection` is a thin translation of its
+// framework's request to `checkCsrf`. The decision follows Go 1.25's http.CrossOriginProtection
+// (https://words.filippo.io/csrf/): Fetch Metadata first, then Origin, and the session's token
+// (Django's CSRF_USE_SESSIONS, masked as Django masks it) only where a request carries neither.
 import { CSRF_KEY } from './accounts.js';
+import { csrfTokenMatches } from './csrf-token.js';
 import { ConfigError } from './errors.js';
 import type { Session } from './session.js';
 import { stateOf } from './session.js';
@@ -10,8 +12,10 @@ import { stateOf } from './session.js';
 export const CSRF_FIELD = 'csrf_token';
 /** The request header a token is sent in (scripts, fetch). */
 export const CSRF_HEADER = 'x-csrf-token';
+/** The most bytes of a body `csrfProtection` reads to find the `csrf_token` field (1 MiB). */
+export const MAX_CSRF_BODY_BYTES = 1024 * 1024;
 
-/** The token a session holds, without making one. */
+/** The session's stored secret, without making one. */
 export function storedCsrfToken(session: Session<any>): string | null {
   const data = stateOf(session).data;
   const token = Object.hasOwn(data, CSRF_KEY) ? data[CSRF_KEY] : undefined;
@@ -19,139 +23,295 @@ export function storedCsrfToken(session: Session<any>): string | null {
 }
 
 /**
- * Whether `token` is the session's CSRF token, compared in constant time. False when the session
- * holds none (a token is made by `session.csrfToken()`) or `token` is not a string.
+ * Whether `token` is one of this session's CSRF tokens (`session.csrfToken()`, any of its masked
+ * values), compared in constant time. False when the session holds none, when `token` is not a
+ * string, and for a token of another session.
  */
 export function verifyCsrfToken(session: Session<any>, token: unknown): boolean {
-  const expected = storedCsrfToken(session);
-  if (expected === null || typeof token !== 'string') return false;
-  return timingSafeEqual(expected, token);
+  const secret = storedCsrfToken(session);
+  if (secret === null || typeof token !== 'string' || token === '') return false;
+  return csrfTokenMatches(secret, token);
 }
 
-/** What the CSRF check needs of a request: every adapter translates its framework's request to this. */
-export interface CsrfRequest {
-  method: string;
-  /** The Host header (the server's own host and port as the browser addressed it). */
-  host: string | null | undefined;
-  origin: string | null | undefined;
-  referer: string | null | undefined;
-  /** The token the request carries: the X-CSRF-Token header, else the csrf_token form field. */
-  token: string | null | undefined;
-}
-
-/** The options of every adapter's `csrfProtection`. */
+/** The options of every adapter's `csrfProtection` (each adds `onRefused` in its framework's shape). */
 export interface CsrfOptions {
   /**
-   * Other origins whose forms may post here, e.g. `['https://shop.example.com']` (a front end on
-   * another host). The server's own origin (the Host header) is always trusted. @default []
+   * Other origins whose pages may send unsafe requests here, as full origins (scheme, host and
+   * port), e.g. `['https://shop.example.com']`. The request's own origin is always trusted.
+   * @default []
    */
   trustedOrigins?: readonly string[];
+  /**
+   * Whether the request's own origin comes from `X-Forwarded-Proto` and `X-Forwarded-Host`:
+   * true trusts their first entry, a number N the entry added by the Nth proxy from the server
+   * (as `createSessions`' `trustProxy` reads X-Forwarded-For). Only behind a proxy that sets
+   * them; give the same value as to `createSessions`. @default false (the Host header and the
+   * connection's own scheme)
+   */
+  trustProxy?: boolean | number;
 }
 
-/** What `checkCsrf` decided: let the request through, or refuse it (403) for a missing origin match or token. */
-export type CsrfVerdict = { ok: true } | { ok: false; reason: 'origin' | 'token'; message: string };
+/** CsrfOptions checked once, when the middleware is made. */
+export interface ResolvedCsrfOptions {
+  trusted: ReadonlySet<string>;
+  trustProxy: boolean | number;
+}
 
-/** What the adapters answer a refused request with (status 403, text/plain). */
+/** What `checkCsrf` needs of a request: every adapter translates its framework's request to this. */
+export interface CsrfRequest {
+  method: string;
+  /** A request header by lower-case name. */
+  header(name: string): string | null | undefined;
+  /** The scheme the request reached this server with, `http` or `https` (before any proxy header). */
+  protocol: string;
+  /** The host (and port) the request was addressed to (the Host header), before any proxy header. */
+  host: string | null | undefined;
+}
+
+/** Why `checkCsrf` refused a request. */
+export type CsrfRefusalReason = 'cross-site' | 'origin' | 'token' | 'too-large';
+
+/** What `checkCsrf` decided: let the request through, or refuse it (status 403, or 413 for a body over 1 MiB). */
+export type CsrfVerdict = { ok: true } | { ok: false; status: 403 | 413; reason: CsrfRefusalReason; message: string };
+
+/** What the adapters answer a refused request with by default (status 403, text/plain). */
 export const CSRF_REFUSED_TEXT =
   'Forbidden: this form was sent from another site, or without its CSRF token. Go back, reload the page and try again.\n';
+/** The default answer to a form too large to look for its token in (status 413). */
+export const CSRF_TOO_LARGE_TEXT = 'Payload Too Large: the form is over 1 MiB.\n';
 
+const OK: CsrfVerdict = Object.freeze({ ok: true });
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
-
-/**
- * A CsrfRequest from a request's method and a header getter (any framework's), with the token of
- * the X-CSRF-Token header, else `formToken` (the parsed `csrf_token` field, when the body was a form).
- */
-export function csrfRequest(method: string, header: (name: string) => string | null | undefined, formToken?: unknown): CsrfRequest {
-  return {
-    method,
-    host: header('host'),
-    origin: header('origin'),
-    referer: header('referer'),
-    token: header(CSRF_HEADER) ?? (typeof formToken === 'string' ? formToken : null),
-  };
-}
-
-const FORM_TYPES = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
-
-/**
- * `checkCsrf` for a fetch `Request` (web-standard only: every fetch-style adapter wraps it). The
- * token is the X-CSRF-Token header, else the `csrf_token` field of a form body, read from a clone,
- * so the handler can still read the body.
- */
-export async function checkRequestCsrf(session: Session<any>, request: Request, trustedOrigins?: Set<string>): Promise<CsrfVerdict> {
-  if (isSafeMethod(request.method)) return { ok: true };
-  const header = (name: string) => request.headers.get(name);
-  let field: unknown;
-  if (header(CSRF_HEADER) === null && FORM_TYPES.test(header('content-type') ?? '') && storedCsrfToken(session) !== null) {
-    try {
-      field = (await request.clone().formData()).get(CSRF_FIELD);
-    } catch {
-      field = undefined; // a body that is not the form it says: no token
-    }
-  }
-  return checkCsrf(session, csrfRequest(request.method, header, field), trustedOrigins);
-}
-
-/** The 403 a fetch-style adapter answers a refused request with. */
-export function csrfRefusal(): Response {
-  return new Response(CSRF_REFUSED_TEXT, { status: 403, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
-}
 
 /** Whether a method is one the CSRF check lets through without looking (GET, HEAD, OPTIONS, TRACE). */
 export function isSafeMethod(method: string): boolean {
   return SAFE_METHODS.has(method.toUpperCase());
 }
 
-/** Resolves CsrfOptions once (when the middleware is made). */
-export function resolveCsrfOptions(options: CsrfOptions = {}): Set<string> {
+/** Resolves CsrfOptions once (when the middleware is made); ConfigError for a bad option. */
+export function resolveCsrfOptions(options: CsrfOptions = {}): ResolvedCsrfOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('csrfProtection', 'takes an options object, e.g. { trustedOrigins: [] }');
+  const list = options.trustedOrigins ?? [];
+  if (!Array.isArray(list)) throw new ConfigError('trustedOrigins', 'give an array of origins, e.g. ["https://shop.example.com"]');
   const trusted = new Set<string>();
-  for (const origin of options.trustedOrigins ?? []) {
-    let parsed: URL;
+  for (const origin of list) {
+    let parsed: URL | null = null;
     try {
       parsed = new URL(origin);
-    } catch {
-      throw new ConfigError('trustedOrigins', `${JSON.stringify(origin)} is not an origin; give e.g. "https://shop.example.com"`);
+    } catch {}
+    if (parsed === null || parsed.origin === 'null' || `${parsed.origin}/` !== parsed.href) {
+      throw new ConfigError(
+        'trustedOrigins',
+        `${JSON.stringify(origin)} is not an origin (scheme, host and optional port, no path); give e.g. "https://shop.example.com"`,
+      );
     }
     trusted.add(parsed.origin);
   }
-  return trusted;
+  const trustProxy = options.trustProxy ?? false;
+  if (typeof trustProxy !== 'boolean' && !(Number.isInteger(trustProxy) && trustProxy > 0)) {
+    throw new ConfigError('trustProxy', `expected true, false or the number of proxies in front of the server, got ${String(trustProxy)}`);
+  }
+  return { trusted, trustProxy };
 }
 
-function sameOrigin(value: string, host: string | null | undefined, trusted: Set<string>): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false; // "null" (a sandboxed or privacy-sensitive context) and garbage name no origin of ours
-  }
-  if (trusted.has(url.origin)) return true;
-  return typeof host === 'string' && host !== '' && url.host === host.toLowerCase();
+/** The entry of a comma-separated X-Forwarded-* header that `trustProxy` trusts, or null. */
+function forwarded(value: string | null | undefined, trustProxy: boolean | number): string | null {
+  if (trustProxy === false || !value) return null;
+  const hops = value
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  if (hops.length === 0) return null;
+  return trustProxy === true ? hops[0]! : (hops[Math.max(0, hops.length - trustProxy)] ?? null);
 }
 
 /**
- * The CSRF check of one request, framework-neutral: every adapter's `csrfProtection` middleware
- * wraps it, and it is what to call when writing one for another framework (answer a refusal with
- * 403 and `CSRF_REFUSED_TEXT`). A POST, PUT, PATCH or DELETE is refused when its `Origin` (or,
- * without one, its `Referer`) names another origin, or when the session holds a CSRF token and
- * the request carries no matching one. A visitor without a session holds no token, so only the
- * origin check guards their first POST; clients that send neither header (scripts) pass it.
+ * The request's own origin (scheme, host and port) as the browser addressed it: the scheme and
+ * Host the server received, or behind a proxy what `trustProxy` lets X-Forwarded-Proto and
+ * X-Forwarded-Host say. Null when there is no host.
  */
-export function checkCsrf(session: Session<any>, request: CsrfRequest, trustedOrigins: Set<string> = new Set()): CsrfVerdict {
-  if (SAFE_METHODS.has(request.method.toUpperCase())) return { ok: true };
-  const claimed = request.origin ?? request.referer;
-  if (claimed !== null && claimed !== undefined && !sameOrigin(claimed, request.host, trustedOrigins)) {
-    return {
-      ok: false,
-      reason: 'origin',
-      message: `the request comes from ${request.origin ? 'another origin' : 'a page of another origin'}`,
-    };
+export function requestOrigin(request: CsrfRequest, trustProxy: boolean | number = false): string | null {
+  const scheme = forwarded(request.header('x-forwarded-proto'), trustProxy) ?? request.protocol;
+  const host = forwarded(request.header('x-forwarded-host'), trustProxy) ?? request.host;
+  if (typeof host !== 'string' || host === '' || !/^https?$/i.test(scheme.replace(/:$/, ''))) return null;
+  try {
+    const url = new URL(`${scheme.replace(/:$/, '').toLowerCase()}://${host}`);
+    return url.host === host.toLowerCase() || url.host === host.toLowerCase().replace(/:(80|443)$/, '') ? url.origin : null;
+  } catch {
+    return null;
   }
-  if (storedCsrfToken(session) !== null && !verifyCsrfToken(session, request.token)) {
-    return {
-      ok: false,
-      reason: 'token',
-      message: `the request carries no matching CSRF token (${CSRF_FIELD} field or X-CSRF-Token header)`,
-    };
+}
+
+/** The serialized origin of an Origin header, or null for `null`, garbage, or anything with a path. */
+function originOf(value: string): string | null {
+  try {
+    const url = new URL(value);
+    return url.origin !== 'null' && `${url.origin}/` === url.href ? url.origin : null;
+  } catch {
+    return null;
   }
-  return { ok: true };
+}
+
+const refused = (reason: CsrfRefusalReason, message: string): CsrfVerdict => ({ ok: false, status: 403, reason, message });
+
+/**
+ * Steps 1 and 2 of the check, on headers alone: a verdict, or null when the request carries
+ * neither Sec-Fetch-Site nor Origin (then the session's token decides).
+ */
+export function checkCsrfHeaders(request: CsrfRequest, options: ResolvedCsrfOptions): CsrfVerdict | null {
+  if (isSafeMethod(request.method)) return OK;
+  const site = request.header('sec-fetch-site');
+  const origin = request.header('origin');
+  const trusted = () => {
+    const o = origin ? originOf(origin) : null;
+    return o !== null && options.trusted.has(o);
+  };
+  if (site) {
+    const value = site.trim().toLowerCase();
+    if (value === 'same-origin' || value === 'none') return OK;
+    return trusted() ? OK : refused('cross-site', `the request comes from a page of another site (Sec-Fetch-Site: ${value})`);
+  }
+  if (origin !== null && origin !== undefined) {
+    const claimed = originOf(origin);
+    if (claimed !== null && (claimed === requestOrigin(request, options.trustProxy) || options.trusted.has(claimed))) return OK;
+    return refused('origin', `the request comes from another origin (Origin: ${origin.slice(0, 100)})`);
+  }
+  return null;
+}
+
+/** Step 3: the token a request without Sec-Fetch-Site and Origin carries, against the session's. */
+export function checkCsrfToken(session: Session<any>, token: unknown): CsrfVerdict {
+  if (storedCsrfToken(session) === null || verifyCsrfToken(session, token)) return OK;
+  return refused('token', `the request carries no matching CSRF token (${CSRF_FIELD} field or X-CSRF-Token header)`);
+}
+
+/** What a form-token reader answers when the body is over MAX_CSRF_BODY_BYTES. */
+export const BODY_TOO_LARGE: unique symbol = Symbol('sessionkit.bodyTooLarge');
+
+const TOO_LARGE: CsrfVerdict = Object.freeze({
+  ok: false,
+  status: 413,
+  reason: 'too-large',
+  message: 'the form is over 1 MiB, too large to look for its CSRF token',
+} as const);
+
+/**
+ * The CSRF decision for one request, which every adapter's `csrfProtection` wraps, and what to
+ * call when writing one for another framework. For POST, PUT, PATCH and DELETE:
+ * 1. `Sec-Fetch-Site: same-origin` or `none` passes; any other value is refused unless the
+ *    `Origin` is a trusted origin;
+ * 2. without Sec-Fetch-Site, an `Origin` passes only when it is the request's own origin (scheme,
+ *    host and port) or a trusted one; `null` and every other origin is refused;
+ * 3. with neither header, a session holding a CSRF secret needs one of its tokens, from the
+ *    X-CSRF-Token header, else from `readFormToken()` (the `csrf_token` field, read only then, and
+ *    never past 1 MiB: it answers `BODY_TOO_LARGE` beyond). A session with no secret passes.
+ * `session` may be a function that loads it, called only in step 3. Synchronous unless step 3
+ * reads a body or loads the session.
+ */
+export function checkCsrf(
+  session: Session<any> | null | (() => Session<any> | null | Promise<Session<any> | null>),
+  request: CsrfRequest,
+  options: ResolvedCsrfOptions,
+  readFormToken?: () => unknown,
+): CsrfVerdict | Promise<CsrfVerdict> {
+  const byHeaders = checkCsrfHeaders(request, options);
+  if (byHeaders !== null) return byHeaders;
+  const s = typeof session === 'function' ? session() : session;
+  if (s instanceof Promise) return s.then((loaded) => tokenStep(loaded, request, readFormToken));
+  return tokenStep(s, request, readFormToken);
+}
+
+function tokenStep(session: Session<any> | null, request: CsrfRequest, readFormToken?: () => unknown): CsrfVerdict | Promise<CsrfVerdict> {
+  if (session === null || storedCsrfToken(session) === null) return OK;
+  const header = request.header(CSRF_HEADER);
+  if (header) return checkCsrfToken(session, header);
+  const field = readFormToken?.();
+  const decide = (value: unknown) => (value === BODY_TOO_LARGE ? TOO_LARGE : checkCsrfToken(session, value));
+  return field instanceof Promise ? field.then(decide, () => checkCsrfToken(session, undefined)) : decide(field);
+}
+
+const FORM_TYPES = /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
+
+/** Whether a Content-Type is an HTML form's (urlencoded or multipart). */
+export function isFormType(contentType: string | null | undefined): boolean {
+  return FORM_TYPES.test(contentType ?? '');
+}
+
+/** A fetch `Request` as a CsrfRequest (its URL gives the scheme and host the server received). */
+export function webCsrfRequest(request: Request): CsrfRequest {
+  let protocol = 'http';
+  let host: string | null = request.headers.get('host');
+  try {
+    const url = new URL(request.url);
+    protocol = url.protocol.slice(0, -1);
+    host = url.host;
+  } catch {}
+  return { method: request.method, header: (name) => request.headers.get(name), protocol, host };
+}
+
+/**
+ * The `csrf_token` field of a fetch Request's form body, read from a clone (the handler can still
+ * read the body), never past MAX_CSRF_BODY_BYTES: `BODY_TOO_LARGE` beyond (the rest is not read).
+ */
+export async function readWebFormToken(request: Request): Promise<unknown> {
+  const type = request.headers.get('content-type');
+  if (!isFormType(type) || request.body === null || request.bodyUsed) return undefined;
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (declared > MAX_CSRF_BODY_BYTES) return BODY_TOO_LARGE;
+  const reader = request.clone().body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_CSRF_BODY_BYTES) {
+      // not awaited: a branch of a tee settles its cancel only once the other branch is cancelled too
+      reader.cancel().catch(() => {});
+      return BODY_TOO_LARGE;
+    }
+    chunks.push(value);
+  }
+  return formField(chunks, size, type!);
+}
+
+/** The `csrf_token` field of a form body read into `chunks` (urlencoded or multipart). */
+export async function formField(chunks: readonly Uint8Array[], size: number, contentType: string): Promise<unknown> {
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.byteLength;
+  }
+  try {
+    return (await new Response(body, { headers: { 'content-type': contentType } }).formData()).get(CSRF_FIELD);
+  } catch {
+    return undefined; // a body that is not the form it says: no token
+  }
+}
+
+/** The default refusal as a fetch Response: 403 (or 413) with a short text. */
+export function csrfRefusal(verdict?: CsrfVerdict): Response {
+  const status = verdict && !verdict.ok ? verdict.status : 403;
+  return new Response(status === 413 ? CSRF_TOO_LARGE_TEXT : CSRF_REFUSED_TEXT, {
+    status,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', ...(status === 413 ? { Connection: 'close' } : {}) },
+  });
+}
+
+/** A refusal: the verdict of a refused request, with its status, reason and message. */
+export type CsrfRefusal = Extract<CsrfVerdict, { ok: false }>;
+
+/**
+ * `checkCsrf` for a fetch `Request` (the web-standard adapters: web, Hono, h3, React Router,
+ * SvelteKit, Next): the token from the X-CSRF-Token header, else the form's `csrf_token` field.
+ */
+export function checkRequestCsrf(
+  session: Session<any> | null | (() => Session<any> | null | Promise<Session<any> | null>),
+  request: Request,
+  options: ResolvedCsrfOptions,
+): CsrfVerdict | Promise<CsrfVerdict> {
+  if (isSafeMethod(request.method)) return OK;
+  return checkCsrf(session, webCsrfRequest(request), options, () => readWebFormToken(request));
 }

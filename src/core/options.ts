@@ -5,6 +5,7 @@ import { MAX_AGE_SECONDS } from './expiry.js';
 import type { Logger } from './log.js';
 import type { SessionMigration } from './migrate.js';
 import { consoleLogger } from './log.js';
+import { checkCookieDomain } from './public-suffix.js';
 
 export type { ResolvedCookie } from './cookie.js';
 
@@ -98,6 +99,36 @@ function bool(option: string, value: unknown, fallback: boolean): boolean {
   return value;
 }
 
+/**
+ * The cookie name prefixes browsers enforce, matched case-insensitively as browsers match them
+ * (RFC 6265bis §4.1.3; `__Http-` and `__Host-Http-`: https://datatracker.ietf.org/doc/draft-ietf-httpbis-rfc6265bis/):
+ * a cookie whose options break its prefix's rules is dropped by the browser without a word.
+ */
+function checkPrefix(name: string, c: { domain: string | undefined; path: string; secure: boolean; httpOnly: boolean }): void {
+  const lower = name.toLowerCase();
+  const host = lower.startsWith('__host-');
+  const http = lower.startsWith('__http-') || lower.startsWith('__host-http-');
+  const prefix = name.slice(0, lower.startsWith('__host-http-') ? 12 : host ? 7 : lower.startsWith('__http-') ? 7 : 9);
+  if ((host || http || lower.startsWith('__secure-')) && !c.secure) {
+    throw new ConfigError(
+      'cookie.secure',
+      `a cookie named ${prefix}… needs secure: true (browsers drop it otherwise); serve the site over HTTPS and set cookie.secure`,
+    );
+  }
+  if (http && !c.httpOnly) {
+    throw new ConfigError('cookie.httpOnly', `a cookie named ${prefix}… needs httpOnly: true (browsers drop it otherwise)`);
+  }
+  if (host && c.domain !== undefined) {
+    throw new ConfigError(
+      'cookie.domain',
+      `a cookie named ${prefix}… must have no domain (browsers drop it otherwise); leave cookie.domain out`,
+    );
+  }
+  if (host && c.path !== '/') {
+    throw new ConfigError('cookie.path', `a cookie named ${prefix}… needs path "/" (browsers drop it otherwise)`);
+  }
+}
+
 /** Validates the cookie options once, at createSessions. */
 export function resolveCookie(cookie: CookieOptions = {}): ResolvedCookie {
   if (typeof cookie !== 'object' || cookie === null)
@@ -144,13 +175,16 @@ export function resolveCookie(cookie: CookieOptions = {}): ResolvedCookie {
   }
   const partitioned = bool('cookie.partitioned', cookie.partitioned, false);
   if (partitioned && !secure) throw new ConfigError('cookie.partitioned', 'needs cookie.secure: true, or browsers reject the cookie');
+  const httpOnly = bool('cookie.httpOnly', cookie.httpOnly, true);
+  checkPrefix(name, { domain, path, secure, httpOnly });
+  if (domain !== undefined) checkCookieDomain(domain);
   const resolved: ResolvedCookie = {
     name,
     maxAge,
     domain,
     path,
     secure,
-    httpOnly: bool('cookie.httpOnly', cookie.httpOnly, true),
+    httpOnly,
     sameSite,
     partitioned,
   };

@@ -48,3 +48,9 @@ export function requireOptional<T>(name: string): T {
     throw new ConfigError('store', `this store needs the ${name} package: npm install ${name}`);
   }
 }
+
+/** A package by name through `require` (made on first use, never at import), or null where no require exists; throws when it is not installed. */
+export function requireModule<T>(name: string): T | null {
+  const load = nodeRequire();
+  return load ? (load(name) as T) : null;
+}

@@ -13,6 +13,10 @@ export interface ResponseHeaders<T> {
   setVary(target: T, value: string): void;
   /** Adds one Set-Cookie header after those the application set. */
   appendSetCookie(target: T, value: string): void;
+  /** A header's current value (Cache-Control), if any. */
+  get(target: T, name: string): unknown;
+  /** Sets a header (Cache-Control, Clear-Site-Data). */
+  set(target: T, name: string, value: string): void;
 }
 
 /** Applies a commit to a response: `Vary: Cookie` merged into the application's Vary, the session's Set-Cookie appended. */
@@ -20,6 +24,16 @@ export function applyCommit<T>(target: T, headers: ResponseHeaders<T>, result: C
   if (result.vary) headers.setVary(target, varyWithCookie(headers.getVary(target)));
   if (result.setCookie !== null) headers.appendSetCookie(target, result.setCookie);
   for (const expired of result.expireCookies) headers.appendSetCookie(target, expired);
+  if (result.cacheControl !== null) {
+    const own = headers.get(target, 'Cache-Control');
+    if (own === undefined || own === null || own === '') headers.set(target, 'Cache-Control', result.cacheControl);
+  }
+  if (result.clearSiteData !== null) headers.set(target, 'Clear-Site-Data', result.clearSiteData);
+}
+
+/** Whether a commit adds nothing to the response (no header to set). */
+export function addsNothing(result: CommitResponse): boolean {
+  return !result.vary && result.setCookie === null && result.expireCookies.length === 0 && result.clearSiteData === null;
 }
 
 /** The Set-Cookie header value with `cookie` added after what the application already set. */
@@ -32,6 +46,8 @@ export const webHeaders: ResponseHeaders<Headers> = {
   getVary: (h) => h.get('Vary') ?? undefined,
   setVary: (h, value) => h.set('Vary', value),
   appendSetCookie: (h, value) => h.append('Set-Cookie', value),
+  get: (h, name) => h.get(name),
+  set: (h, name, value) => h.set(name, value),
 };
 
 /** Anything with node's `getHeader` / `setHeader` (node:http's ServerResponse, Express's res). */
@@ -42,6 +58,8 @@ export const nodeHeaders: ResponseHeaders<{
   getVary: (res) => headerText(res.getHeader('Vary')),
   setVary: (res, value) => res.setHeader('Vary', value),
   appendSetCookie: (res, value) => res.setHeader('Set-Cookie', withSetCookie(res.getHeader('Set-Cookie'), value)),
+  get: (res, name) => res.getHeader(name),
+  set: (res, name, value) => res.setHeader(name, value),
 };
 
 function headerText(value: unknown): string | undefined {

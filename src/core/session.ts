@@ -1,4 +1,5 @@
-import { checkUserId, CSRF_KEY, META_KEY, newCsrfToken, type SessionMeta, userIdOf } from './accounts.js';
+import { checkUserId, CSRF_KEY, META_KEY, type SessionMeta, userIdOf } from './accounts.js';
+import { maskCsrfSecret, newCsrfSecret } from './csrf-token.js';
 import { checkValue, emptyData, type SessionData } from './codec.js';
 import type { RequestLike } from './cookie.js';
 import { SessionKeyError } from './errors.js';
@@ -115,6 +116,9 @@ export interface SessionState {
   /** For a replaced key: the public id of the session that replaced it (a logout ends that one too). */
   replacedBy: string | null;
 }
+
+/** Sessions whose logout asked for `Clear-Site-Data: "cookies"` (`flush({ clearSiteData: true })`), until committed. */
+export const clearSiteDataAsked = new WeakSet<SessionState>();
 
 /** A request's state before anything is loaded. */
 export function initialState(hadCookie: boolean): SessionState {
@@ -421,9 +425,14 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
     return this.#s.accessed;
   }
 
-  /** Deletes the session from the store, clears it; a new key is made on the next save (logout) [flush]. */
-  async flush(): Promise<void> {
+  /**
+   * Deletes the session from the store, clears it; a new key is made on the next save (logout)
+   * [flush]. `{ clearSiteData: true }` also sends `Clear-Site-Data: "cookies"`, so the browser
+   * drops every cookie of the site (https://www.w3.org/TR/clear-site-data/).
+   */
+  async flush(options?: { clearSiteData?: boolean }): Promise<void> {
     this.#touch();
+    if (options?.clearSiteData === true) clearSiteDataAsked.add(this.#s);
     await this.#engine.flush(this.#s);
   }
 
@@ -452,10 +461,10 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
     const meta = this.#engine.signIn(this.#s, id);
     data[META_KEY] = meta;
     this.#write({ kind: 'set', key: META_KEY, value: meta });
-    if (Object.hasOwn(data, CSRF_KEY)) {
-      delete data[CSRF_KEY];
-      this.#write({ kind: 'delete', key: CSRF_KEY });
-    }
+    // a new secret at once: a signed-in session is never guarded by the request's headers alone
+    const secret = newCsrfSecret();
+    data[CSRF_KEY] = secret;
+    this.#write({ kind: 'set', key: CSRF_KEY, value: secret });
     await this.#engine.cycleKey(this.#s);
     await this.#engine.signedIn(this.#s, id);
   }
@@ -487,18 +496,20 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
   }
 
   /**
-   * The session's CSRF token, made on first use and kept in the session (so the session is saved);
-   * `login` replaces it. Put it in every form as the `csrf_token` field (or send it as the
-   * X-CSRF-Token header); the adapters' `csrfProtection` middleware checks it.
+   * A CSRF token for this session: its secret (made on first use and kept in the session, so the
+   * session is saved; `login` replaces it) masked anew on every call, so no two pages carry the
+   * same bytes (BREACH). Every value verifies (`verifyCsrfToken`) for this session only. Put it in
+   * every form as the `csrf_token` field (or send it as the X-CSRF-Token header); the adapters'
+   * `csrfProtection` checks it when a request carries neither Sec-Fetch-Site nor Origin.
    */
   csrfToken(): string {
     const data = this.#touch();
-    const token = Object.hasOwn(data, CSRF_KEY) ? data[CSRF_KEY] : undefined;
-    if (typeof token === 'string' && token !== '') return token;
-    const made = newCsrfToken();
-    data[CSRF_KEY] = made;
-    this.#write({ kind: 'set', key: CSRF_KEY, value: made });
-    return made;
+    const stored = Object.hasOwn(data, CSRF_KEY) ? data[CSRF_KEY] : undefined;
+    if (typeof stored === 'string' && stored !== '') return maskCsrfSecret(stored);
+    const secret = newCsrfSecret();
+    data[CSRF_KEY] = secret;
+    this.#write({ kind: 'set', key: CSRF_KEY, value: secret });
+    return maskCsrfSecret(secret);
   }
 
   /**

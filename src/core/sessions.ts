@@ -26,6 +26,7 @@ import type { Logger } from './log.js';
 import type { MigratedSession } from './migrate.js';
 import { resolveOptions, type ResolvedOptions, type SessionsOptions } from './options.js';
 import {
+  clearSiteDataAsked,
   dirty,
   initialState,
   loaded,
@@ -45,6 +46,8 @@ import {
 export const MAX_COMMIT_ATTEMPTS = 100;
 /** The most session keys whose last touch a process remembers (older ones are dropped first). */
 const MAX_TOUCHES_KEPT = 10_000;
+/** The most bytes of `name=value` browsers keep for one cookie (RFC 6265 §6.1). */
+const MAX_COOKIE_BYTES = 4096;
 /** How many fresh keys are tried when a new key is already taken. */
 const MAX_CREATE_ATTEMPTS = 100;
 /** The longest pause, in milliseconds, between two attempts of a conflicting commit (backoff with full jitter). */
@@ -84,6 +87,13 @@ export interface CommitResponse {
   cookie: SessionCookie | null;
   /** Whether to add `Cookie` to the response's Vary header. */
   vary: boolean;
+  /**
+   * `private, no-store` when the response carries a session Set-Cookie, so no shared cache keeps
+   * it (OWASP Session Management); set it unless the application set its own Cache-Control.
+   */
+  cacheControl: string | null;
+  /** `"cookies"` after `flush({ clearSiteData: true })`: the Clear-Site-Data header to add, or null. */
+  clearSiteData: string | null;
 }
 
 /**
@@ -109,6 +119,7 @@ export interface Sessions<Data extends Record<string, any>> {
    * const { setCookie, vary } = await sessions.commitResponse(session, { status: response.status });
    * if (vary) response.headers.set('Vary', 'Cookie'); // merge with an existing Vary in real code
    * if (setCookie) response.headers.append('Set-Cookie', setCookie);
+   * // and cacheControl (unless the response has its own Cache-Control) and clearSiteData, when not null
    * ```
    */
   commitResponse(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse>;
@@ -176,6 +187,19 @@ class Committed implements CommitResponse {
   }
   get cookie(): SessionCookie | null {
     return this.#parts === null ? null : this.#parts();
+  }
+  get cacheControl(): string | null {
+    return this.setCookie === null && this.#expireCookies.length === 0 ? null : 'private, no-store';
+  }
+  #clearSiteData: string | null = null;
+  get clearSiteData(): string | null {
+    return this.#clearSiteData;
+  }
+  /** This answer with `Clear-Site-Data: "cookies"` (a logout that asked for it). */
+  clearingSiteData(): Committed {
+    const copy = new Committed(this.setCookie, this.vary, this.#parts, this.#expireCookies);
+    copy.#clearSiteData = '"cookies"';
+    return copy;
   }
   toJSON(): CommitResponse {
     const json = { setCookie: this.setCookie, cookie: this.cookie, vary: this.vary };
@@ -354,8 +378,15 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   }
 
   commitResponse(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse> {
-    const status = options?.status ?? 200;
     const s = stateOf(session);
+    if (!clearSiteDataAsked.has(s)) return this.#commitResponse(session, s, options);
+    clearSiteDataAsked.delete(s);
+    const result = this.#commitResponse(session, s, options) as Committed | Promise<Committed>;
+    return result instanceof Promise ? result.then((r) => r.clearingSiteData()) : result.clearingSiteData();
+  }
+
+  #commitResponse(session: Session<Data>, s: SessionState, options?: CommitOptions): CommitResponse | Promise<CommitResponse> {
+    const status = options?.status ?? 200;
     detectNestedChanges(s);
     if (s.lost !== null) return this.#lostResponse(s);
     if (s.hadCookie && session.isEmpty) {
@@ -438,7 +469,15 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   async #save(s: SessionState): Promise<void> {
     const now = this.now();
     if (this.#client) {
-      saved(s, this.#client.seal(s.data, now), 0);
+      const value = this.#client.seal(s.data, now);
+      // name=value under the name given to createSessions (RFC 6265 §6.1: browsers keep 4096 bytes)
+      const size = byteLength(this.#o.cookie.name) + 1 + value.length;
+      if (size > MAX_COOKIE_BYTES) {
+        throw new SessionDataError(
+          `the session cookie would be ${size} bytes (name=value), over the ${MAX_COOKIE_BYTES} bytes browsers keep; nothing was written: store less in the session or use a server-side store`,
+        );
+      }
+      saved(s, value, 0);
       return;
     }
     if (s.key === null) return this.#create(s, now);

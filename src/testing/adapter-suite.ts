@@ -83,11 +83,20 @@ interface Reply {
   body: string;
   setCookie: string[];
   vary: string | null;
+  cacheControl: string | null;
+  clearSiteData: string | null;
 }
 
 async function request(base: string, path: string, cookie?: string, method = 'GET'): Promise<Reply> {
   const res = await fetch(base + path, { method, headers: cookie ? { cookie } : {}, redirect: 'manual' });
-  return { status: res.status, body: await res.text(), setCookie: res.headers.getSetCookie(), vary: res.headers.get('vary') };
+  return {
+    status: res.status,
+    body: await res.text(),
+    setCookie: res.headers.getSetCookie(),
+    vary: res.headers.get('vary'),
+    cacheControl: res.headers.get('cache-control'),
+    clearSiteData: res.headers.get('clear-site-data'),
+  };
 }
 
 const sessionCookieOf = (r: Reply, name = 'sessionid') => r.setCookie.find((c) => c.startsWith(`${name}=`));
@@ -254,6 +263,34 @@ export function describeAdapter(name: string, options: DescribeAdapterOptions): 
         assert.match(c, /Max-Age=0/);
         assert.match(c, /Domain=\.example\.local/);
         assert.match(c, /Path=\//);
+      }));
+
+    it('every response with a session Set-Cookie gets Cache-Control: private, no-store, unless the app set its own', () =>
+      withServer({}, async (base) => {
+        const created = await request(base, '/incr');
+        assert.equal(created.cacheControl, 'private, no-store', 'a new session');
+        const cookie = pairOf(sessionCookieOf(created));
+        const read = await request(base, '/read', cookie);
+        assert.deepEqual(read.setCookie, []);
+        assert.doesNotMatch(read.cacheControl ?? '', /no-store/, 'no Set-Cookie, no Cache-Control of ours');
+        assert.equal((await request(base, '/incr', cookie)).cacheControl, 'private, no-store', 'a refreshed cookie');
+        const own = await request(base, '/own-cache', cookie);
+        assert.ok(sessionCookieOf(own));
+        assert.equal(own.cacheControl, 'no-cache', "the app's own Cache-Control is kept");
+        const logout = await request(base, '/flush', cookie);
+        assert.match(sessionCookieOf(logout)!, /Max-Age=0/);
+        assert.equal(logout.cacheControl, 'private, no-store', "a logout's expired cookie");
+        assert.equal(logout.clearSiteData, null, 'Clear-Site-Data only when asked');
+      }));
+
+    it('flush({ clearSiteData: true }) adds Clear-Site-Data: "cookies" to the logout response', () =>
+      withServer({}, async (base, probe) => {
+        const cookie = pairOf(sessionCookieOf(await request(base, '/incr')));
+        const r = await request(base, '/flush-clear', cookie);
+        assert.equal(r.clearSiteData, '"cookies"');
+        assert.match(sessionCookieOf(r)!, /Max-Age=0/);
+        assert.equal(await probe.inner.exists(cookie.split('=')[1]!), false);
+        assert.equal((await request(base, '/flush-clear')).clearSiteData, '"cookies"', 'without a cookie too');
       }));
 
     it('flush without a cookie sets no cookie but varies', () =>

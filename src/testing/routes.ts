@@ -50,6 +50,12 @@ export function routesFor(store: SessionStore): Routes {
       case '/flush':
         await session.flush();
         return { status: 200, body: 'flushed' };
+      case '/flush-clear':
+        await session.flush({ clearSiteData: true });
+        return { status: 200, body: 'flushed' };
+      case '/own-cache':
+        session.set('x', 2);
+        return { status: 200, body: 'ok', headers: { 'Cache-Control': 'no-cache' } };
       case '/cycle':
         await session.cycleKey();
         return { status: 200, body: 'cycled' };

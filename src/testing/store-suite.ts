@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadForRequest, makeSessions, type Sessions } from '../core/sessions.js';
-import { checkCsrf, verifyCsrfToken } from '../core/csrf.js';
+import { checkCsrf, type CsrfVerdict, resolveCsrfOptions, verifyCsrfToken } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import { digestKey } from '../core/keys.js';
 import { SessionDataError, SessionInterruptedError, SessionKeyError } from '../core/errors.js';
@@ -665,42 +665,70 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
         }
       });
 
-      it('CSRF: the token is kept, accepted, rejected when missing or wrong, and replaced at login', async () => {
+      it('CSRF: tokens are masked anew on every call, all verify, none for another session, replaced at login', async () => {
         const s = await sessions.load();
         assert.equal(verifyCsrfToken(s, undefined), false, 'no token yet');
-        const post = (token?: string, origin?: string) => ({
-          method: 'POST',
-          host: 'shop.example',
-          origin: origin ?? 'http://shop.example',
-          referer: null,
-          token,
-        });
-        assert.deepEqual(checkCsrf(s, post()), { ok: true }, 'a visitor without a token: the origin check only');
-        assert.equal(checkCsrf(s, post(undefined, 'https://evil.example')).ok, false);
+        const options = resolveCsrfOptions({});
+        const post = (token?: string, headers: Record<string, string> = {}) =>
+          checkCsrf(
+            s2(),
+            {
+              method: 'POST',
+              protocol: 'http',
+              host: 'shop.example',
+              header: (name) => (name === 'x-csrf-token' ? token : headers[name]),
+            },
+            options,
+          ) as CsrfVerdict;
+        let current = s;
+        const s2 = () => current;
+        assert.deepEqual(post(), { ok: true }, 'a session without a secret and neither header (not a browser): passes');
+        assert.equal(post(undefined, { origin: 'https://evil.example' }).ok, false);
         const token = s.csrfToken();
-        assert.match(token, /^[A-Za-z0-9_-]{43}$/);
-        assert.equal(s.csrfToken(), token, 'made once');
+        assert.match(token, /^[A-Za-z0-9_-]{86}$/);
+        const again = s.csrfToken();
+        assert.notEqual(again, token, 'masked anew on every call');
+        assert.equal(verifyCsrfToken(s, token), true);
+        assert.equal(verifyCsrfToken(s, again), true);
         const cookie = cookieOf(await sessions.commit(s));
         const next = await sessions.load(cookie);
-        assert.equal(next.csrfToken(), token, 'kept in the session');
-        assert.equal(verifyCsrfToken(next, token), true);
-        for (const bad of [undefined, '', `${token.slice(0, -1)}x`, token.slice(1), 42]) assert.equal(verifyCsrfToken(next, bad), false);
-        assert.deepEqual(checkCsrf(next, post(token)), { ok: true });
-        assert.equal(checkCsrf(next, { ...post(token), method: 'get' }).ok, true);
+        current = next;
+        assert.equal(verifyCsrfToken(next, token), true, 'kept in the session');
+        assert.equal(verifyCsrfToken(next, next.csrfToken()), true);
+        for (const bad of [undefined, '', `${token.slice(0, -2)}xx`, token.slice(1), `${token}A`, 42])
+          assert.equal(verifyCsrfToken(next, bad), false);
+        const other = await sessions.load();
+        const othersToken = other.csrfToken();
+        assert.equal(verifyCsrfToken(next, othersToken), false, "another session's token");
+        assert.equal(verifyCsrfToken(other, token), false);
+        assert.deepEqual(post(token), { ok: true });
         for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
-          const verdict = checkCsrf(next, { ...post(), method });
-          assert.equal(verdict.ok === false && verdict.reason, 'token', method);
+          const verdict = checkCsrf(next, { method, protocol: 'http', host: 'shop.example', header: () => undefined }, options);
+          assert.equal((verdict as CsrfVerdict).ok === false && (verdict as { reason: string }).reason, 'token', method);
         }
-        const foreign = checkCsrf(next, post(token, 'https://evil.example'));
-        assert.equal(foreign.ok === false && foreign.reason, 'origin');
-        const viaReferer = checkCsrf(next, { ...post(token), origin: null, referer: 'https://evil.example/page' });
-        assert.equal(viaReferer.ok === false && viaReferer.reason, 'origin');
-        assert.equal(checkCsrf(next, { ...post(token), origin: null, referer: 'http://shop.example/cart' }).ok, true);
+        assert.equal(
+          (checkCsrf(next, { method: 'get', protocol: 'http', host: 'shop.example', header: () => undefined }, options) as CsrfVerdict).ok,
+          true,
+        );
+        const foreign = post(token, { origin: 'https://evil.example' });
+        assert.equal(foreign.ok === false && foreign.reason, 'origin', 'the right token from another origin');
+        assert.equal(post(undefined, { origin: 'http://shop.example' }).ok, true, 'its own origin needs no token');
+        assert.equal(post(undefined, { referer: 'http://shop.example/cart' }).ok, false, 'Referer is not used');
         await next.login(newUser());
         const rotated = next.csrfToken();
-        assert.notEqual(rotated, token, 'login replaces the token');
-        assert.equal(verifyCsrfToken(next, token), false);
+        assert.equal(verifyCsrfToken(next, token), false, 'login replaces the secret');
         assert.equal(verifyCsrfToken(next, rotated), true);
+      });
+
+      it('CSRF: right after login the session holds a secret, so a POST with neither header needs a token', async () => {
+        const s = await sessions.load();
+        await s.login(newUser());
+        const verdict = checkCsrf(
+          s,
+          { method: 'POST', protocol: 'http', host: 'shop.example', header: () => undefined },
+          resolveCsrfOptions(),
+        );
+        assert.equal((verdict as CsrfVerdict).ok, false);
       });
 
       it('a store without a user index refuses listing, revoking and the options that need it', async (ctx) => {
