@@ -92,15 +92,20 @@ describe('moving from express-session + connect-redis (sessionkit/express-sessio
   it('a user logged in on the express-session app stays logged in on the sessionkit app', async () => {
     const { cookie, sid } = await logInOnOldApp();
     const moved = await fetch(`${newApp.url}/me`, { headers: { cookie } });
-    assert.equal(await moved.text(), 'user=42 cart=apple keys=cart,userId', "the old data, without express-session's cookie field");
+    assert.equal(
+      await moved.text(),
+      'user=42 cart=apple keys=_session_expiry,cart,userId',
+      "the old data, without express-session's cookie field; its expiry kept (none: a browser-session cookie)",
+    );
     const sessionid = cookieNamed(moved, 'sessionid');
     assert.match(sessionid ?? '', /^sessionid=[a-z0-9]{32};/, 'a new sessionkit session under a new key');
+    assert.doesNotMatch(sessionid!, /Max-Age|Expires/i, 'the old cookie had no expiry: the new one lasts until the browser closes');
     assert.notEqual(pair(sessionid).slice('sessionid='.length), sid);
     assert.match(cookieNamed(moved, 'connect.sid') ?? '', /^connect\.sid=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
     assert.equal(await client.exists(`sess:${sid}`), 0, 'the old record is destroyed');
     // The browser now sends the new cookie only.
     const next = await fetch(`${newApp.url}/me`, { headers: { cookie: pair(sessionid) } });
-    assert.equal(await next.text(), 'user=42 cart=apple keys=cart,userId');
+    assert.equal(await next.text(), 'user=42 cart=apple keys=_session_expiry,cart,userId');
     assert.deepEqual(next.headers.getSetCookie(), []);
   });
 
@@ -111,7 +116,7 @@ describe('moving from express-session + connect-redis (sessionkit/express-sessio
     );
     const signature = createHmac('sha256', OLDER_SECRET).update(sid).digest('base64').replace(/=+$/, '');
     const res = await fetch(`${newApp.url}/me`, { headers: { cookie: `connect.sid=${encodeURIComponent(`s:${sid}.${signature}`)}` } });
-    assert.equal(await res.text(), 'user=7 cart= keys=userId');
+    assert.equal(await res.text(), 'user=7 cart= keys=_session_expiry,userId');
   });
 
   it('a bad signature or an unknown id is ignored: a fresh session, the old record left alone', async () => {
@@ -148,7 +153,7 @@ describe('moving from express-session + connect-redis (sessionkit/express-sessio
     const sessionid = pair(cookieNamed(moved, 'sessionid'));
     assert.equal(oldStoreGets, before + 1);
     const both = await fetch(`${newApp.url}/me`, { headers: { cookie: `${sessionid}; ${cookie}` } });
-    assert.equal(await both.text(), 'user=42 cart=apple keys=cart,userId');
+    assert.equal(await both.text(), 'user=42 cart=apple keys=_session_expiry,cart,userId');
     assert.equal(oldStoreGets, before + 1, 'the sessionkit cookie wins; the old store is not asked');
   });
 });
