@@ -229,7 +229,7 @@ const handler: ProxyHandler<Holder> = {
     }
     if (name === 'flash') {
       // connect-flash: `req.session.flash = req.session.flash || {}` assigns its own view back
-      if (value === null || typeof value !== 'object' || (value as { [FLASH_BAG]?: true })[FLASH_BAG] !== true) setData(h, name, value);
+      if (typeof value !== 'function' || (value as { [FLASH_BAG]?: true })[FLASH_BAG] !== true) setData(h, name, value);
       return true;
     }
     if (SETTABLE.has(name)) {
@@ -260,7 +260,9 @@ const handler: ProxyHandler<Holder> = {
   getOwnPropertyDescriptor(h, name) {
     if (typeof name !== 'string' || members.has(name)) return undefined;
     if (h.detached !== null) {
-      return Object.hasOwn(h.detached, name) ? { value: h.detached[name], writable: true, enumerable: true, configurable: true } : undefined;
+      return Object.hasOwn(h.detached, name)
+        ? { value: h.detached[name], writable: true, enumerable: true, configurable: true }
+        : undefined;
     }
     if (isReservedKey(name) || !h.session.has(name)) return undefined;
     return { value: h.session.get(name), writable: true, enumerable: true, configurable: true };

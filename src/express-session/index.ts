@@ -143,9 +143,7 @@ export function fromExpressSession(options: FromExpressSessionOptions): SessionM
       const move = moves.get(sid);
       if (move === undefined || move.until <= Date.now()) return moveFromStore(sid);
       // moved moments ago, or being moved now by a parallel request: that session
-      return move.key.then((key) =>
-        key === null ? moveFromStore(sid) : { data: {}, key, expireCookies, saved: destroy(sid) },
-      );
+      return move.key.then((key) => (key === null ? moveFromStore(sid) : { data: {}, key, expireCookies, saved: destroy(sid) }));
     },
   };
 }
