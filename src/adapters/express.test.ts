@@ -324,36 +324,52 @@ describe('req.session speaks express-session (passport, connect-flash) on the sa
     );
   });
 
-  it("adds nothing to Express's shared request and response prototypes, nor to the app's", async () => {
-    const protos = (app: express.Express) => {
-      const a = app as unknown as { request: object; response: object };
-      return [a.request, a.response, Object.getPrototypeOf(a.request), Object.getPrototypeOf(a.response)] as object[];
-    };
-    const snapshot = (objects: object[]) => objects.map((o) => Reflect.ownKeys(o).map(String).sort().join(','));
+  it("adds nothing to Express's shared request and response prototypes (only to the app's own), also with a mounted sub-app", async () => {
+    const shared = (make: typeof express) => [
+      make.request,
+      make.response,
+      Object.getPrototypeOf(make.request) as object,
+      Object.getPrototypeOf(make.response) as object,
+    ];
+    const snapshot = (objects: object[]) => objects.map((o) => Object.entries(Object.getOwnPropertyDescriptors(o)));
     for (const make of [express, express4]) {
+      const before = snapshot(shared(make));
+      const methods = shared(make).map((o) => [(o as any).end, (o as any).write, (o as any).writeHead]);
       const sessions = createSessions({ store: new MemoryStore() });
       const app = make();
-      const before = snapshot(protos(app));
-      const methods = protos(app).map((o) => [(o as any).end, (o as any).write, (o as any).writeHead]);
       app.use(sessionMiddleware(sessions));
       app.get('/', (req, res) => {
         req.session.set('n', 1);
         res.send('ok');
       });
-      const { url, close } = await serve(app);
+      // a sub-app with its own session middleware, answered by the parent after the sub-app calls next
+      const parent = make();
+      const sub = make();
+      sub.use(sessionMiddleware(sessions));
+      sub.use((req, _res, next) => {
+        req.session.set('from', 'sub');
+        next();
+      });
+      parent.use('/sub', sub);
+      parent.use((req, res) => res.send(`session=${(req.session as any)?.get('from')}`));
+      const a = await serve(app);
+      const b = await serve(parent);
       try {
-        const r = await fetch(url);
+        const r = await fetch(a.url);
         assert.match(r.headers.getSetCookie()[0] ?? '', /^sessionid=/);
+        const s = await fetch(`${b.url}/sub/x`);
+        assert.equal(await s.text(), 'session=sub');
+        assert.match(s.headers.getSetCookie()[0] ?? '', /^sessionid=/, 'committed although the parent answered');
       } finally {
-        await close();
+        await a.close();
+        await b.close();
       }
-      assert.deepEqual(snapshot(protos(app)), before);
+      assert.deepEqual(snapshot(shared(make)), before);
       assert.deepEqual(
-        protos(app).map((o) => [(o as any).end, (o as any).write, (o as any).writeHead]),
+        shared(make).map((o) => [(o as any).end, (o as any).write, (o as any).writeHead]),
         methods,
       );
-      assert.equal(Object.hasOwn(express.request, 'session'), false);
-      assert.equal(Object.hasOwn(express4.request, 'session'), false);
+      assert.equal(Object.hasOwn(make.request, 'session'), false);
     }
   });
 });

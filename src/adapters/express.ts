@@ -10,7 +10,8 @@ import { checkCsrf, CSRF_FIELD, CSRF_REFUSED_TEXT, type CsrfOptions, csrfRequest
 import { ConfigError } from '../core/errors.js';
 import type { Sessions } from '../core/sessions.js';
 import { sessionErrorResponse } from '../core/errors.js';
-import { attachSession } from './http.js';
+import type { ServerResponse } from 'node:http';
+import { attachSession, installResponseHooks, pendingOf } from './http.js';
 import type { DeclaredSessionData } from '../core/session-types.js';
 import { type ExpressSession, sessionView } from './express-view.js';
 
@@ -34,17 +35,58 @@ declare module 'express-serve-static-core' {
 
 /**
  * Express 4 and 5 middleware: `app.use(sessionMiddleware(sessions))` gives every handler a loaded
- * `req.session`; the session is committed before the response headers leave. Everything is set
- * on the request and the response themselves (as express-session does): nothing is added to
+ * `req.session`; the session is committed before the response headers leave. Nothing is added to
  * Express's shared prototypes, so other apps in the process are untouched.
  */
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): RequestHandler {
+  let prepared: unknown;
   return (req: Request, res: Response, next: NextFunction) => {
+    const app = req.app as unknown as ExpressApp;
+    if (app !== prepared) prepared = prepareApp(app) ? app : undefined;
     attachSession(sessions, req, res, (session) => {
-      (req as { session: unknown }).session = sessionView(sessions, session, req as { session?: unknown });
+      if (prepared !== app) ownSession(req, sessionView(sessions, session, req as { session?: unknown }));
       next();
     });
   };
+}
+
+interface ExpressApp {
+  request: object;
+  response: object;
+  parent?: unknown;
+}
+
+/**
+ * Once per top-level app: `req.session` becomes an accessor on the app's own request prototype
+ * (the view made on first use) and the commit hooks go on the app's own response prototype,
+ * which its mounted sub-apps inherit. Express switches a request's prototype per app, and
+ * properties added to its request and response objects take V8's slow path, so this keeps a
+ * request free of additions. A mounted sub-app (whose prototypes a request leaves when the
+ * sub-app calls next) gets `req.session` and the hooks on the request and response themselves.
+ */
+function prepareApp(app: ExpressApp): boolean {
+  if (app.parent !== undefined || typeof app.request !== 'object' || typeof app.response !== 'object') return false;
+  installResponseHooks(app.response);
+  if (Object.hasOwn(app.request, 'session')) return true;
+  Object.defineProperty(app.request, 'session', {
+    configurable: true,
+    enumerable: true,
+    get(this: { res?: ServerResponse }) {
+      const p = this.res === undefined ? undefined : pendingOf(this.res);
+      if (p === undefined) return undefined;
+      return (p.view ??= sessionView(p.sessions, p.session, this as { session?: unknown }));
+    },
+    set(this: { res?: ServerResponse }, value: unknown) {
+      const p = this.res === undefined ? undefined : pendingOf(this.res);
+      if (p !== undefined) p.view = value;
+      else ownSession(this, value);
+    },
+  });
+  return true;
+}
+
+function ownSession(req: object, value: unknown): void {
+  Object.defineProperty(req, 'session', { value, writable: true, configurable: true, enumerable: true });
 }
 
 /**
