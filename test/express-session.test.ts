@@ -164,6 +164,26 @@ describe('moving from express-session + connect-redis (sessionkit/express-sessio
     assert.equal(listed.length, 1, 'listUserSessions finds the migrated visitor');
   });
 
+  it('across processes: the old cookie reaching another process moments after the move gets the same session', async () => {
+    const aProcess = () =>
+      createSessions({
+        store: new RedisStore({ client, prefix: 'sk:' }),
+        migrate: fromExpressSession({ secret: OLD_SECRET, store: oldStore }),
+      });
+    const [one, two] = [aProcess(), aProcess()];
+    const cookie = await oldRecord('cross-process-session', { cookie: { originalMaxAge: null }, passport: { user: 31 }, cart: ['kiwi'] });
+    const first = await one.load(cookie);
+    assert.equal(first.userId, '31');
+    assert.match((await one.commit(first)) ?? '', /^sessionid=/);
+    assert.equal(await client.exists('sess:cross-process-session'), 0, 'the old record is gone');
+    const other = await two.load(cookie);
+    assert.equal(other.key, first.key, 'the same session, not a fresh one');
+    assert.deepEqual([other.userId, other.get('cart')], ['31', ['kiwi']]);
+    for (const key of await client.keys('sess*')) {
+      assert.doesNotMatch((await client.get(key)) ?? '', new RegExp(first.key!), 'the old store never holds the new key');
+    }
+  });
+
   it('an old record whose cookie has expired is not moved', async () => {
     const cookie = await oldRecord('expired-session', {
       cookie: { originalMaxAge: 1000, expires: new Date(Date.now() - 1000).toISOString() },

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { serialize } from 'cookie';
 import type { SessionData } from '../core/codec.js';
 import { readCookie } from '../core/cookie.js';
@@ -14,6 +14,8 @@ import type { Secret } from '../core/signing.js';
 export interface ExpressSessionStore {
   get(sid: string, callback: (err: unknown, session?: Record<string, unknown> | null) => void): unknown;
   destroy(sid: string, callback?: (err?: unknown) => void): unknown;
+  /** Used, when the store has it, to leave other processes a short-lived note of where a session moved. */
+  set?(sid: string, session: Record<string, unknown>, callback?: (err?: unknown) => void): unknown;
 }
 
 export interface FromExpressSessionOptions {
@@ -86,7 +88,36 @@ export function fromExpressSession(options: FromExpressSessionOptions): SessionM
   const moves = new Map<string, Move>();
   const destroy = (sid: string) => () => new Promise<void>((done, fail) => store.destroy(sid, (e) => (e ? fail(e) : done())));
 
-  /** Reads the old record and hands its data over; `move` learns the new key. */
+  const pointerOf = (sid: string) => `sessionkit-moved:${sid}`;
+  const set = typeof store.set === 'function' ? store.set.bind(store) : null;
+  const logger = options.logger ?? consoleLogger;
+
+  /** The key another process moved this old session to moments ago (its note in the old store), or null. */
+  function movedElsewhere(sid: string): Promise<string | null> {
+    if (set === null) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      store.get(pointerOf(sid), (err, note) => {
+        if (err) return reject(new StoreUnavailableError(`the express-session store failed: ${String(err)}`, { cause: err }));
+        const sealed = (note as { sessionkitMovedTo?: unknown } | null | undefined)?.sessionkitMovedTo;
+        const until = Date.parse(String((note as { cookie?: { expires?: unknown } } | null | undefined)?.cookie?.expires));
+        resolve(typeof sealed === 'string' && until > Date.now() ? unsealKey(secrets, sid, sealed) : null);
+      });
+    });
+  }
+
+  /** Leaves a note in the old store, for MIGRATION_GRACE_MS, of where this old session went (other processes read it). */
+  function noteMove(sid: string, key: string): void {
+    const expires = new Date(Date.now() + MIGRATION_GRACE_MS);
+    const note = {
+      cookie: { originalMaxAge: MIGRATION_GRACE_MS, expires: expires.toISOString() },
+      sessionkitMovedTo: sealKey(secrets[0]!, sid, key),
+    };
+    set!(pointerOf(sid), note, (err?: unknown) => {
+      if (err) logger.warn('could not note a migrated session for other processes in the express-session store', { error: String(err) });
+    });
+  }
+
+  /** Reads the old record (or another process's note of where it went) and hands its data over; `move` learns the new key. */
   function moveFromStore(sid: string): Promise<MigratedSession | null> {
     let settle!: (key: string | null) => void;
     const move: Move = { key: new Promise((resolve) => (settle = resolve)), until: Date.now() + MIGRATION_GRACE_MS };
@@ -95,6 +126,20 @@ export function fromExpressSession(options: FromExpressSessionOptions): SessionM
       if (moves.get(sid) === move) moves.delete(sid);
       settle(null);
     };
+    return movedElsewhere(sid).then(
+      (key) => {
+        if (key === null) return readOld(sid, move, settle, forget);
+        settle(key);
+        return { data: {}, key, expireCookies, saved: destroy(sid) };
+      },
+      (err: unknown) => {
+        forget();
+        throw err;
+      },
+    );
+  }
+
+  function readOld(sid: string, move: Move, settle: (key: string | null) => void, forget: () => void): Promise<MigratedSession | null> {
     return new Promise<MigratedSession | null>((resolve, reject) => {
       store.get(sid, (err, old) => {
         if (err) {
@@ -126,7 +171,9 @@ export function fromExpressSession(options: FromExpressSessionOptions): SessionM
           created(key) {
             move.until = Date.now() + MIGRATION_GRACE_MS;
             settle(key);
-            if (key === null && moves.get(sid) === move) moves.delete(sid);
+            if (key === null) {
+              if (moves.get(sid) === move) moves.delete(sid);
+            } else if (set !== null) noteMove(sid, key);
           },
           saved: destroy(sid),
         });
@@ -179,6 +226,33 @@ function expiryOf(expires: unknown): Date | 0 | 'expired' | undefined {
   if (Number.isNaN(ms) || ms > LATEST_EXPIRY) return undefined; // unreadable: the default expiry
   return ms <= Date.now() ? 'expired' : at;
 }
+/** The new key, encrypted (AES-256-GCM) under a key made from the old secret and the old id: the old store never holds a usable key. */
+function sealKey(secret: string, sid: string, key: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', noteKey(secret, sid), iv);
+  const body = Buffer.concat([cipher.update(key, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+function unsealKey(secrets: string[], sid: string, sealed: string): string | null {
+  const raw = Buffer.from(sealed, 'base64url');
+  if (raw.length <= 28) return null;
+  for (const secret of secrets) {
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', noteKey(secret, sid), raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      // another secret of the array, or a note that is not ours
+    }
+  }
+  return null;
+}
+
+function noteKey(secret: string, sid: string): Buffer {
+  return createHmac('sha256', secret).update(`sessionkit.moved:${sid}`).digest();
+}
+
 /** The session id of a cookie-signature value `s:<id>.<base64 HMAC-SHA256 without padding>`, or null. */
 function unsign(value: string, secrets: string[]): string | null {
   if (!value.startsWith('s:')) return null;
