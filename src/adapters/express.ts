@@ -12,41 +12,17 @@ import { ConfigError } from '../core/errors.js';
 import type { Sessions } from '../core/sessions.js';
 import { sessionErrorResponse } from '../core/errors.js';
 import type { ServerResponse } from 'node:http';
-import { attachSession, installResponseHooks, pendingSession } from './http.js';
+import { attachSession, installResponseHooks, pendingOf } from './http.js';
 import type { DeclaredSessionData } from '../core/session-types.js';
+import { type ExpressSession, sessionView } from './express-view.js';
 
-let lastApp: unknown;
-const sessionOf = new WeakMap<object, Session<any>>();
-
-/**
- * Once per app: the response hooks go on Express's base response prototype (shared by every app
- * and sub-app, inert for responses without a session) and `req.session` becomes an accessor on
- * its base request prototype. Per request, nothing is then added to Express's req/res objects,
- * whose property additions take V8's slow path (Express switches their prototypes per request).
- */
-function prepareApp(req: Request): void {
-  lastApp = req.app;
-  const app = req.app as unknown as { request: object; response: object };
-  const baseResponse = Object.getPrototypeOf(app.response) as object;
-  const baseRequest = Object.getPrototypeOf(app.request) as object;
-  installResponseHooks(baseResponse);
-  if (!Object.hasOwn(baseRequest, 'session')) {
-    Object.defineProperty(baseRequest, 'session', {
-      configurable: true,
-      enumerable: true,
-      get(this: { res?: ServerResponse }) {
-        return sessionOf.get(this) ?? (this.res ? pendingSession(this.res) : undefined);
-      },
-      set(this: object, value: Session<any>) {
-        sessionOf.set(this, value);
-      },
-    });
-  }
-}
+export type { ExpressSession, ExpressSessionCookie, ExpressSessionMethods } from './express-view.js';
 
 /**
  * What sessionkit adds to Express's request (4 and 5): `req.session`, a `Session` of the data
- * declared in `SessionTypes`. It is added to the request of Express's handlers rather than to the
+ * declared in `SessionTypes`, which also has express-session's methods (`regenerate`, `save`,
+ * `destroy`, `reload`, `touch`, `cookie`) and, for middleware written for express-session
+ * (passport, connect-flash), reads and writes data under any other name as a property. It is added to the request of Express's handlers rather than to the
  * global `Express.Request`, so that @types/express-session (which declares `session` there) can
  * be installed beside it: then `req.session` keeps express-session's type, and `getSession(req)`
  * gives sessionkit's.
@@ -54,20 +30,64 @@ function prepareApp(req: Request): void {
 declare module 'express-serve-static-core' {
   interface Request {
     /** The visitor's session, loaded before your handlers run (sessionkit/express). */
-    session: Express.Request extends { session: infer Other } ? Other : Session<DeclaredSessionData>;
+    session: Express.Request extends { session: infer Other } ? Other : ExpressSession<DeclaredSessionData>;
   }
 }
 
 /**
- * Express 5 middleware: `app.use(sessionMiddleware(sessions))` gives every handler a loaded
- * `req.session`; the session is committed before the response headers leave.
+ * Express 4 and 5 middleware: `app.use(sessionMiddleware(sessions))` gives every handler a loaded
+ * `req.session`; the session is committed before the response headers leave. Nothing is added to
+ * Express's shared prototypes, so other apps in the process are untouched.
  */
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): RequestHandler {
+  let prepared: unknown;
   return (req: Request, res: Response, next: NextFunction) => {
-    if (req.app !== lastApp) prepareApp(req);
-    // req.session reads the session attachSession registered for this response (see prepareApp)
-    attachSession(sessions, req, res, () => next());
+    const app = req.app as unknown as ExpressApp;
+    if (app !== prepared) prepared = prepareApp(app) ? app : undefined;
+    attachSession(sessions, req, res, (session) => {
+      if (prepared !== app) ownSession(req, sessionView(sessions, session, req as { session?: unknown }));
+      next();
+    });
   };
+}
+
+interface ExpressApp {
+  request: object;
+  response: object;
+  parent?: unknown;
+}
+
+/**
+ * Once per top-level app: `req.session` becomes an accessor on the app's own request prototype
+ * (the view made on first use) and the commit hooks go on the app's own response prototype,
+ * which its mounted sub-apps inherit. Express switches a request's prototype per app, and
+ * properties added to its request and response objects take V8's slow path, so this keeps a
+ * request free of additions. A mounted sub-app (whose prototypes a request leaves when the
+ * sub-app calls next) gets `req.session` and the hooks on the request and response themselves.
+ */
+function prepareApp(app: ExpressApp): boolean {
+  if (app.parent !== undefined || typeof app.request !== 'object' || typeof app.response !== 'object') return false;
+  installResponseHooks(app.response);
+  if (Object.hasOwn(app.request, 'session')) return true;
+  Object.defineProperty(app.request, 'session', {
+    configurable: true,
+    enumerable: true,
+    get(this: { res?: ServerResponse }) {
+      const p = this.res === undefined ? undefined : pendingOf(this.res);
+      if (p === undefined) return undefined;
+      return (p.view ??= sessionView(p.sessions, p.session, this as { session?: unknown }));
+    },
+    set(this: { res?: ServerResponse }, value: unknown) {
+      const p = this.res === undefined ? undefined : pendingOf(this.res);
+      if (p !== undefined) p.view = value;
+      else ownSession(this, value);
+    },
+  });
+  return true;
+}
+
+function ownSession(req: object, value: unknown): void {
+  Object.defineProperty(req, 'session', { value, writable: true, configurable: true, enumerable: true });
 }
 
 /** The options of `csrfProtection` (sessionkit/express). */

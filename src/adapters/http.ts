@@ -39,6 +39,8 @@ interface Pending {
   done: boolean;
   /** What own-property hooks on this response wrap (null when the hooks sit on a prototype). */
   own: Originals | null;
+  /** What an adapter keeps for this request beside the session (Express: the `req.session` view). */
+  view: unknown;
 }
 
 /**
@@ -65,6 +67,11 @@ const hooked = new WeakSet<object>();
 /** The session a response is waiting to commit, if any (lets Express's `req.session` read it). */
 export function pendingSession(res: ServerResponse): Session<any> | undefined {
   return pendingByResponse.get(res)?.session;
+}
+
+/** The response's commit in progress (its sessions, session and adapter's `view`), if any. */
+export function pendingOf(res: ServerResponse): { sessions: Sessions<any>; session: Session<any>; view: unknown } | undefined {
+  return pendingByResponse.get(res);
 }
 
 /**
@@ -170,9 +177,9 @@ export function commitBeforeHeaders<Data extends Record<string, any>>(
   session: Session<Data>,
   res: ServerResponse,
 ): void {
-  const p: Pending = { sessions, session, head: null, queue: null, done: false, own: null };
+  const p: Pending = { sessions, session, head: null, queue: null, done: false, own: null, view: null };
   pendingByResponse.set(res, p);
-  if (hooksInChain(res)) return; // hooks on a shared prototype (the Express adapter puts them there)
+  if (hooksInChain(res)) return; // hooks on a prototype (the Express adapter puts them on its app's)
   p.own = { write: res.write as AnyFn, end: res.end as AnyFn, writeHead: res.writeHead as AnyFn };
   res.writeHead = ownHooks.writeHead as ServerResponse['writeHead'];
   res.write = ownHooks.write as ServerResponse['write'];

@@ -211,6 +211,9 @@ type Key<D> = keyof D & string;
 
 let stateOf: (session: Session<any>) => SessionState;
 
+/** A view of a Session (sessionkit/express's `req.session`, a Proxy) answers this key with the Session itself. */
+export const SESSION_OF: unique symbol = Symbol('sessionkit.sessionOf');
+
 /**
  * One visitor's session during one request: Django's `request.session`, typed by `Data`.
  * Loaded before the handler runs (when the request carried a cookie); saved by the adapter's commit.
@@ -220,7 +223,7 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
   readonly #engine: SessionEngine;
 
   static {
-    stateOf = (session) => session.#s;
+    stateOf = (session) => (#s in session ? session : (session as unknown as { [SESSION_OF]: Session<any> })[SESSION_OF]).#s;
   }
 
   /** @internal Sessions are made by `sessions.load()`. */

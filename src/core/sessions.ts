@@ -2,6 +2,7 @@ import {
   type AccountOptions,
   byLastSeen,
   capExpiry,
+  checkUserId,
   clientOf,
   metaOf,
   isTombstone,
@@ -20,10 +21,10 @@ import type { AnyStore, ClientSideStore, SessionStore, StoredSession, UpdateResu
 import { checkValue, encodeData, ownData, withinDepth, MAX_DEPTH, type SessionData } from './codec.js';
 import { cookieHeader, cookieParts, deletionCookie, readCookie, sessionCookie, type RequestLike, type SessionCookie } from './cookie.js';
 import { CONTENTION_TEXT, ConfigError, SessionDataError, SessionError, SessionInterruptedError, StoreUnavailableError } from './errors.js';
-import { cookieMaxAge, EXPIRY_KEY, expiresAt } from './expiry.js';
+import { cookieMaxAge, EXPIRY_KEY, expiresAt, toPythonIso } from './expiry.js';
 import { isWellFormedKey, newSessionKey } from './keys.js';
 import type { Logger } from './log.js';
-import type { MigratedSession } from './migrate.js';
+import { type MigratedSession, withoutReservedKeys } from './migrate.js';
 import { resolveOptions, type ResolvedOptions, type SessionsOptions } from './options.js';
 import {
   clearSiteDataAsked,
@@ -350,8 +351,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const header = cookieHeader(req);
     if (header === undefined) return this.#session(state);
     const adopt = (found: MigratedSession | null) => {
-      if (found !== null && this.#usable(found.data, 'migrate')) migrated(state, ownData(found.data), found);
-      return this.#session(state);
+      if (found === null) return this.#session(state);
+      return this.#moveIn(state, found).then(() => this.#session(state));
     };
     let found: MigratedSession | null | Promise<MigratedSession | null>;
     try {
@@ -360,6 +361,36 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       return Promise.reject(err).catch(rethrowUnavailable);
     }
     return found instanceof Promise ? found.then(adopt, rethrowUnavailable) : adopt(found);
+  }
+
+  /**
+   * The previous system's session lands in this store before the handler runs (bound to its user,
+   * with its expiry, without reserved keys), so parallel requests with the same old cookie are
+   * given it (`found.key`); one that no longer exists (a logout since) leaves a fresh session.
+   */
+  async #moveIn(state: SessionState, found: MigratedSession): Promise<void> {
+    if (found.key !== undefined) {
+      const stored = this.#server === null ? null : await this.#server.load(found.key, this.now()).catch(rethrowUnavailable);
+      if (stored !== null) {
+        this.#found(state, found.key, stored);
+        migrated(state, state.data, found);
+      }
+      return;
+    }
+    if (!this.#usable(found.data, 'migrate')) return found.created?.(null);
+    const data = withoutReservedKeys(found.data);
+    if (found.expiry !== undefined) data[EXPIRY_KEY] = found.expiry === 0 ? 0 : toPythonIso(found.expiry);
+    if (typeof found.userId === 'string' && found.userId !== '') data[META_KEY] = this.signIn(state, checkUserId(found.userId));
+    migrated(state, data, found);
+    if (this.#server === null) return found.created?.(null);
+    try {
+      await this.#create(state, this.now());
+    } catch (err) {
+      found.created?.(null);
+      throw err;
+    }
+    found.created?.(state.key);
+    migrated(state, state.data, found); // still to be committed: the cookie, and the old record removed
   }
 
   /** Stored data as a session holds it; data nested too deeply reads as corrupt (empty), so later saves never fail on it. */
@@ -586,13 +617,15 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const old = s.key;
     const version = s.version;
     const replaced = s.lost === 'replaced';
+    const from = s.migrated;
+    s.migrated = null;
     reset(s);
+    if (from !== null) await from.saved().catch(rethrowUnavailable); // a logout on the migrating request: the old record goes too
     if (!this.#server) return;
     if (replaced) {
       // A logout sent with a key that login replaced moments ago: it ends the new session too.
       s.lost = 'replaced';
       s.modified = false;
-      const store = this.#server;
       if (s.replacedBy !== null) await this.#endReplacement(s.replacedBy, this.now());
       return;
     }
