@@ -48,3 +48,12 @@ export function requireOptional<T>(name: string): T {
     throw new ConfigError('store', `this store needs the ${name} package: npm install ${name}`);
   }
 }
+
+/** An optional package (`@opentelemetry/api`) when the application installed it, else undefined; never throws. */
+export function tryRequire<T>(name: string): T | undefined {
+  try {
+    return (nodeRequire()?.(name) as T | undefined) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -19,6 +19,7 @@ import { cookieMaxAge, EXPIRY_KEY, expiresAt } from './expiry.js';
 import { isWellFormedKey, newSessionKey } from './keys.js';
 import type { Logger } from './log.js';
 import type { MigratedSession } from './migrate.js';
+import { type Observer, observe } from './observe.js';
 import { resolveOptions, type ResolvedOptions, type SessionsOptions } from './options.js';
 import {
   dirty,
@@ -212,6 +213,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   readonly #updateSync: SessionStore['updateSync'];
   /** Commits in progress per session key: commits of one key in this process run one after another. */
   readonly #inFlight = new Map<string, InFlight>();
+  /** Events (`onEvent`) and OpenTelemetry; null when neither can be observed (core/observe.ts). */
+  readonly #obs: Observer | null;
 
   static {
     loadNow = (sessions, req) => (#load in sessions ? sessions.#load(req) : sessions.load(req));
@@ -221,7 +224,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     this.#o = o;
     this.store = store;
     const client = (store as ClientSideStore).clientSide === true;
-    this.#server = client ? null : (store as SessionStore);
+    this.#obs = observe(this, o, store);
+    this.#server = client ? null : (this.#obs?.store(store as SessionStore) ?? (store as SessionStore));
     this.#loadSync = this.#server ? syncTwin(this.#server, 'load', 'loadSync') : undefined;
     this.#updateSync = this.#server ? syncTwin(this.#server, 'update', 'updateSync') : undefined;
     this.#client = client ? (store as ClientSideStore) : null;
@@ -247,6 +251,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
 
   /** `load`, answering synchronously when no store I/O is needed (no cookie, cookie store). */
   #load(req?: RequestLike): Session<Data> | Promise<Session<Data>> {
+    const obs = this.#obs;
+    return obs === null || !obs.loads ? this.#loadNow(req) : obs.load(req, (r) => this.#loadNow(r));
+  }
+
+  #loadNow(req?: RequestLike): Session<Data> | Promise<Session<Data>> {
     const value = readCookie(cookieHeader(req), this.#o.cookie.name);
     const state = initialState(value !== undefined);
     state.request = req;
@@ -319,6 +328,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   }
 
   commitResponse(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse> {
+    const obs = this.#obs;
+    return obs === null || !obs.commits ? this.#commitNow(session, options) : obs.commit(session, () => this.#commitNow(session, options));
+  }
+
+  #commitNow(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse> {
     const status = options?.status ?? 200;
     const s = stateOf(session);
     detectNestedChanges(s);
@@ -384,7 +398,9 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   async #save(s: SessionState): Promise<void> {
     const now = this.now();
     if (this.#client) {
-      saved(s, this.#client.seal(s.data, now), 0);
+      const sealed = this.#client.seal(s.data, now);
+      this.#obs?.creating(s, sealed);
+      saved(s, sealed, 0);
       return;
     }
     if (s.key === null) return this.#create(s, now);
@@ -424,6 +440,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
         return saved(s, key, result.version);
       }
       if (result.status === 'missing') throw new SessionInterruptedError();
+      this.#obs?.conflict(s, key);
       // Someone else wrote first: take their record and put this request's own changes on top.
       // Past the first retry, wait a random while, so that processes writing together spread out.
       if (attempt > 0) await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
@@ -471,7 +488,9 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
       const key = newSessionKey();
       const version = await store.create(key, s.data, until, now, json).catch(rethrowUnavailable);
-      if (version !== null) return saved(s, key, version);
+      if (version === null) continue;
+      this.#obs?.creating(s, key);
+      return saved(s, key, version);
     }
     throw new StoreUnavailableError(
       `could not create a new session key after ${MAX_CREATE_ATTEMPTS} attempts; the store refuses every new key`,
@@ -480,8 +499,10 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
 
   async flush(s: SessionState): Promise<void> {
     const old = s.key;
+    const ended = this.#obs?.ending(s);
     reset(s);
     if (old !== null && this.#server) await this.#server.delete(old).catch(rethrowUnavailable);
+    ended?.();
   }
 
   async cycleKey(s: SessionState): Promise<void> {
@@ -492,20 +513,23 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     await this.#create(s, this.now());
     dirty(s); // the new key still has to reach the browser
     if (old !== null) await this.#server!.delete(old).catch(rethrowUnavailable);
+    this.#obs?.rotated(s, old);
   }
 
   // Accounts and devices (core/accounts.ts).
 
   signIn(s: SessionState, userId: string): SessionMeta {
+    this.#obs?.signingIn(s);
     return { since: this.now(), user: userId, ...clientOf(s.request, this.#o.accounts.trustProxy) };
   }
 
   async signedIn(s: SessionState, userId: string): Promise<void> {
+    this.#obs?.login(s, userId);
     const max = this.#o.accounts.maxSessionsPerUser;
     if (max === null || s.key === null) return;
     const current = digestKey(s.key);
     const others = (await this.listUserSessions(userId)).filter((u) => u.id !== current);
-    for (const old of others.slice(max - 1)) await this.revokeSession(old.id); // least recently seen last
+    for (const old of others.slice(max - 1)) await this.revokeSession(old.id, userId); // least recently seen last
   }
 
   publicId(s: SessionState): string | null {
@@ -542,7 +566,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   }
 
   #indexed(what: string): UserIndexedStore {
-    const store = this.store as Partial<UserIndexedStore> & { noUserIndex?: string };
+    const store = (this.#server ?? this.store) as Partial<UserIndexedStore> & { noUserIndex?: string };
     if (store.listByUser && store.revoke && store.touch && !store.noUserIndex) return store as UserIndexedStore;
     throw new ConfigError(
       'store',
@@ -560,17 +584,20 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       .sort(byLastSeen);
   }
 
-  async revokeSession(id: string): Promise<boolean> {
+  /** `userId`: whose session it is, when the caller knows (for the `revoked` event). */
+  async revokeSession(id: string, userId: string | null = null): Promise<boolean> {
     const store = this.#indexed('revokeSession');
     if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) return false;
-    return store.revoke(id).catch(rethrowUnavailable);
+    const existed = await store.revoke(id).catch(rethrowUnavailable);
+    if (existed) this.#obs?.revoked(id, userId);
+    return existed;
   }
 
   async revokeUserSessions(userId: string, options: { except?: Session<Data> | string | null } = {}): Promise<number> {
     const except = options.except instanceof Session ? options.except.id : (options.except ?? null);
     let revoked = 0;
     for (const u of await this.listUserSessions(userId)) {
-      if (u.id !== except && (await this.revokeSession(u.id))) revoked++;
+      if (u.id !== except && (await this.revokeSession(u.id, userId))) revoked++;
     }
     return revoked;
   }
