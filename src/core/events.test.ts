@@ -268,7 +268,7 @@ describe('onEvent', () => {
     one.set('a', 1);
     two.set('b', 2);
     await sessions.commit(one);
-    assert.deepEqual(events, []);
+    assert.equal(events.length, 0);
     await sessions.commit(two);
     assert.deepEqual(
       events.map((e) => [e.type, e.id]),
