@@ -3,6 +3,7 @@
  *
  *   (no part) | throughput   req/s and CPU per request at saturation against the peers (docs/benchmark.md)
  *   curves                   cost against session size, store size and parallel requests (docs/bench/*.svg)
+ *   observability            req/s with onEvent and with the OpenTelemetry SDK against neither; the metrics dashboard (docs/observability.md)
  *   memory                   bytes per stored session, per live session, eviction, clearExpired stalls
  *   profile                  one server (--filter group/impl/store) under wrk with --cpu-prof: top self-time functions (--route, --no-cookie)
  *   micro                    the session work of one request without HTTP, µs of CPU (before/after figures)
@@ -24,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { curves } from './curves.js';
 import { replaceBlock } from './lib/doc.js';
 import { memory } from './memory.js';
+import { observability } from './observability.js';
 import { micro } from './micro.js';
 import { profile } from './profile.js';
 import { soak } from './soak.js';
@@ -81,6 +83,19 @@ switch (part) {
       only: positionals[1] ?? null,
     });
     if (!quick) replaceBlock(values.out ?? join(root, 'docs', 'benchmark.md'), 'curves', text);
+    break;
+  }
+  case 'observability': {
+    const text = await observability({
+      quick,
+      rounds: Number(values.rounds ?? (quick ? 2 : 8)),
+      seconds: Number(values.seconds ?? (quick ? 1 : 2)),
+      connections: Number(values.connections),
+      outDir: join(root, 'docs', 'bench'),
+      command,
+      only: positionals[1] ?? null,
+    });
+    if (!quick && !positionals[1]) replaceBlock(values.out ?? join(root, 'docs', 'observability.md'), 'observability', text);
     break;
   }
   case 'memory': {

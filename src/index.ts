@@ -27,6 +27,7 @@ export type { SessionsOptions, CookieOptions } from './core/options.js';
 export type { SessionMigration, MigratedSession } from './core/migrate.js';
 export type { RequestLike } from './core/cookie.js';
 export type { Logger } from './core/log.js';
+export type { SessionEvent, SessionEventType, SessionEventHandler } from './core/events.js';
 export type { Secret } from './core/signing.js';
 export type { SessionData } from './core/codec.js';
 export { Session } from './core/session.js';

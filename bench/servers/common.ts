@@ -43,7 +43,13 @@ export async function sessionkitSessions() {
   if (process.env.BENCH_COUNT_UPDATES) store = countingUpdates(store as Record<string, any>);
   const made = store as { stats?: () => Promise<unknown> };
   onRequest('storeStats', async () => (made.stats ? await made.stats() : {}));
-  return sk.createSessions({ store, ...(process.env.BENCH_MAX_AGE ? { cookie: { maxAge: Number(process.env.BENCH_MAX_AGE) } } : {}) });
+  // events or OpenTelemetry (the observability part); its module is loaded only then
+  const observe = process.env.BENCH_OBSERVE ? (await import('./observe.js')).observeOptions() : {};
+  return sk.createSessions({
+    store,
+    ...(process.env.BENCH_MAX_AGE ? { cookie: { maxAge: Number(process.env.BENCH_MAX_AGE) } } : {}),
+    ...observe,
+  });
 }
 
 /** The store's conditional updates and their conflicts, counted (for the parallel-requests curve). */

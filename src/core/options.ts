@@ -4,6 +4,7 @@ import { ConfigError } from './errors.js';
 import { MAX_AGE_SECONDS } from './expiry.js';
 import type { Logger } from './log.js';
 import type { SessionMigration } from './migrate.js';
+import type { SessionEventHandler } from './events.js';
 import { consoleLogger } from './log.js';
 import { checkCookieDomain } from './public-suffix.js';
 
@@ -85,6 +86,13 @@ export interface SessionsOptions<S> {
    * that sets the header. @default false (the socket's address)
    */
   trustProxy?: boolean | number;
+  /**
+   * Called with each session event (`created`, `renewed`, `login`, `logout`, `revoked`, `expired`,
+   * `rejected_cookie`, `conflict`, `store_error`, `device_bound`), for audit logs and alerts; see
+   * SessionEvent. It runs where the event happens; a promise it returns is not awaited, and a throw
+   * or rejection is logged, never answered to the request. @default undefined (none)
+   */
+  onEvent?: SessionEventHandler;
 }
 
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/; // RFC 6265 §4.1.1 token
@@ -205,6 +213,7 @@ export interface ResolvedOptions {
   maxSize: number;
   accounts: AccountOptions;
   migrate: SessionMigration | null;
+  onEvent: SessionEventHandler | null;
 }
 
 export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptions {
@@ -224,6 +233,7 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
     'maxSessionsPerUser',
     'trustProxy',
     'migrate',
+    'onEvent',
   ]);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, `unknown option; the options are ${[...known].join(', ')}`);
@@ -245,6 +255,13 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
       'give a session migration, e.g. fromExpressSession({ secret, store }) from sessionkit/express-session',
     );
   }
+  const onEvent = options.onEvent ?? null;
+  if (onEvent !== null && typeof onEvent !== 'function') {
+    throw new ConfigError(
+      'onEvent',
+      `give a function that receives each session event, e.g. (event) => audit.write(event), got ${typeof onEvent}`,
+    );
+  }
   return {
     cookie: resolveCookie(options.cookie),
     saveEveryRequest: bool('saveEveryRequest', options.saveEveryRequest, false),
@@ -254,5 +271,6 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
     maxSize,
     accounts: resolveAccountOptions(options),
     migrate,
+    onEvent,
   };
 }

@@ -54,3 +54,12 @@ export function requireModule<T>(name: string): T | null {
   const load = nodeRequire();
   return load ? (load(name) as T) : null;
 }
+
+/** An optional package (`@opentelemetry/api`) when the application installed it, else undefined; never throws. */
+export function tryRequire<T>(name: string): T | undefined {
+  try {
+    return (nodeRequire()?.(name) as T | undefined) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}

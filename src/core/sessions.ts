@@ -25,6 +25,7 @@ import { cookieMaxAge, EXPIRY_KEY, expiresAt, toPythonIso } from './expiry.js';
 import { isWellFormedKey, newSessionKey } from './keys.js';
 import type { Logger } from './log.js';
 import { type MigratedSession, withoutReservedKeys } from './migrate.js';
+import { type Observer, observe } from './observe.js';
 import { resolveOptions, type ResolvedOptions, type SessionsOptions } from './options.js';
 import {
   clearSiteDataAsked,
@@ -258,6 +259,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   readonly #inFlight = new Map<string, InFlight>();
   /** The store keeps session keys in clear (DjangoStore, as Django does): a tombstone may name the new key. */
   readonly #keysInClear: boolean;
+  /** Events (`onEvent`) and OpenTelemetry; null when neither can be observed (core/observe.ts). */
+  readonly #obs: Observer | null;
 
   static {
     loadNow = (sessions, req) => (#load in sessions ? sessions.#load(req) : sessions.load(req));
@@ -267,7 +270,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     this.#o = o;
     this.store = store;
     const client = (store as ClientSideStore).clientSide === true;
-    this.#server = client ? null : (store as SessionStore);
+    this.#obs = observe(this, o, store);
+    this.#server = client ? null : (this.#obs?.store(store as SessionStore) ?? (store as SessionStore));
     this.#loadSync = this.#server ? syncTwin(this.#server, 'load', 'loadSync') : undefined;
     this.#updateSync = this.#server ? syncTwin(this.#server, 'update', 'updateSync') : undefined;
     this.#client = client ? (store as ClientSideStore) : null;
@@ -294,6 +298,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
 
   /** `load`, answering synchronously when no store I/O is needed (no cookie, cookie store). */
   #load(req?: RequestLike): Session<Data> | Promise<Session<Data>> {
+    const obs = this.#obs;
+    return obs === null || !obs.loads ? this.#loadNow(req) : obs.load(req, (r) => this.#loadNow(r));
+  }
+
+  #loadNow(req?: RequestLike): Session<Data> | Promise<Session<Data>> {
     const value = readCookie(cookieHeader(req), this.#o.cookie.name);
     const state = initialState(value !== undefined);
     state.request = req;
@@ -409,6 +418,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   }
 
   commitResponse(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse> {
+    const obs = this.#obs;
+    return obs === null || !obs.commits ? this.#commitNow(session, options) : obs.commit(session, () => this.#commitNow(session, options));
+  }
+
+  #commitNow(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse> {
     const s = stateOf(session);
     if (!clearSiteDataAsked.has(s)) return this.#commitResponse(session, s, options);
     clearSiteDataAsked.delete(s);
@@ -508,6 +522,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
           `the session cookie would be ${size} bytes (name=value), over the ${MAX_COOKIE_BYTES} bytes browsers keep; nothing was written: store less in the session or use a server-side store`,
         );
       }
+      this.#obs?.creating(s, value);
       saved(s, value, 0);
       return;
     }
@@ -558,6 +573,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
         return saved(s, key, result.version);
       }
       if (result.status === 'missing') throw interrupted(s, await this.#whyGone(key));
+      this.#obs?.conflict(s, key);
       // Someone else wrote first: take their record and put this request's own changes on top.
       // Past the first retry, wait a random while, so that processes writing together spread out.
       if (attempt > 0) await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
@@ -606,7 +622,9 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
       const key = newSessionKey();
       const version = await store.create(key, s.data, until, now, json).catch(rethrowUnavailable);
-      if (version !== null) return saved(s, key, version);
+      if (version === null) continue;
+      this.#obs?.creating(s, key);
+      return saved(s, key, version);
     }
     throw new StoreUnavailableError(
       `could not create a new session key after ${MAX_CREATE_ATTEMPTS} attempts; the store refuses every new key`,
@@ -616,20 +634,26 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   async flush(s: SessionState): Promise<void> {
     const old = s.key;
     const version = s.version;
+    const ended = this.#obs?.ending(s);
     const replaced = s.lost === 'replaced';
     const from = s.migrated;
     s.migrated = null;
     reset(s);
     if (from !== null) await from.saved().catch(rethrowUnavailable); // a logout on the migrating request: the old record goes too
-    if (!this.#server) return;
+    if (!this.#server) {
+      ended?.();
+      return;
+    }
     if (replaced) {
       // A logout sent with a key that login replaced moments ago: it ends the new session too.
       s.lost = 'replaced';
       s.modified = false;
       if (s.replacedBy !== null) await this.#endReplacement(s.replacedBy, this.now());
+      ended?.();
       return;
     }
     if (old !== null) await this.#end(old, version);
+    ended?.();
   }
 
   /**
@@ -666,9 +690,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     if (old === null) {
       await this.#create(s, this.now());
       s.cookieDue = true;
+      this.#obs?.rotated(s, null);
       return;
     }
     await this.#rotate(s, old);
+    this.#obs?.rotated(s, old);
   }
 
   /**
@@ -779,15 +805,17 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   // Accounts and devices (core/accounts.ts).
 
   signIn(s: SessionState, userId: string): SessionMeta {
+    this.#obs?.signingIn(s);
     return { since: this.now(), user: userId, ...clientOf(s.request, this.#o.accounts.trustProxy) };
   }
 
   async signedIn(s: SessionState, userId: string): Promise<void> {
+    this.#obs?.login(s, userId);
     const max = this.#o.accounts.maxSessionsPerUser;
     if (max === null || s.key === null) return;
     const current = digestKey(s.key);
     const others = (await this.listUserSessions(userId)).filter((u) => u.id !== current);
-    for (const old of others.slice(max - 1)) await this.revokeSession(old.id); // least recently seen last
+    for (const old of others.slice(max - 1)) await this.revokeSession(old.id, userId); // least recently seen last
   }
 
   publicId(s: SessionState): string | null {
@@ -824,7 +852,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   }
 
   #indexed(what: string): UserIndexedStore {
-    const store = this.store as Partial<UserIndexedStore> & { noUserIndex?: string };
+    const store = (this.#server ?? this.store) as Partial<UserIndexedStore> & { noUserIndex?: string };
     if (store.listByUser && store.revoke && store.touch && !store.noUserIndex) return store as UserIndexedStore;
     throw new ConfigError(
       'store',
@@ -842,13 +870,15 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       .sort(byLastSeen);
   }
 
-  async revokeSession(id: string): Promise<boolean> {
+  /** `userId`: whose session it is, when the caller knows (for the `revoked` event). */
+  async revokeSession(id: string, userId: string | null = null): Promise<boolean> {
     const store = this.#indexed('revokeSession');
     if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) return false;
     const existed = await store.revoke(id).catch(rethrowUnavailable);
+    if (existed) this.#obs?.revoked(id, userId);
     // A session replaced by login/cycleKey moments ago lives on under its new key: end that one too.
     const successor = await this.#successorOf(id, this.now());
-    if (successor !== null && (await this.revokeSession(successor))) return true;
+    if (successor !== null && (await this.revokeSession(successor, userId))) return true;
     return existed;
   }
 
@@ -856,7 +886,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const except = options.except instanceof Session ? options.except.id : (options.except ?? null);
     let revoked = 0;
     for (const u of await this.listUserSessions(userId)) {
-      if (u.id !== except && (await this.revokeSession(u.id))) revoked++;
+      if (u.id !== except && (await this.revokeSession(u.id, userId))) revoked++;
     }
     return revoked;
   }

@@ -1,0 +1,98 @@
+// The server-side store as the engine sees it when something observes it: each operation timed
+// (`sessionkit.store.duration`, attribute `sessionkit.operation`) and each failure reported
+// (`store_error`), once, where the engine calls the store. Every other member passes through.
+import type { SessionStore } from './store.js';
+import type { Instruments } from './telemetry.js';
+
+/** What the wrapper needs of the Observer. */
+export interface StoreWatcher {
+  readonly instruments: Instruments;
+  readonly events: object | null;
+  storeFailed(operation: string, err: unknown, subject: unknown, data: unknown): void;
+}
+
+/** The operations that are timed and whose failures are reported; anything else passes through untouched. */
+const WATCHED = new Set(['load', 'create', 'update', 'delete', 'touch', 'exists', 'listByUser', 'revoke', 'clearExpired']);
+/** The synchronous twins (SessionStore's loadSync, updateSync), reported under their async name. */
+const TWINS: Record<string, string> = { loadSync: 'load', updateSync: 'update' };
+
+type Method = (...args: unknown[]) => unknown;
+
+/** A plain object with the store's members: the watched operations wrapped, the rest bound to the store or read through. */
+export function watchStore(store: SessionStore, watcher: StoreWatcher): SessionStore {
+  const out: Record<string, unknown> = {};
+  const target = store as unknown as Record<string, unknown>;
+  for (const name of memberNames(store)) {
+    const value = target[name];
+    if (typeof value !== 'function') {
+      Object.defineProperty(out, name, { get: () => target[name], enumerable: true });
+    } else if (TWINS[name] !== undefined) {
+      // The engine uses a twin only beside the very method it mirrors (a wrapper that replaced
+      // `load` must be heard): keep that rule by offering the twin only when the store would.
+      if (isTwinOf(store, TWINS[name]!, name)) out[name] = watchSync(store, value as Method, TWINS[name]!, watcher);
+    } else if (WATCHED.has(name)) out[name] = watchAsync(store, value as Method, name, watcher);
+    else out[name] = (value as Method).bind(store);
+  }
+  return out as unknown as SessionStore;
+}
+
+function watchAsync(store: SessionStore, fn: Method, operation: string, watcher: StoreWatcher): Method {
+  const attributes = { 'sessionkit.operation': operation };
+  return (...args: unknown[]) => {
+    const duration = watcher.instruments.duration;
+    if (duration === null && watcher.events === null) return fn.apply(store, args);
+    const start = performance.now();
+    let result: Promise<unknown>;
+    try {
+      result = fn.apply(store, args) as Promise<unknown>;
+    } catch (err) {
+      duration?.record((performance.now() - start) / 1000, attributes);
+      watcher.storeFailed(operation, err, args[0], args[1]);
+      throw err;
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        duration?.record((performance.now() - start) / 1000, attributes);
+        return value;
+      },
+      (err: unknown) => {
+        duration?.record((performance.now() - start) / 1000, attributes);
+        watcher.storeFailed(operation, err, args[0], args[1]);
+        throw err;
+      },
+    );
+  };
+}
+
+function watchSync(store: SessionStore, fn: Method, operation: string, watcher: StoreWatcher): Method {
+  const attributes = { 'sessionkit.operation': operation };
+  return (...args: unknown[]) => {
+    const duration = watcher.instruments.duration;
+    if (duration === null && watcher.events === null) return fn.apply(store, args);
+    const start = performance.now();
+    try {
+      return fn.apply(store, args);
+    } catch (err) {
+      watcher.storeFailed(operation, err, args[0], args[1]);
+      throw err;
+    } finally {
+      duration?.record((performance.now() - start) / 1000, attributes);
+    }
+  };
+}
+
+/** Every property name on the store and its prototypes (Object.prototype's excepted). */
+function memberNames(store: object): Set<string> {
+  const names = new Set<string>();
+  for (let o: object | null = store; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const name of Object.getOwnPropertyNames(o)) if (name !== 'constructor') names.add(name);
+  }
+  return names;
+}
+
+/** Whether `twin` sits beside the very `method` the store answers with (as the engine's own check). */
+function isTwinOf(store: object, method: string, twin: string): boolean {
+  let owner: object | null = store;
+  while (owner !== null && !Object.hasOwn(owner, twin)) owner = Object.getPrototypeOf(owner);
+  return owner !== null && (store as Record<string, unknown>)[method] === (owner as Record<string, unknown>)[method];
+}
