@@ -8,6 +8,7 @@
  *   micro                    the session work of one request without HTTP, µs of CPU (before/after figures)
  *   redis-micro              RedisStore's client CPU per load and update against the raw client (--filter client/case)
  *   soak                     minutes of mixed traffic on the demo with the store killed every 30 s
+ *   races                    revoke/flush against parallel rotations, modify+save limits, login of another user, on real stores
  *
  *   --quick            a short check: 3 rounds of 1 s, nothing written to the docs
  *   --rounds N         interleaved rounds (default 10)
@@ -15,9 +16,10 @@
  *   --connections N    wrk connections (default 32)
  *   --filter REGEX     only the servers whose id (group/impl/store) matches
  *   --out FILE         where the results go (default docs/benchmark.md for a full run)
+ *   races: --rounds N (default 5), --parallel N (default 200), --work-ms N (default 5), --filter REGEX (memory|sqlite|redis|postgres|cached)
  *   soak: --minutes N (default 10), --store URL|sqlite|redis|postgres (default redis), --kill-every S (default 30)
  */
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -44,6 +46,8 @@ const { values, positionals } = parseArgs({
     'kill-every': { type: 'string' },
     route: { type: 'string' },
     'no-cookie': { type: 'boolean', default: false },
+    parallel: { type: 'string' },
+    'work-ms': { type: 'string' },
   },
 });
 const part = positionals[0] ?? 'throughput';
@@ -114,7 +118,20 @@ switch (part) {
     if (t.lost || t.phantom) process.exitCode = 1;
     break;
   }
+  case 'races': {
+    const { races } = await import('./races.js');
+    const text = await races({
+      rounds: Number(values.rounds ?? (quick ? 2 : 5)),
+      parallel: Number(values.parallel ?? 200),
+      workMs: Number(values['work-ms'] ?? 5),
+      filter: values.filter ? new RegExp(values.filter) : null,
+    });
+    if (values.out) writeFileSync(values.out, `${text}\n`);
+    break;
+  }
   default:
-    console.error(`bench: unknown part ${JSON.stringify(part)}; use throughput, curves, memory or soak`);
+    console.error(
+      `bench: unknown part ${JSON.stringify(part)}; use throughput, curves, memory, profile, micro, redis-micro, soak or races`,
+    );
     process.exitCode = 2;
 }
