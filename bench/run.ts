@@ -15,6 +15,7 @@
  *   --seconds N        seconds per server, route and round (default 2)
  *   --connections N    wrk connections (default 32)
  *   --filter REGEX     only the servers whose id (group/impl/store) matches
+ *   --routes LIST      only these routes, comma-separated: none-new, read-new, none, read, count
  *   --out FILE         where the results go (default docs/benchmark.md for a full run)
  *   races: --rounds N (default 5), --parallel N (default 200), --work-ms N (default 5), --filter REGEX (memory|sqlite|redis|postgres|cached)
  *   soak: --minutes N (default 10), --store URL|sqlite|redis|postgres (default redis), --kill-every S (default 30)
@@ -47,6 +48,7 @@ const { values, positionals } = parseArgs({
     route: { type: 'string' },
     'no-cookie': { type: 'boolean', default: false },
     parallel: { type: 'string' },
+    routes: { type: 'string' },
     'work-ms': { type: 'string' },
   },
 });
@@ -70,7 +72,8 @@ switch (part) {
       seconds: Number(values.seconds ?? (quick ? 1 : 2)),
       connections: Number(values.connections),
       filter: values.filter ? new RegExp(values.filter) : null,
-      out: values.out ?? (quick || values.filter ? null : join(root, 'docs', 'benchmark.md')),
+      routes: values.routes ? values.routes.split(',') : null,
+      out: values.out ?? (quick || values.filter || values.routes ? null : join(root, 'docs', 'benchmark.md')),
       command,
     });
     console.log(`targets met: ${met} of ${total}`);
