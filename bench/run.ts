@@ -9,16 +9,19 @@
  *   micro                    the session work of one request without HTTP, µs of CPU (before/after figures)
  *   redis-micro              RedisStore's client CPU per load and update against the raw client (--filter client/case)
  *   soak                     minutes of mixed traffic on the demo with the store killed every 30 s
+ *   races                    revoke/flush against parallel rotations, modify+save limits, login of another user, on real stores
  *
  *   --quick            a short check: 3 rounds of 1 s, nothing written to the docs
  *   --rounds N         interleaved rounds (default 10)
  *   --seconds N        seconds per server, route and round (default 2)
  *   --connections N    wrk connections (default 32)
  *   --filter REGEX     only the servers whose id (group/impl/store) matches
+ *   --routes LIST      only these routes, comma-separated: none-new, read-new, none, read, count
  *   --out FILE         where the results go (default docs/benchmark.md for a full run)
+ *   races: --rounds N (default 5), --parallel N (default 200), --work-ms N (default 5), --filter REGEX (memory|sqlite|redis|postgres|cached)
  *   soak: --minutes N (default 10), --store URL|sqlite|redis|postgres (default redis), --kill-every S (default 30)
  */
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -46,6 +49,9 @@ const { values, positionals } = parseArgs({
     'kill-every': { type: 'string' },
     route: { type: 'string' },
     'no-cookie': { type: 'boolean', default: false },
+    parallel: { type: 'string' },
+    routes: { type: 'string' },
+    'work-ms': { type: 'string' },
   },
 });
 const part = positionals[0] ?? 'throughput';
@@ -68,7 +74,8 @@ switch (part) {
       seconds: Number(values.seconds ?? (quick ? 1 : 2)),
       connections: Number(values.connections),
       filter: values.filter ? new RegExp(values.filter) : null,
-      out: values.out ?? (quick || values.filter ? null : join(root, 'docs', 'benchmark.md')),
+      routes: values.routes ? values.routes.split(',') : null,
+      out: values.out ?? (quick || values.filter || values.routes ? null : join(root, 'docs', 'benchmark.md')),
       command,
     });
     console.log(`targets met: ${met} of ${total}`);
@@ -129,7 +136,20 @@ switch (part) {
     if (t.lost || t.phantom) process.exitCode = 1;
     break;
   }
+  case 'races': {
+    const { races } = await import('./races.js');
+    const text = await races({
+      rounds: Number(values.rounds ?? (quick ? 2 : 5)),
+      parallel: Number(values.parallel ?? 200),
+      workMs: Number(values['work-ms'] ?? 5),
+      filter: values.filter ? new RegExp(values.filter) : null,
+    });
+    if (values.out) writeFileSync(values.out, `${text}\n`);
+    break;
+  }
   default:
-    console.error(`bench: unknown part ${JSON.stringify(part)}; use throughput, curves, memory or soak`);
+    console.error(
+      `bench: unknown part ${JSON.stringify(part)}; use throughput, curves, memory, profile, micro, redis-micro, soak or races`,
+    );
     process.exitCode = 2;
 }

@@ -22,6 +22,8 @@ export interface ThroughputOptions {
   filter: RegExp | null;
   /** Markdown file whose results block is replaced (null: print only) */
   out: string | null;
+  /** Only these routes (none-new, read-new, none, read, count); null: all */
+  routes?: string[] | null;
   command: string;
 }
 
@@ -200,7 +202,12 @@ const fmtRatio = (xs: number[]) => {
 
 export async function throughput(o: ThroughputOptions): Promise<{ met: number; total: number }> {
   ensureWrk();
-  const all = cells().filter((c) => !o.filter || o.filter.test(c.id));
+  const unknown = (o.routes ?? []).filter((r) => !(r in ROUTES));
+  if (unknown.length) throw new Error(`bench: unknown route ${unknown.join(', ')}; use ${ALL_ROUTES.join(', ')}`);
+  const all = cells()
+    .filter((c) => !o.filter || o.filter.test(c.id))
+    .map((c) => ({ ...c, routes: c.routes.filter((r) => !o.routes || o.routes.includes(r)) }))
+    .filter((c) => c.routes.length > 0);
   const results = new Map<string, Map<RouteId, Round[]>>();
   const startedAt = new Date();
   const measurements = all.reduce((n, c) => n + c.routes.length, 0);
@@ -323,6 +330,28 @@ export async function throughput(o: ThroughputOptions): Promise<{ met: number; t
             `${(100 * median(rs.map((x) => x.busy))).toFixed(0)}% | ${median(rs.map((x) => x.p99)).toFixed(2)} | ${c.id === bare ? '' : fmtRatio(rpsRatios(c.id, bare, route))} |`,
         );
       }
+    }
+    lines.push('');
+  }
+  // BENCH_BEFORE: each sessionkit server against the same server of the other build, per round.
+  const pairs = all.filter((c) => all.some((b) => b.id === `${c.id}/before`));
+  if (pairs.length) {
+    lines.push('### This build against the build before (BENCH_BEFORE)', '');
+    lines.push(
+      'Per-round ratios of req/s, median (min–max, IQR); `by CPU` compares server CPU time per request (inverted, higher is better).',
+      '',
+    );
+    lines.push(
+      '| group | route | server | this build × bare | before × bare | this build ÷ before | by CPU |',
+      '|---|---|---|---|---|---|---:|',
+    );
+    for (const c of pairs) {
+      const bare = `${c.group}/bare`;
+      const b = `${c.id}/before`;
+      for (const route of c.routes)
+        lines.push(
+          `| ${GROUP_NAMES[c.group]} | ${ROUTES[route].label} | ${c.label} | ${fmtRatio(rpsRatios(c.id, bare, route))} | ${fmtRatio(rpsRatios(b, bare, route))} | ${fmtRatio(rpsRatios(c.id, b, route))} | ${median(cpuRatios(c.id, b, route)).toFixed(2)}× |`,
+        );
     }
     lines.push('');
   }

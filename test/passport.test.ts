@@ -38,7 +38,11 @@ const USERS = [
  * (`req.session.cookie.maxAge`), connect-flash messages, `req.logout`. Only the session
  * middleware differs between the old site and the switched one.
  */
-function site(passportModule: { Passport: new () => any }, sessionLayer: express.RequestHandler): express.Express {
+function site(
+  passportModule: { Passport: new () => any },
+  sessionLayer: express.RequestHandler,
+  makeExpress: typeof express,
+): express.Express {
   const passport = new passportModule.Passport();
   passport.use(
     new LocalStrategy((username: string, password: string, done: AnyFn) => {
@@ -50,8 +54,8 @@ function site(passportModule: { Passport: new () => any }, sessionLayer: express
   passport.serializeUser((user: { id: number }, done: AnyFn) => done(null, user.id));
   passport.deserializeUser((id: number, done: AnyFn) => done(null, USERS.find((u) => u.id === id) ?? false));
 
-  const app = express();
-  app.use(express.urlencoded({ extended: false }));
+  const app = makeExpress();
+  app.use(makeExpress.urlencoded({ extended: false }));
   app.use(sessionLayer);
   app.use(flash());
   app.use(passport.initialize());
@@ -90,11 +94,14 @@ const maxAgeOf = (setCookie: string | undefined) => {
   return m ? Number(m[1]) : null;
 };
 
-for (const [version, passportModule] of [
-  ['0.6', require('passport06')],
-  ['0.7', require('passport')],
+const express4 = require('express4') as typeof express;
+
+for (const [version, passportModule, framework, makeExpress] of [
+  ['0.6', require('passport06'), 'Express 5', express],
+  ['0.7', require('passport'), 'Express 5', express],
+  ['0.7', require('passport'), 'Express 4', express4],
 ] as const) {
-  describe(`passport ${version} + connect-flash: an express-session site switched to sessionkit/express (real Redis)`, () => {
+  describe(`passport ${version} + connect-flash on ${framework}: an express-session site switched to sessionkit/express (real Redis)`, () => {
     let client!: ReturnType<typeof createClient>;
     let oldStore!: ConnectRedisStore;
     let oldSite!: { url: string; close(): Promise<void> };
@@ -108,13 +115,13 @@ for (const [version, passportModule] of [
       await client.connect();
       oldStore = new ConnectRedisStore({ client, prefix: 'sess:' });
       oldSite = await listen(
-        site(passportModule, expressSession({ secret: OLD_SECRET, store: oldStore, resave: false, saveUninitialized: false })),
+        site(passportModule, expressSession({ secret: OLD_SECRET, store: oldStore, resave: false, saveUninitialized: false }), makeExpress),
       );
       sessions = createSessions({
         store: new RedisStore({ client, prefix: 'sk:' }),
         migrate: fromExpressSession({ secret: OLD_SECRET, store: oldStore }),
       });
-      const app = site(passportModule, sessionMiddleware(sessions));
+      const app = site(passportModule, sessionMiddleware(sessions), makeExpress);
       // one route the old site did not have: what sessionkit itself knows of the visitor
       app.get('/sessionkit', (req, res) => {
         const s = getSession(req);

@@ -79,11 +79,6 @@ function settle(done: Promise<void>, callback: ((err?: unknown) => void) | undef
   return self;
 }
 
-/** The Session behind `req.session` (or the Session itself). */
-export function unwrapSession<Data extends Record<string, any>>(session: Session<Data>): Session<Data> {
-  return sessionOf(session) as Session<Data>;
-}
-
 /** The view over the same session, made for `req.session`. */
 export function sessionView<Data extends Record<string, any>>(
   sessions: Sessions<Data>,
@@ -105,7 +100,9 @@ function dataKeys(h: Holder): string[] {
 const compat: Record<keyof ExpressSessionMethods, AnyFn | null> = {
   regenerate(this: unknown, callback?: (err?: unknown) => void) {
     const h = holderOf(this);
-    const before = Object.fromEntries(dataKeys(h).map((k) => [k, h.session.get(k)]));
+    const all = h.session.toJSON();
+    const before = Object.create(null) as Record<string, unknown>;
+    for (const k of dataKeys(h)) before[k] = all[k];
     const done = h.session.flush().then(() => {
       // express-session hands out a new object: the old one keeps the old data (passport's keepSessionInfo merges it back)
       h.detached = before;

@@ -43,7 +43,8 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
   let prepared: unknown;
   return (req: Request, res: Response, next: NextFunction) => {
     const app = req.app as unknown as ExpressApp;
-    if (app !== prepared) prepared = prepareApp(app) ? app : undefined;
+    // an app mounted after it served requests is a sub-app from then on
+    if (app !== prepared || app.parent !== undefined) prepared = prepareApp(app) ? app : undefined;
     attachSession(sessions, req, res, (session) => {
       if (prepared !== app) ownSession(req, sessionView(sessions, session, req as { session?: unknown }));
       next();

@@ -20,12 +20,15 @@ const sessions = createSessions<Record<string, unknown>>({ store, logger: quiet 
 
 interface Message {
   id: number;
-  op: 'save' | 'load' | 'logout';
+  op: 'save' | 'load' | 'logout' | 'revoke';
   cookie?: string;
+  /** The public id of the session to revoke. */
+  sessionId?: string;
   data?: Record<string, unknown>;
 }
 
 async function handle(message: Message): Promise<Record<string, unknown>> {
+  if (message.op === 'revoke') return { revoked: await sessions.revokeSession(message.sessionId!) };
   const session = await sessions.load(message.cookie);
   if (message.op === 'load') return { key: session.key, data: Object.fromEntries(session.entries()) };
   if (message.op === 'save') {
