@@ -1,7 +1,8 @@
 import type { Handle } from '@sveltejs/kit';
 import type { Session } from '../core/session.js';
 import { loadForRequest, type Sessions } from '../core/sessions.js';
-import { commitToResponse, errorAnswer } from './fetch.js';
+import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
+import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 
 /**
  * SvelteKit's server hook: `export const handle = sessionHandle(sessions)` in src/hooks.server.ts
@@ -12,6 +13,8 @@ import { commitToResponse, errorAnswer } from './fetch.js';
  */
 export function sessionHandle<Data extends Record<string, any>>(sessions: Sessions<Data>): Handle {
   return async ({ event, resolve }) => {
+    const dbsc = deviceBoundRequest(sessions, event.request); // POST {deviceBound.path}/register or /refresh
+    if (dbsc !== null) return answerResponse(await dbsc);
     let session: Session<Data>;
     try {
       const loaded = loadForRequest(sessions, event.request);

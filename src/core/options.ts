@@ -5,6 +5,7 @@ import { MAX_AGE_SECONDS } from './expiry.js';
 import type { Logger } from './log.js';
 import type { SessionMigration } from './migrate.js';
 import { consoleLogger } from './log.js';
+import { type DeviceBoundOptions, type ResolvedDeviceBound, resolveDeviceBound } from './device-bound.js';
 
 export type { ResolvedCookie } from './cookie.js';
 
@@ -84,6 +85,14 @@ export interface SessionsOptions<S> {
    * that sets the header. @default false (the socket's address)
    */
   trustProxy?: boolean | number;
+  /**
+   * Device Bound Session Credentials (W3C DBSC): a signed-in session is bound to a key the
+   * browser keeps on the device, and a short-lived bound cookie that only that device can refresh,
+   * so a copied session cookie is useless elsewhere. The adapters answer `POST {path}/register`
+   * and `POST {path}/refresh`. Needs a store that keeps sessions on the server. Guide:
+   * docs/device-bound.md. @default undefined (off)
+   */
+  deviceBound?: DeviceBoundOptions | boolean;
 }
 
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/; // RFC 6265 §4.1.1 token
@@ -171,6 +180,7 @@ export interface ResolvedOptions {
   maxSize: number;
   accounts: AccountOptions;
   migrate: SessionMigration | null;
+  deviceBound: ResolvedDeviceBound | null;
 }
 
 export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptions {
@@ -190,6 +200,7 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
     'maxSessionsPerUser',
     'trustProxy',
     'migrate',
+    'deviceBound',
   ]);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, `unknown option; the options are ${[...known].join(', ')}`);
@@ -211,8 +222,9 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
       'give a session migration, e.g. fromExpressSession({ secret, store }) from sessionkit/express-session',
     );
   }
+  const cookie = resolveCookie(options.cookie);
   return {
-    cookie: resolveCookie(options.cookie),
+    cookie,
     saveEveryRequest: bool('saveEveryRequest', options.saveEveryRequest, false),
     expireAtBrowserClose: bool('expireAtBrowserClose', options.expireAtBrowserClose, false),
     logger,
@@ -220,5 +232,6 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
     maxSize,
     accounts: resolveAccountOptions(options),
     migrate,
+    deviceBound: resolveDeviceBound(options.deviceBound, cookie),
   };
 }

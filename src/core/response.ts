@@ -13,6 +13,8 @@ export interface ResponseHeaders<T> {
   setVary(target: T, value: string): void;
   /** Adds one Set-Cookie header after those the application set. */
   appendSetCookie(target: T, value: string): void;
+  /** Sets a header (CommitResponse.headers: `Secure-Session-Registration` after a login). */
+  setHeader?(target: T, name: string, value: string): void;
 }
 
 /** Applies a commit to a response: `Vary: Cookie` merged into the application's Vary, the session's Set-Cookie appended. */
@@ -20,6 +22,7 @@ export function applyCommit<T>(target: T, headers: ResponseHeaders<T>, result: C
   if (result.vary) headers.setVary(target, varyWithCookie(headers.getVary(target)));
   if (result.setCookie !== null) headers.appendSetCookie(target, result.setCookie);
   for (const expired of result.expireCookies) headers.appendSetCookie(target, expired);
+  if (result.headers !== undefined && headers.setHeader !== undefined) for (const [n, v] of result.headers) headers.setHeader(target, n, v);
 }
 
 /** The Set-Cookie header value with `cookie` added after what the application already set. */
@@ -32,6 +35,7 @@ export const webHeaders: ResponseHeaders<Headers> = {
   getVary: (h) => h.get('Vary') ?? undefined,
   setVary: (h, value) => h.set('Vary', value),
   appendSetCookie: (h, value) => h.append('Set-Cookie', value),
+  setHeader: (h, name, value) => h.set(name, value),
 };
 
 /** Anything with node's `getHeader` / `setHeader` (node:http's ServerResponse, Express's res). */
@@ -42,6 +46,7 @@ export const nodeHeaders: ResponseHeaders<{
   getVary: (res) => headerText(res.getHeader('Vary')),
   setVary: (res, value) => res.setHeader('Vary', value),
   appendSetCookie: (res, value) => res.setHeader('Set-Cookie', withSetCookie(res.getHeader('Set-Cookie'), value)),
+  setHeader: (res, name, value) => res.setHeader(name, value),
 };
 
 function headerText(value: unknown): string | undefined {

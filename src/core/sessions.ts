@@ -11,6 +11,7 @@ import {
   type UserSession,
 } from './accounts.js';
 import { digestKey } from './keys.js';
+import { DeviceBound, deviceBoundUnsupported } from './device-bound.js';
 import type { AnyStore, ClientSideStore, SessionStore, StoredSession, UpdateResult, UserIndexedStore } from './store.js';
 import { checkValue, encodeData, ownData, withinDepth, MAX_DEPTH, type SessionData } from './codec.js';
 import { cookieHeader, cookieParts, deletionCookie, readCookie, sessionCookie, type RequestLike, type SessionCookie } from './cookie.js';
@@ -69,6 +70,8 @@ export interface CommitResponse {
   cookie: SessionCookie | null;
   /** Whether to add `Cookie` to the response's Vary header. */
   vary: boolean;
+  /** More response headers to set, as `[name, value]`: `Secure-Session-Registration` after a login (`deviceBound`); usually none. */
+  headers?: readonly (readonly [string, string])[];
 }
 
 /**
@@ -146,11 +149,19 @@ class Committed implements CommitResponse {
   readonly vary: boolean;
   readonly #expireCookies: readonly string[];
   readonly #parts: (() => SessionCookie) | null;
-  constructor(setCookie: string | null, vary: boolean, parts: (() => SessionCookie) | null, expireCookies: readonly string[] = NO_COOKIES) {
+  readonly headers: readonly (readonly [string, string])[] | undefined;
+  constructor(
+    setCookie: string | null,
+    vary: boolean,
+    parts: (() => SessionCookie) | null,
+    expireCookies: readonly string[] = NO_COOKIES,
+    headers?: readonly (readonly [string, string])[],
+  ) {
     this.setCookie = setCookie;
     this.vary = vary;
     this.#parts = parts;
     this.#expireCookies = expireCookies;
+    this.headers = headers;
   }
   get expireCookies(): readonly string[] {
     return this.#expireCookies;
@@ -160,7 +171,8 @@ class Committed implements CommitResponse {
   }
   toJSON(): CommitResponse {
     const json = { setCookie: this.setCookie, cookie: this.cookie, vary: this.vary };
-    return (this.expireCookies.length === 0 ? json : { ...json, expireCookies: this.expireCookies }) as CommitResponse;
+    const withHeaders = this.headers === undefined ? json : { ...json, headers: this.headers };
+    return (this.expireCookies.length === 0 ? withHeaders : { ...withHeaders, expireCookies: this.expireCookies }) as CommitResponse;
   }
 }
 
@@ -168,6 +180,12 @@ const NOTHING: CommitResponse = Object.freeze(new Committed(null, false, null));
 const VARY_ONLY: CommitResponse = Object.freeze(new Committed(null, true, null));
 
 let loadNow: (sessions: Sessions<any>, req: RequestLike) => Session<any> | Promise<Session<any>>;
+let boundOf: (sessions: Sessions<any>) => DeviceBound | null;
+
+/** @internal The device binding of `sessions` (`deviceBound`), or null: for the endpoints' handler. */
+export function deviceBoundOf(sessions: Sessions<any>): DeviceBound | null {
+  return boundOf(sessions);
+}
 
 /**
  * `sessions.load(req)` for adapters: the Session at once when no store I/O is needed (no cookie,
@@ -191,6 +209,8 @@ export function makeSessions<Data extends Record<string, any>>(
   }
   const store = options.store ?? defaultStore();
   checkAccountSupport(resolved.accounts, store);
+  const noBinding = resolved.deviceBound === null ? null : deviceBoundUnsupported(store as { clientSide?: boolean });
+  if (noBinding !== null) throw new ConfigError('deviceBound', noBinding);
   return new Engine<Data>(resolved, store);
 }
 
@@ -213,8 +233,12 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   /** Commits in progress per session key: commits of one key in this process run one after another. */
   readonly #inFlight = new Map<string, InFlight>();
 
+  /** Device Bound Session Credentials (`deviceBound`), or null when off. */
+  readonly #bound: DeviceBound | null;
+
   static {
     loadNow = (sessions, req) => (#load in sessions ? sessions.#load(req) : sessions.load(req));
+    boundOf = (sessions) => (#bound in sessions ? sessions.#bound : null);
   }
 
   constructor(o: ResolvedOptions, store: AnyStore) {
@@ -230,6 +254,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     this.cookieName = o.cookie.name;
     this.#noTouch = Boolean((store as { noUserIndex?: string }).noUserIndex);
     this.logger = o.logger;
+    this.#bound = o.deviceBound === null ? null : new DeviceBound(o.deviceBound, o.cookie, o.accounts.trustProxy, o.logger, o.clock);
   }
 
   now(): number {
@@ -280,6 +305,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
 
   #found(state: SessionState, key: string, found: StoredSession | null): Session<Data> {
     if (found) {
+      // a bound session without its good bound cookie (a copied session cookie): an empty session, nothing written
+      if (this.#bound !== null && !this.#bound.admits(found.data, state.request, this.now())) {
+        this.#bound.detach(state);
+        return this.#session(state);
+      }
       loaded(state, key, this.#ownData(found), found.version);
       state.lastSeenAt = found.lastSeenAt ?? null;
     } else unresolved(state);
@@ -322,6 +352,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const status = options?.status ?? 200;
     const s = stateOf(session);
     detectNestedChanges(s);
+    if (this.#bound?.isDetached(s)) return s.accessed ? VARY_ONLY : NOTHING;
     if (s.hadCookie && session.isEmpty) {
       return new Committed(deletionCookie(this.#o.cookie), true, () => cookieParts(this.#o.cookie, '', 0, 0));
     }
@@ -353,7 +384,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const maxAge = cookieMaxAge(s.data[EXPIRY_KEY], this.maxAge, this.expireAtBrowserClose, now);
     const key = s.key!;
     const cookie = this.#o.cookie;
-    return new Committed(sessionCookie(cookie, key, maxAge, now), vary, () => cookieParts(cookie, key, maxAge, now), expireCookies);
+    const headers = this.#bound?.headersFor(s) ?? undefined;
+    return new Committed(sessionCookie(cookie, key, maxAge, now), vary, () => cookieParts(cookie, key, maxAge, now), expireCookies, headers);
   }
 
   /**
@@ -489,6 +521,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     if (this.#client) return; // the cookie is re-signed at commit; old cookies cannot be revoked
     detectNestedChanges(s);
     const old = s.key;
+    if (this.#bound !== null && userIdOf(s.data) !== null) this.#bound.issueRegistration(s, this.now());
     await this.#create(s, this.now());
     dirty(s); // the new key still has to reach the browser
     if (old !== null) await this.#server!.delete(old).catch(rethrowUnavailable);
