@@ -210,7 +210,11 @@ export function attachSession<Data extends Record<string, any>>(
   next: (session: Session<Data>) => void,
 ): void {
   const dbsc = deviceBoundRequest(sessions, req); // POST {deviceBound.path}/register or /refresh: answered here
-  if (dbsc !== null) return void dbsc.then((a) => sendAnswer(res, a), (err) => sendError(sessions, res, err));
+  if (dbsc !== null)
+    return void dbsc.then(
+      (a) => sendAnswer(res, a),
+      (err) => sendError(sessions, res, err),
+    );
   let loaded: Session<Data> | Promise<Session<Data>>;
   try {
     loaded = loadForRequest(sessions, req);

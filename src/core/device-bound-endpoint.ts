@@ -155,17 +155,22 @@ const register: Endpoint = async (sessions, bound, req, session) => {
   const now = bound.now();
   const b = bindingOf(session.toJSON());
   const found = consumeChallenge(b, jti, 'reg', now);
-  if (found === null) return refused(bound, 'registration', 'the challenge (jti) was not issued to this session for registration, has expired, or was used');
-  if (found.used.a !== undefined && authorization !== found.used.a) return refused(bound, 'registration', 'the authorization claim is not the one sent');
+  if (found === null)
+    return refused(bound, 'registration', 'the challenge (jti) was not issued to this session for registration, has expired, or was used');
+  if (found.used.a !== undefined && authorization !== found.used.a)
+    return refused(bound, 'registration', 'the authorization claim is not the one sent');
   const value = newBoundCookieValue();
   const digest = cookieDigest(value);
   const until = now + bound.options.cookieMaxAge * 1000;
   const jkt = jwkThumbprint(jwk);
-  session.modify(DEVICE_KEY as never, ((current: Binding | null) => {
-    const again = consumeChallenge(current, jti, 'reg', now) ?? usedInParallel();
-    const next: Binding = { jwk, alg, jkt, at: now, ck: cookiesAfter(current, digest, until, now), ch: again.rest };
-    return next;
-  }) as never);
+  session.modify(
+    DEVICE_KEY as never,
+    ((current: Binding | null) => {
+      const again = consumeChallenge(current, jti, 'reg', now) ?? usedInParallel();
+      const next: Binding = { jwk, alg, jkt, at: now, ck: cookiesAfter(current, digest, until, now), ch: again.rest };
+      return next;
+    }) as never,
+  );
   const result = await commit(sessions, session, 200);
   if (result === null) return refused(bound, 'registration', 'the challenge was used by a parallel request');
   return json(200, instructions(bound, req, session.id), [['Set-Cookie', bound.setCookie(value)], ...commitHeaders(result)]);
@@ -183,8 +188,10 @@ const refresh: Endpoint = async (sessions, bound, req, session) => {
   const token = proofOf(req);
   if (token === null) {
     const challenge = newChallenge();
-    session.modify(DEVICE_KEY as never, ((current: Binding | null) =>
-      withChallenge(current, { c: challenge, k: 'ref', u: now + CHALLENGE_TTL * 1000 }, now)) as never);
+    session.modify(
+      DEVICE_KEY as never,
+      ((current: Binding | null) => withChallenge(current, { c: challenge, k: 'ref', u: now + CHALLENGE_TTL * 1000 }, now)) as never,
+    );
     const result = await commit(sessions, session, 403);
     if (result === null) return ended(); // the session went away meanwhile
     return {
@@ -202,12 +209,15 @@ const refresh: Endpoint = async (sessions, bound, req, session) => {
   const digest = cookieDigest(value);
   const until = now + bound.options.cookieMaxAge * 1000;
   const jkt = b.jkt;
-  session.modify(DEVICE_KEY as never, ((current: Binding | null) => {
-    // a registration of another key in parallel: this proof no longer speaks for the session
-    if (current?.jkt !== jkt) usedInParallel();
-    const again = consumeChallenge(current, jti, 'ref', now) ?? usedInParallel();
-    return { ...current, ck: cookiesAfter(current, digest, until, now), ch: again.rest };
-  }) as never);
+  session.modify(
+    DEVICE_KEY as never,
+    ((current: Binding | null) => {
+      // a registration of another key in parallel: this proof no longer speaks for the session
+      if (current?.jkt !== jkt) usedInParallel();
+      const again = consumeChallenge(current, jti, 'ref', now) ?? usedInParallel();
+      return { ...current, ck: cookiesAfter(current, digest, until, now), ch: again.rest };
+    }) as never,
+  );
   const result = await commit(sessions, session, 200);
   if (result === null) return refused(bound, 'refresh', 'the challenge was used by a parallel request');
   return json(200, instructions(bound, req, id), [['Set-Cookie', bound.setCookie(value)], ...commitHeaders(result)]);
@@ -242,4 +252,3 @@ function originOf(req: EndpointRequest, trustProxy: boolean | number): string | 
     return null;
   }
 }
-

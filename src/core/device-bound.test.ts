@@ -21,7 +21,12 @@ import { makeSessions } from './sessions.js';
 const RFC7515_A3 = {
   token:
     'eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q',
-  jwk: { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' } as const,
+  jwk: {
+    kty: 'EC',
+    crv: 'P-256',
+    x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+    y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+  } as const,
 };
 // RFC 7638 §3.1: an RSA public key and its SHA-256 thumbprint.
 const RFC7638 = {
@@ -64,7 +69,11 @@ describe('DBSC proofs (Web Crypto)', () => {
     const registered = { jwk: publicJwkOf(key.jwk, 'ES256')!, alg: 'ES256' as const };
     const cases: [string, Promise<string> | string, typeof registered | null][] = [
       ['typ not dbsc+jwt', signJwt(key, { alg: 'ES256', typ: 'JWT', jwk: key.jwk }, { jti: 'c' }), null],
-      ['alg none', `${Buffer.from('{"alg":"none","typ":"dbsc+jwt"}').toString('base64url')}.${Buffer.from('{"jti":"c"}').toString('base64url')}.x`, null],
+      [
+        'alg none',
+        `${Buffer.from('{"alg":"none","typ":"dbsc+jwt"}').toString('base64url')}.${Buffer.from('{"jti":"c"}').toString('base64url')}.x`,
+        null,
+      ],
       ['HS256', signJwt(key, { alg: 'HS256', typ: 'dbsc+jwt', jwk: key.jwk }, { jti: 'c' }), null],
       ['no jwk at registration', proof(key, 'c', { withJwk: false }), null],
       ['jwk of another key at registration', signJwt(key, { alg: 'ES256', typ: 'dbsc+jwt', jwk: other.jwk }, { jti: 'c' }), null],
@@ -98,7 +107,10 @@ describe('DBSC proofs (Web Crypto)', () => {
     assert.equal(consumeChallenge(b, 'f1', 'reg', 0), null, 'a refresh challenge does not register');
     assert.equal(consumeChallenge(b, 'r1', 'reg', 1000), null, 'expired');
     const used = consumeChallenge(b, 'r1', 'reg', 999)!;
-    assert.deepEqual(used.rest.map((c) => c.c), ['f1']);
+    assert.deepEqual(
+      used.rest.map((c) => c.c),
+      ['f1'],
+    );
     assert.equal(consumeChallenge({ ch: used.rest }, 'r1', 'reg', 999), null, 'used once');
     for (let i = 0; i < 20; i++) b = withChallenge(b, { c: `x${i}`, k: 'ref', u: 1000 }, 0);
     assert.equal(b.ch!.length, MAX_CHALLENGES);
@@ -147,7 +159,8 @@ describe('deviceBound option', () => {
   it('CookieStore is refused with a ConfigError that says why', () => {
     assert.throws(
       () => make({}, new CookieStore({ secret: 'kq3JX9v2LpR7wZt0mN5cHs8dFy1gUb4e-secret-for-tests' })),
-      (err: unknown) => err instanceof ConfigError && err.option === 'deviceBound' && /CookieStore/.test(err.message) && /server/.test(err.message),
+      (err: unknown) =>
+        err instanceof ConfigError && err.option === 'deviceBound' && /CookieStore/.test(err.message) && /server/.test(err.message),
     );
   });
 

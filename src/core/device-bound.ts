@@ -148,7 +148,12 @@ export function withChallenge(b: Binding | null, challenge: Challenge, now: numb
  * The binding with the challenge `value` of kind `kind` used up, or null when it holds no such
  * live challenge (never issued, issued for another session, expired, or used already).
  */
-export function consumeChallenge(b: Binding | null, value: string, kind: Challenge['k'], now: number): { rest: Challenge[]; used: Challenge } | null {
+export function consumeChallenge(
+  b: Binding | null,
+  value: string,
+  kind: Challenge['k'],
+  now: number,
+): { rest: Challenge[]; used: Challenge } | null {
   const list = b?.ch ?? [];
   let used: Challenge | null = null;
   const rest: Challenge[] = [];
@@ -415,9 +420,12 @@ export class DeviceBound {
     if (boundCookieGood(b, readCookie(cookieHeader(req), this.options.cookieName), now)) return true;
     const skipped = dbscHeader(req, 'secure-session-skipped', 'sec-session-skipped');
     if (skipped !== undefined) {
-      this.log.warn('a browser skipped refreshing its device-bound session (Secure-Session-Skipped); the request was served without the session', {
-        reason: skipped.slice(0, 200),
-      });
+      this.log.warn(
+        'a browser skipped refreshing its device-bound session (Secure-Session-Skipped); the request was served without the session',
+        {
+          reason: skipped.slice(0, 200),
+        },
+      );
     }
     return false;
   }

@@ -149,7 +149,7 @@ class Committed implements CommitResponse {
   readonly vary: boolean;
   readonly #expireCookies: readonly string[];
   readonly #parts: (() => SessionCookie) | null;
-  readonly headers: readonly (readonly [string, string])[] | undefined;
+  readonly #headers: readonly (readonly [string, string])[] | undefined;
   constructor(
     setCookie: string | null,
     vary: boolean,
@@ -161,7 +161,10 @@ class Committed implements CommitResponse {
     this.vary = vary;
     this.#parts = parts;
     this.#expireCookies = expireCookies;
-    this.headers = headers;
+    this.#headers = headers;
+  }
+  get headers(): readonly (readonly [string, string])[] | undefined {
+    return this.#headers;
   }
   get expireCookies(): readonly string[] {
     return this.#expireCookies;
@@ -385,7 +388,13 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const key = s.key!;
     const cookie = this.#o.cookie;
     const headers = this.#bound?.headersFor(s) ?? undefined;
-    return new Committed(sessionCookie(cookie, key, maxAge, now), vary, () => cookieParts(cookie, key, maxAge, now), expireCookies, headers);
+    return new Committed(
+      sessionCookie(cookie, key, maxAge, now),
+      vary,
+      () => cookieParts(cookie, key, maxAge, now),
+      expireCookies,
+      headers,
+    );
   }
 
   /**

@@ -27,7 +27,8 @@ export async function makeKey(alg: Alg): Promise<KeyPair> {
       : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
   const pair = (await subtle.generateKey(params, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const full = (await subtle.exportKey('jwk', pair.publicKey)) as Record<string, string>;
-  const jwk = alg === 'ES256' ? { kty: 'EC', crv: 'P-256', x: full.x!, y: full.y! } : { kty: 'RSA', n: full.n!, e: full.e! };
+  const jwk: Record<string, string> =
+    alg === 'ES256' ? { kty: 'EC', crv: 'P-256', x: full.x!, y: full.y! } : { kty: 'RSA', n: full.n!, e: full.e! };
   return { alg, privateKey: pair.privateKey, jwk };
 }
 
@@ -51,7 +52,10 @@ export function proof(key: KeyPair, jti: string, options: { withJwk: boolean; au
 /** The parameters of an sf-list item such as `(ES256 RS256);path="/x";challenge="c"`. */
 export function sfParams(value: string): { items: string[]; params: Record<string, string> } {
   const close = value.indexOf(')');
-  const items = value.slice(value.indexOf('(') + 1, close).split(/\s+/).filter(Boolean);
+  const items = value
+    .slice(value.indexOf('(') + 1, close)
+    .split(/\s+/)
+    .filter(Boolean);
   const params: Record<string, string> = {};
   for (const m of value.slice(close + 1).matchAll(/;\s*([a-z_]+)=("(?:[^"\\]|\\.)*"|[^;]*)/g)) {
     params[m[1]!] = m[2]!.startsWith('"') ? JSON.parse(m[2]!) : m[2]!;
@@ -96,7 +100,7 @@ export class DbscClient {
   }
 
   /** A request with this client's cookies; Set-Cookie and Secure-Session-Registration are taken in, as a browser does. */
-  async fetch(path: string, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<Response> {
+  async fetch(path: string, init: Omit<RequestInit, 'headers'> & { headers?: Record<string, string> } = {}): Promise<Response> {
     const headers: Record<string, string> = { ...init.headers };
     if (this.cookies.size > 0 && headers.cookie === undefined) headers.cookie = this.cookieHeader;
     const res = await fetch(this.base + path, { ...init, headers, redirect: 'manual' });
