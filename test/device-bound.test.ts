@@ -309,6 +309,27 @@ describe('device-bound sessions on every adapter (MemoryStore)', () => {
     });
   }
 
+  it('no route for the app to write: apps with only their own routes answer the endpoints (Fastify, Hono, h3)', async () => {
+    const sessions = sessionsFor(new MemoryStore(), new Clock());
+    const post = () => new Request('http://x/.sessionkit/dbsc/refresh', { method: 'POST' });
+    const fastify = Fastify();
+    await fastify.register(sessionPlugin, { sessions });
+    fastify.get('/me', async () => 'me');
+    const hono = new Hono();
+    hono.use(honoAdapter.sessionMiddleware(sessions));
+    hono.get('/me', (c) => c.text('me'));
+    const h3 = new H3();
+    h3.use(h3Adapter.sessionMiddleware(sessions));
+    h3.get('/me', () => 'me');
+    const answers = [
+      await fastify.inject({ method: 'POST', url: '/.sessionkit/dbsc/refresh' }).then((r) => ({ status: r.statusCode, body: r.body })),
+      await hono.fetch(post()).then(async (r) => ({ status: r.status, body: await r.text() })),
+      await h3.fetch(post()).then(async (r) => ({ status: r.status, body: await r.text() })),
+    ];
+    for (const a of answers) assert.deepEqual(a, { status: 400, body: 'Bad Request: the device-bound session refresh was refused.\n' });
+    await fastify.close();
+  });
+
   it('RS256 keys register and refresh too', async () => {
     const clock = new Clock();
     const server = await adapters.node!(sessionsFor(new MemoryStore(), clock));
