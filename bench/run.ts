@@ -7,6 +7,7 @@
  *   memory                   bytes per stored session, per live session, eviction, clearExpired stalls
  *   profile                  one server (--filter group/impl/store) under wrk with --cpu-prof: top self-time functions (--route, --no-cookie)
  *   micro                    the session work of one request without HTTP, µs of CPU (before/after figures)
+ *   device-bound             µs of server CPU per DBSC registration, refresh and bound request (docs/device-bound.md)
  *   redis-micro              RedisStore's client CPU per load and update against the raw client (--filter client/case)
  *   soak                     minutes of mixed traffic on the demo with the store killed every 30 s
  *   races                    revoke/flush against parallel rotations, modify+save limits, login of another user, on real stores
@@ -121,6 +122,9 @@ switch (part) {
     break;
   case 'micro':
     await micro();
+    break;
+  case 'device-bound':
+    await (await import('./device-bound.js')).deviceBoundBench();
     break;
   case 'redis-micro':
     await (await import('./redis-micro.js')).redisMicro({ filter: values.filter ? new RegExp(values.filter) : null });

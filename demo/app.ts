@@ -23,6 +23,9 @@ function flash(session: Session<Data>, text: string): void {
   session.set('notice', text);
 }
 
+/** Seconds a sign-in counts as fresh for "Sign out everywhere else"; older asks for the password again. */
+const REAUTH_SECONDS = 5 * 60;
+
 /** The most of one item a cart holds. */
 const MAX_QTY = 99;
 
@@ -261,6 +264,16 @@ export function createApp(sessions: Sessions<Data>): express.Express {
   app.post('/devices/revoke-others', async (req, res) => {
     const session = getSession<Data>(req);
     if (session.userId === null) return res.redirect(303, '/devices');
+    // A sign-in older than five minutes proves its password again first (a borrowed, unlocked laptop).
+    if (!session.authenticatedWithin(REAUTH_SECONDS)) {
+      const { password } = req.body ?? {};
+      if (typeof password !== 'string' || password === '') return render(req, res, 'Confirm it is you', views.reauth());
+      if (authenticate(session.userId, password) === null) {
+        res.status(401);
+        return render(req, res, 'Confirm it is you', views.reauth('Wrong password.'));
+      }
+      await session.login(session.userId); // renews when the user last proved who they are
+    }
     const n = await sessions.revokeUserSessions(session.userId, { except: session });
     flash(session, n === 1 ? 'Signed out 1 other device' : `Signed out ${n} other devices`);
     res.redirect(303, '/devices');

@@ -28,7 +28,9 @@ function secret(): string {
 function openSessions(secret: string): Sessions<Data> {
   try {
     const store = storeUrl === 'cookie:' ? new CookieStore({ secret }) : createStore(storeUrl);
-    return createSessions<Data>({ store });
+    // Chrome on Windows binds each signed-in session to a key on the device (docs/device-bound.md);
+    // a cookie store has no server-side record to keep that key in.
+    return createSessions<Data>({ store, deviceBound: storeUrl !== 'cookie:' });
   } catch (err) {
     exit(`SESSION_STORE=${storeUrl}: ${(err as Error).message}`);
   }

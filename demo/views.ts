@@ -280,7 +280,10 @@ export function devices(list: UserSession[], current: string | null, now: number
   return html`<p>Every browser signed in as you. Signing one out ends its session at once, on every server.</p>
 <ul class="devices">${list.map((d) => {
     const here = d.id === current;
-    return html`<li class="card device${here ? ' current' : ''}"><h2 title="${d.userAgent ?? ''}">${deviceName(d.userAgent)}${here ? html` <span class="badge">This device</span>` : ''}</h2>
+    const bound = d.deviceBound
+      ? html` <span class="badge bound" title="Its session is bound to a key on the device: a copy of its cookie is useless elsewhere">Bound to its device</span>`
+      : '';
+    return html`<li class="card device${here ? ' current' : ''}"><h2 title="${d.userAgent ?? ''}">${deviceName(d.userAgent)}${here ? html` <span class="badge">This device</span>` : ''}${bound}</h2>
 <p class="agent"><code>${d.userAgent ?? 'no user agent sent'}</code></p>
 <p>Last seen <time datetime="${d.lastSeenAt?.toISOString()}">${ago(d.lastSeenAt, now)}</time>${d.ip ? ` from ${d.ip}` : ''} · signed in <time datetime="${d.createdAt?.toISOString()}">${ago(d.createdAt, now)}</time></p>
 ${
@@ -290,6 +293,17 @@ ${
 }</li>`;
   })}</ul>
 ${others > 0 ? html`<form method="post" action="/devices/revoke-others"><button class="secondary">Sign out everywhere else</button></form>` : html`<p class="hint">You are signed in on this device only.</p>`}`;
+}
+
+/** "Sign out everywhere else" after a sign-in older than five minutes: the password again. */
+export function reauth(error?: string): Html {
+  return html`<form method="post" action="/devices/revoke-others" class="card">
+${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+<p>You signed in more than five minutes ago. Enter your password again to sign out everywhere else.</p>
+<label>Password <input name="password" type="password" autocomplete="current-password" required autofocus></label>
+<button>Sign out everywhere else</button>
+<p><a href="/devices">Cancel</a></p>
+</form>`;
 }
 
 export function devicesSignedOut(): Html {

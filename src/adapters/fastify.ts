@@ -21,6 +21,7 @@ import {
 import { type CommitResponse, loadForRequest, type Sessions } from '../core/sessions.js';
 import { ConfigError } from '../core/errors.js';
 import { answerError, applyCommit, withSetCookie, type ResponseHeaders } from '../core/response.js';
+import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 import type { DeclaredSessionData } from '../core/session-types.js';
 
 declare module 'fastify' {
@@ -58,6 +59,15 @@ export function sessionPlugin(fastify: FastifyInstance, options: SessionPluginOp
   fastify.decorateRequest(COMMITTED, false);
 
   fastify.addHook('onRequest', (request, reply, next) => {
+    const dbsc = deviceBoundRequest(sessions, request.raw); // POST {deviceBound.path}/register or /refresh: answered here
+    if (dbsc !== null) {
+      dbsc.then((a) => {
+        reply.code(a.status);
+        for (const [name, value] of a.headers) reply.header(name, value); // Fastify appends a repeated Set-Cookie
+        reply.send(a.body);
+      }, next);
+      return;
+    }
     let loaded: Session<any> | Promise<Session<any>>;
     try {
       loaded = loadForRequest(sessions, request.raw);
@@ -116,6 +126,7 @@ const fastifyHeaders: ResponseHeaders<FastifyReply> = {
   appendSetCookie: (reply, value) => reply.header('Set-Cookie', withSetCookie(reply.getHeader('Set-Cookie'), value)),
   get: (reply, name) => reply.getHeader(name),
   set: (reply, name, value) => reply.header(name, value),
+  setHeader: (reply, name, value) => reply.header(name, value),
 };
 
 /** A load that failed: a sessionkit 400 or 503 answered here, anything else (and a 500) to Fastify's error handling. */

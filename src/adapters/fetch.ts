@@ -1,6 +1,14 @@
 import { addsNothing, answerError, applyCommit, webHeaders } from '../core/response.js';
 import type { Session } from '../core/session.js';
 import type { CommitResponse, Sessions } from '../core/sessions.js';
+import type { DeviceBoundAnswer } from '../core/device-bound-endpoint.js';
+
+/** A DBSC endpoint's answer as a fetch Response. */
+export function answerResponse(a: DeviceBoundAnswer): Response {
+  const headers = new Headers();
+  for (const [name, value] of a.headers) headers.append(name, value);
+  return new Response(a.status === 204 ? null : a.body, { status: a.status, headers });
+}
 
 /**
  * The translation every fetch-style adapter shares (web, React Router, SvelteKit, h3): a

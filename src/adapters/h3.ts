@@ -3,7 +3,8 @@ import { ConfigError } from '../core/errors.js';
 import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import type { Session } from '../core/session.js';
 import { loadForRequest, type Sessions } from '../core/sessions.js';
-import { commitToResponse, errorAnswer } from './fetch.js';
+import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
+import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 
 /** Per event: the session's load (memoised, so concurrent callers load once) and its Sessions. */
 interface Slot {
@@ -20,6 +21,8 @@ const slots = new WeakMap<H3Event, Slot>();
  */
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): Middleware {
   return async (event, next) => {
+    const dbsc = deviceBoundRequest(sessions, event.req); // POST {deviceBound.path}/register or /refresh
+    if (dbsc !== null) return answerResponse(await dbsc);
     const slot: Slot = { sessions, loaded: null };
     slots.set(event, slot);
     let raw: unknown;

@@ -10,6 +10,8 @@ import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSa
 import { ConfigError } from '../core/errors.js';
 import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
 import { addsNothing, answerError, applyCommit, webHeaders } from '../core/response.js';
+import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
+import { answerResponse } from './fetch.js';
 import type { DeclaredSessionData } from '../core/session-types.js';
 
 /** The Hono env that types `c.get('session')`: `new Hono<SessionEnv<Data>>()`. */
@@ -24,6 +26,8 @@ export type SessionEnv<Data extends Record<string, any> = DeclaredSessionData> =
  */
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): MiddlewareHandler<SessionEnv<Data>> {
   return async (c, next) => {
+    const dbsc = deviceBoundRequest(sessions, c.req.method === 'POST' ? c.req.raw : null); // POST {deviceBound.path}/register or /refresh
+    if (dbsc !== null) return answerResponse(await dbsc);
     let session: Session<Data>;
     try {
       const loaded = loadForRequest(sessions, nodeRequest(c) ?? c.req.raw); // no promise when there is no cookie

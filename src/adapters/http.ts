@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerError, applyCommit, logSessionError, nodeHeaders } from '../core/response.js';
 import type { Session } from '../core/session.js';
 import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
+import { type DeviceBoundAnswer, deviceBoundRequest } from '../core/device-bound-endpoint.js';
 
 /** Answers an error on a node response whose headers have not left: a sessionkit error's status and text, else 500. */
 export function sendError(sessions: Sessions<any>, res: ServerResponse, err: unknown): void {
@@ -17,6 +18,18 @@ export function sendError(sessions: Sessions<any>, res: ServerResponse, err: unk
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.writeHead(answer.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(answer.text) });
   res.end(answer.text);
+}
+
+/** Sends a DBSC endpoint's answer on a node response. */
+export function sendAnswer(res: ServerResponse, a: DeviceBoundAnswer): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of a.headers) {
+    const prev = headers[name];
+    headers[name] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
+  }
+  headers['Content-Length'] = String(Buffer.byteLength(a.body));
+  res.writeHead(a.status, headers);
+  res.end(a.body);
 }
 
 type AnyFn = (...args: any[]) => any;
@@ -203,6 +216,12 @@ export function attachSession<Data extends Record<string, any>>(
   res: ServerResponse,
   next: (session: Session<Data>) => void,
 ): void {
+  const dbsc = deviceBoundRequest(sessions, req); // POST {deviceBound.path}/register or /refresh: answered here
+  if (dbsc !== null)
+    return void dbsc.then(
+      (a) => sendAnswer(res, a),
+      (err) => sendError(sessions, res, err),
+    );
   let loaded: Session<Data> | Promise<Session<Data>>;
   try {
     loaded = loadForRequest(sessions, req);

@@ -14,6 +14,7 @@ import { ConfigError } from '../core/errors.js';
 import { nodeCsrfRequest, readNodeFormToken } from './csrf-node.js';
 import { answerError, applyCommit } from '../core/response.js';
 import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
+import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 
 /** The Koa context that types `ctx.session`: `new Koa<DefaultState, SessionContext<Data>>()`. */
 export interface SessionContext<Data extends Record<string, any> = Record<string, any>> {
@@ -28,6 +29,14 @@ export function sessionMiddleware<Data extends Record<string, any>>(
   sessions: Sessions<Data>,
 ): Middleware<DefaultState, SessionContext<Data>> {
   return async (ctx, next) => {
+    const dbsc = deviceBoundRequest(sessions, ctx.req); // POST {deviceBound.path}/register or /refresh
+    if (dbsc !== null) {
+      const a = await dbsc;
+      ctx.status = a.status;
+      for (const [name, value] of a.headers) name === 'Set-Cookie' ? ctx.append(name, value) : ctx.set(name, value);
+      ctx.body = a.body;
+      return;
+    }
     let session: Session<Data>;
     try {
       const loaded = loadForRequest(sessions, ctx.req); // no promise when there is no cookie
@@ -56,6 +65,7 @@ const koaHeaders = {
   appendSetCookie: (ctx: ParameterizedContext, value: string) => ctx.append('Set-Cookie', value),
   get: (ctx: ParameterizedContext, name: string) => ctx.response.get(name) || undefined,
   set: (ctx: ParameterizedContext, name: string, value: string) => ctx.set(name, value),
+  setHeader: (ctx: ParameterizedContext, name: string, value: string) => ctx.set(name, value),
 };
 
 /** A sessionkit error's status and text (400, 503, or a logged 500); anything else goes to Koa's error handling. */

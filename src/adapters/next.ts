@@ -4,6 +4,8 @@ import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSa
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import type { Sessions } from '../core/sessions.js';
+import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
+import { answerResponse } from './fetch.js';
 
 type Jar = Awaited<ReturnType<typeof cookies>>;
 
@@ -104,4 +106,17 @@ export function csrfProtection<Rest extends unknown[]>(
     if (verdict.ok) return handler(request, ...rest);
     return onRefused ? onRefused(request, verdict) : csrfRefusal(verdict);
   };
+}
+
+/**
+ * The device-bound session endpoints (`deviceBound`) for Next.js, which has no hook that sees
+ * every request but its proxy (middleware): the Response for `POST {deviceBound.path}/register`
+ * and `/refresh`, or null for any other request. In proxy.ts (Node.js runtime):
+ * `export async function proxy(request) { return (await deviceBoundResponse(sessions, request)) ?? NextResponse.next(); }`.
+ * The sign-in route handler sends the registration header when it uses `withSession` from
+ * `sessionkit/web` (a Server Action cannot set response headers).
+ */
+export function deviceBoundResponse(sessions: Sessions<any>, request: Request): Promise<Response> | null {
+  const answer = deviceBoundRequest(sessions, request);
+  return answer === null ? null : answer.then(answerResponse);
 }

@@ -9,7 +9,8 @@ import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSa
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { loadForRequest, type Sessions } from '../core/sessions.js';
-import { commitToResponse, errorAnswer } from './fetch.js';
+import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
+import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 
 const sessionContext = createContext<Session<any>>();
 
@@ -21,6 +22,8 @@ const sessionContext = createContext<Session<any>>();
  */
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): MiddlewareFunction<Response> {
   return async ({ request, context }, next) => {
+    const dbsc = deviceBoundRequest(sessions, request); // POST {deviceBound.path}/register or /refresh
+    if (dbsc !== null) return answerResponse(await dbsc);
     let session: Session<Data>;
     try {
       const loaded = loadForRequest(sessions, request);

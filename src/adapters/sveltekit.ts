@@ -3,7 +3,8 @@ import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSa
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { loadForRequest, type Sessions } from '../core/sessions.js';
-import { commitToResponse, errorAnswer } from './fetch.js';
+import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
+import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 
 /**
  * SvelteKit's server hook: `export const handle = sessionHandle(sessions)` in src/hooks.server.ts
@@ -14,6 +15,8 @@ import { commitToResponse, errorAnswer } from './fetch.js';
  */
 export function sessionHandle<Data extends Record<string, any>>(sessions: Sessions<Data>): Handle {
   return async ({ event, resolve }) => {
+    const dbsc = deviceBoundRequest(sessions, event.request); // POST {deviceBound.path}/register or /refresh
+    if (dbsc !== null) return answerResponse(await dbsc);
     let session: Session<Data>;
     try {
       const loaded = loadForRequest(sessions, event.request);

@@ -1,7 +1,8 @@
 import type { Session } from '../core/session.js';
 import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, resolveCsrfOptions } from '../core/csrf.js';
 import { loadForRequest, type Sessions } from '../core/sessions.js';
-import { commitToResponse, errorAnswer } from './fetch.js';
+import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
+import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 
 /** A fetch-style handler that also receives the request's session; `rest` is what the runtime passes after the request. */
 export type WebSessionHandler<Data extends Record<string, any>, Rest extends unknown[] = unknown[]> = (
@@ -23,6 +24,8 @@ export function withSession<Data extends Record<string, any>, Rest extends unkno
   handler: WebSessionHandler<Data, Rest>,
 ): (request: Request, ...rest: Rest) => Promise<Response> {
   return async (request, ...rest) => {
+    const dbsc = deviceBoundRequest(sessions, request); // POST {deviceBound.path}/register or /refresh
+    if (dbsc !== null) return answerResponse(await dbsc);
     let session: Session<Data>;
     try {
       const loaded = loadForRequest(sessions, request);

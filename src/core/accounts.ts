@@ -3,6 +3,7 @@ import type { SessionData } from './codec.js';
 import { ConfigError, SessionDataError } from './errors.js';
 import type { RequestLike } from './cookie.js';
 import { digestKey } from './keys.js';
+import { isDeviceBound } from './device-bound.js';
 
 /**
  * The reserved key under which a session keeps its account record (as Django keeps
@@ -67,6 +68,8 @@ export interface UserSession {
   userAgent: string | null;
   /** The client address at login: the socket's, or from X-Forwarded-For with `trustProxy`. */
   ip: string | null;
+  /** Whether the session is bound to a key on its device (`deviceBound`): a copy of its cookie is useless elsewhere. */
+  deviceBound: boolean;
 }
 
 /** A session as a store's user index finds it. */
@@ -212,6 +215,7 @@ export function toUserSession(found: IndexedSession, userId: string): UserSessio
     expiresAt: new Date(found.expiresAt),
     userAgent: typeof meta?.userAgent === 'string' ? meta.userAgent : null,
     ip: typeof meta?.ip === 'string' ? meta.ip : null,
+    deviceBound: isDeviceBound(found.data),
   };
 }
 

@@ -7,6 +7,7 @@ import type { SessionMigration } from './migrate.js';
 import type { SessionEventHandler } from './events.js';
 import { consoleLogger } from './log.js';
 import { checkCookieDomain } from './public-suffix.js';
+import { type DeviceBoundOptions, type ResolvedDeviceBound, resolveDeviceBound } from './device-bound.js';
 
 export type { ResolvedCookie } from './cookie.js';
 
@@ -93,6 +94,14 @@ export interface SessionsOptions<S> {
    * or rejection is logged, never answered to the request. @default undefined (none)
    */
   onEvent?: SessionEventHandler;
+  /**
+   * Device Bound Session Credentials (W3C DBSC): a signed-in session is bound to a key the
+   * browser keeps on the device, and a short-lived bound cookie that only that device can refresh,
+   * so a copied session cookie is useless elsewhere. The adapters answer `POST {path}/register`
+   * and `POST {path}/refresh`. Needs a store that keeps sessions on the server. Guide:
+   * docs/device-bound.md. @default undefined (off)
+   */
+  deviceBound?: DeviceBoundOptions | boolean;
 }
 
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/; // RFC 6265 §4.1.1 token
@@ -214,6 +223,7 @@ export interface ResolvedOptions {
   accounts: AccountOptions;
   migrate: SessionMigration | null;
   onEvent: SessionEventHandler | null;
+  deviceBound: ResolvedDeviceBound | null;
 }
 
 export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptions {
@@ -234,6 +244,7 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
     'trustProxy',
     'migrate',
     'onEvent',
+    'deviceBound',
   ]);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, `unknown option; the options are ${[...known].join(', ')}`);
@@ -262,8 +273,9 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
       `give a function that receives each session event, e.g. (event) => audit.write(event), got ${typeof onEvent}`,
     );
   }
+  const cookie = resolveCookie(options.cookie);
   return {
-    cookie: resolveCookie(options.cookie),
+    cookie,
     saveEveryRequest: bool('saveEveryRequest', options.saveEveryRequest, false),
     expireAtBrowserClose: bool('expireAtBrowserClose', options.expireAtBrowserClose, false),
     logger,
@@ -272,5 +284,6 @@ export function resolveOptions(options: SessionsOptions<unknown>): ResolvedOptio
     accounts: resolveAccountOptions(options),
     migrate,
     onEvent,
+    deviceBound: resolveDeviceBound(options.deviceBound, cookie),
   };
 }

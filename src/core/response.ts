@@ -17,6 +17,8 @@ export interface ResponseHeaders<T> {
   get(target: T, name: string): unknown;
   /** Sets a header (Cache-Control, Clear-Site-Data). */
   set(target: T, name: string, value: string): void;
+  /** Sets a header (CommitResponse.headers: `Secure-Session-Registration` after a login). */
+  setHeader?(target: T, name: string, value: string): void;
 }
 
 /** Applies a commit to a response: `Vary: Cookie` merged into the application's Vary, the session's Set-Cookie appended. */
@@ -24,6 +26,7 @@ export function applyCommit<T>(target: T, headers: ResponseHeaders<T>, result: C
   if (result.vary) headers.setVary(target, varyWithCookie(headers.getVary(target)));
   if (result.setCookie !== null) headers.appendSetCookie(target, result.setCookie);
   for (const expired of result.expireCookies) headers.appendSetCookie(target, expired);
+  if (result.headers !== undefined && headers.setHeader !== undefined) for (const [n, v] of result.headers) headers.setHeader(target, n, v);
   if (result.cacheControl !== null) {
     const own = headers.get(target, 'Cache-Control');
     if (own === undefined || own === null || own === '') headers.set(target, 'Cache-Control', result.cacheControl);
@@ -33,7 +36,13 @@ export function applyCommit<T>(target: T, headers: ResponseHeaders<T>, result: C
 
 /** Whether a commit adds nothing to the response (no header to set). */
 export function addsNothing(result: CommitResponse): boolean {
-  return !result.vary && result.setCookie === null && result.expireCookies.length === 0 && result.clearSiteData === null;
+  return (
+    !result.vary &&
+    result.setCookie === null &&
+    result.expireCookies.length === 0 &&
+    result.clearSiteData === null &&
+    (result.headers === undefined || result.headers.length === 0)
+  );
 }
 
 /** The Set-Cookie header value with `cookie` added after what the application already set. */
@@ -48,6 +57,7 @@ export const webHeaders: ResponseHeaders<Headers> = {
   appendSetCookie: (h, value) => h.append('Set-Cookie', value),
   get: (h, name) => h.get(name),
   set: (h, name, value) => h.set(name, value),
+  setHeader: (h, name, value) => h.set(name, value),
 };
 
 /** Anything with node's `getHeader` / `setHeader` (node:http's ServerResponse, Express's res). */
@@ -60,6 +70,7 @@ export const nodeHeaders: ResponseHeaders<{
   appendSetCookie: (res, value) => res.setHeader('Set-Cookie', withSetCookie(res.getHeader('Set-Cookie'), value)),
   get: (res, name) => res.getHeader(name),
   set: (res, name, value) => res.setHeader(name, value),
+  setHeader: (res, name, value) => res.setHeader(name, value),
 };
 
 function headerText(value: unknown): string | undefined {

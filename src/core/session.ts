@@ -1,5 +1,6 @@
 import { checkUserId, CSRF_KEY, META_KEY, type SessionMeta, userIdOf } from './accounts.js';
 import { maskCsrfSecret, newCsrfSecret } from './csrf-token.js';
+import { authenticatedAtOf, isDeviceBound, withinSeconds } from './device-bound.js';
 import { checkValue, emptyData, type SessionData } from './codec.js';
 import type { RequestLike } from './cookie.js';
 import { SessionKeyError } from './errors.js';
@@ -496,6 +497,32 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
    */
   get id(): string | null {
     return this.#engine.publicId(this.#s);
+  }
+
+  /**
+   * Whether the session is bound to a key on the visitor's device (`deviceBound`): the browser
+   * registered one after `login`, so a copy of the session cookie is useless elsewhere.
+   */
+  get deviceBound(): boolean {
+    return isDeviceBound(this.#touch());
+  }
+
+  /**
+   * When the visitor last proved who they are: the last `login` (a second `login` of the same
+   * user, after asking for the password again, renews it; `cycleKey` does not). Null until `login`.
+   */
+  get authenticatedAt(): Date | null {
+    const at = authenticatedAtOf(this.#touch());
+    return at === null ? null : new Date(at);
+  }
+
+  /**
+   * Whether the last `login` was at most `seconds` ago (false for a session never signed in):
+   * `if (!session.authenticatedWithin(300)) ask for the password again`.
+   */
+  authenticatedWithin(seconds: number): boolean {
+    const at = authenticatedAtOf(this.#touch());
+    return withinSeconds(at, seconds, this.#engine.now());
   }
 
   /**

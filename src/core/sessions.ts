@@ -17,6 +17,7 @@ import {
   type UserSession,
 } from './accounts.js';
 import { digestKey } from './keys.js';
+import { DeviceBound, deviceBoundUnsupported } from './device-bound.js';
 import type { AnyStore, ClientSideStore, SessionStore, StoredSession, UpdateResult, UserIndexedStore } from './store.js';
 import { checkValue, encodeData, ownData, withinDepth, MAX_DEPTH, type SessionData } from './codec.js';
 import { cookieHeader, cookieParts, deletionCookie, readCookie, sessionCookie, type RequestLike, type SessionCookie } from './cookie.js';
@@ -96,6 +97,8 @@ export interface CommitResponse {
   cacheControl: string | null;
   /** `"cookies"` after `flush({ clearSiteData: true })`: the Clear-Site-Data header to add, or null. */
   clearSiteData: string | null;
+  /** More response headers to set, as `[name, value]`: `Secure-Session-Registration` after a login (`deviceBound`); usually none. */
+  headers?: readonly (readonly [string, string])[];
 }
 
 /**
@@ -178,11 +181,22 @@ class Committed implements CommitResponse {
   readonly vary: boolean;
   readonly #expireCookies: readonly string[];
   readonly #parts: (() => SessionCookie) | null;
-  constructor(setCookie: string | null, vary: boolean, parts: (() => SessionCookie) | null, expireCookies: readonly string[] = NO_COOKIES) {
+  readonly #headers: readonly (readonly [string, string])[] | undefined;
+  constructor(
+    setCookie: string | null,
+    vary: boolean,
+    parts: (() => SessionCookie) | null,
+    expireCookies: readonly string[] = NO_COOKIES,
+    headers?: readonly (readonly [string, string])[],
+  ) {
     this.setCookie = setCookie;
     this.vary = vary;
     this.#parts = parts;
     this.#expireCookies = expireCookies;
+    this.#headers = headers;
+  }
+  get headers(): readonly (readonly [string, string])[] | undefined {
+    return this.#headers;
   }
   get expireCookies(): readonly string[] {
     return this.#expireCookies;
@@ -205,7 +219,8 @@ class Committed implements CommitResponse {
   }
   toJSON(): CommitResponse {
     const json = { setCookie: this.setCookie, cookie: this.cookie, vary: this.vary };
-    return (this.expireCookies.length === 0 ? json : { ...json, expireCookies: this.expireCookies }) as CommitResponse;
+    const withHeaders = this.headers === undefined ? json : { ...json, headers: this.headers };
+    return (this.expireCookies.length === 0 ? withHeaders : { ...withHeaders, expireCookies: this.expireCookies }) as CommitResponse;
   }
 }
 
@@ -213,6 +228,12 @@ const NOTHING: CommitResponse = Object.freeze(new Committed(null, false, null));
 const VARY_ONLY: CommitResponse = Object.freeze(new Committed(null, true, null));
 
 let loadNow: (sessions: Sessions<any>, req: RequestLike) => Session<any> | Promise<Session<any>>;
+let boundOf: (sessions: Sessions<any>) => DeviceBound | null;
+
+/** @internal The device binding of `sessions` (`deviceBound`), or null: for the endpoints' handler. */
+export function deviceBoundOf(sessions: Sessions<any>): DeviceBound | null {
+  return boundOf(sessions);
+}
 
 /**
  * `sessions.load(req)` for adapters: the Session at once when no store I/O is needed (no cookie,
@@ -236,6 +257,8 @@ export function makeSessions<Data extends Record<string, any>>(
   }
   const store = options.store ?? defaultStore();
   checkAccountSupport(resolved.accounts, store);
+  const noBinding = resolved.deviceBound === null ? null : deviceBoundUnsupported(store as { clientSide?: boolean });
+  if (noBinding !== null) throw new ConfigError('deviceBound', noBinding);
   return new Engine<Data>(resolved, store);
 }
 
@@ -262,8 +285,12 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   /** Events (`onEvent`) and OpenTelemetry; null when neither can be observed (core/observe.ts). */
   readonly #obs: Observer | null;
 
+  /** Device Bound Session Credentials (`deviceBound`), or null when off. */
+  readonly #bound: DeviceBound | null;
+
   static {
     loadNow = (sessions, req) => (#load in sessions ? sessions.#load(req) : sessions.load(req));
+    boundOf = (sessions) => (#bound in sessions ? sessions.#bound : null);
   }
 
   constructor(o: ResolvedOptions, store: AnyStore) {
@@ -281,6 +308,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     this.#noTouch = Boolean((store as { noUserIndex?: string }).noUserIndex);
     this.#keysInClear = (store as { keysInClear?: boolean }).keysInClear === true;
     this.logger = o.logger;
+    this.#bound = o.deviceBound === null ? null : new DeviceBound(o.deviceBound, o.cookie, o.accounts.trustProxy, o.logger, o.clock);
   }
 
   now(): number {
@@ -349,6 +377,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       lost(state, successor === '' ? 'revoked' : 'replaced');
       state.replacedBy = digestKey(key);
     } else if (found) {
+      // a bound session without its good bound cookie (a copied session cookie): an empty session, nothing written
+      if (this.#bound !== null && !this.#bound.admits(found.data, state.request, this.now())) {
+        this.#bound.detach(state);
+        return this.#session(state);
+      }
       loaded(state, key, this.#ownData(found), found.version);
       state.lastSeenAt = found.lastSeenAt ?? null;
     } else unresolved(state);
@@ -434,6 +467,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const status = options?.status ?? 200;
     detectNestedChanges(s);
     if (s.lost !== null) return this.#lostResponse(s);
+    if (this.#bound?.isDetached(s)) return s.accessed ? VARY_ONLY : NOTHING;
     if (s.hadCookie && session.isEmpty) {
       return new Committed(deletionCookie(this.#o.cookie), true, () => cookieParts(this.#o.cookie, '', 0, 0));
     }
@@ -483,7 +517,14 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const maxAge = cookieMaxAge(s.data[EXPIRY_KEY], this.maxAge, this.expireAtBrowserClose, now);
     const key = s.key!;
     const cookie = this.#o.cookie;
-    return new Committed(sessionCookie(cookie, key, maxAge, now), vary, () => cookieParts(cookie, key, maxAge, now), expireCookies);
+    const headers = this.#bound?.headersFor(s) ?? undefined;
+    return new Committed(
+      sessionCookie(cookie, key, maxAge, now),
+      vary,
+      () => cookieParts(cookie, key, maxAge, now),
+      expireCookies,
+      headers,
+    );
   }
 
   /**
@@ -687,6 +728,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     if (this.#client) return; // the cookie is re-signed at commit; old cookies cannot be revoked
     detectNestedChanges(s);
     const old = s.key;
+    if (this.#bound !== null && userIdOf(s.data) !== null) this.#bound.issueRegistration(s, this.now());
     if (old === null) {
       await this.#create(s, this.now());
       s.cookieDue = true;
