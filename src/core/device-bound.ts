@@ -6,7 +6,7 @@ import { cookieHeader, readCookie, type RequestLike, type ResolvedCookie } from 
 import { fillRandom, fromBase64url, hashing, timingSafeEqual, toBase64url } from './crypto.js';
 import { ConfigError } from './errors.js';
 import { rateLimited, type Logger } from './log.js';
-import type { SessionState } from './session.js';
+import type { SessionState } from './session-state.js';
 
 /**
  * The reserved key under which a session keeps its device binding (as `_session_meta` keeps the

@@ -2,22 +2,15 @@ import { checkUserId, CSRF_KEY, META_KEY, type SessionMeta, userIdOf } from './a
 import { maskCsrfSecret, newCsrfSecret } from './csrf-token.js';
 import { authenticatedAtOf, isDeviceBound, withinSeconds } from './device-bound.js';
 import { checkValue, emptyData, type SessionData } from './codec.js';
-import type { RequestLike } from './cookie.js';
 import { SessionKeyError } from './errors.js';
 import type { MigratedSession } from './migrate.js';
+import type { Op, SessionState } from './session-state.js';
+
+export type { Op, SessionState } from './session-state.js';
 import { atBrowserClose, EXPIRY_KEY, expiresAt, expiryAge, expiryValue } from './expiry.js';
 
 /** The reserved key listing the keys set by `flash`, which the next read removes. */
 export const FLASH_KEY = '_flash';
-
-/** One change made by this request, replayed onto a fresher record when a commit conflicts. */
-export type Op =
-  | { kind: 'set'; key: string; value: unknown }
-  | { kind: 'delete'; key: string }
-  | { kind: 'modify'; key: string; fn: (current: any) => unknown }
-  | { kind: 'clear' }
-  | { kind: 'flash'; key: string; value: unknown }
-  | { kind: 'unflash'; key: string };
 
 /** Applies this request's changes, in order, to `data` (mutating it). */
 export function replay(data: SessionData, ops: readonly Op[]): SessionData {
@@ -81,41 +74,6 @@ export interface SessionEngine {
   signedIn(state: SessionState, userId: string): Promise<void>;
   /** The public id of the saved session, or null. */
   publicId(state: SessionState): string | null;
-}
-
-/** The mutable state of one session during one request. */
-export interface SessionState {
-  data: SessionData;
-  key: string | null;
-  /** The version of the stored record this request loaded or last wrote (0: none). */
-  version: number;
-  /** Changes since the last write, replayed on a conflict (null: none; allocated on the first). */
-  ops: Op[] | null;
-  /** JSON of object values handed out by reads, to detect nested changes at commit. */
-  snapshots: Map<string, string> | null;
-  accessed: boolean;
-  modified: boolean;
-  /** The request carried the session cookie. */
-  hadCookie: boolean;
-  /** The request's cookie named no live session; until the session is looked at, it is not empty (Django). */
-  unresolvedCookie: boolean;
-  /** The request the session was loaded for: `login` reads its user agent and address. */
-  request: RequestLike;
-  /** When the stored session was last seen (write or touch), as the store said at load; null: unknown or new. */
-  lastSeenAt: number | null;
-  /** A previous system's session this one was made from (`migrate`), until it is saved. */
-  migrated: MigratedSession | null;
-  /**
-   * The stored session this request loaded is gone for it: `revoked` (flushed, revoked or expired
-   * elsewhere) or `replaced` (its key was replaced by `login`/`cycleKey` moments ago). The session
-   * is empty, every later change is refused, and the commit writes nothing; a replaced key's
-   * response carries no session cookie at all, so it never overwrites the new one.
-   */
-  lost: 'revoked' | 'replaced' | null;
-  /** The key was made by a write before the commit (`save`, `cycleKey`): the commit sends its cookie. */
-  cookieDue: boolean;
-  /** For a replaced key: the public id of the session that replaced it (a logout ends that one too). */
-  replacedBy: string | null;
 }
 
 /** Sessions whose logout asked for `Clear-Site-Data: "cookies"` (`flush({ clearSiteData: true })`), until committed. */
@@ -210,7 +168,14 @@ export function dirty(s: SessionState): void {
 
 type Key<D> = keyof D & string;
 
-let stateOf: (session: Session<any>) => SessionState;
+/** Where a Session keeps its state, for the engine (the symbol is never exported from the package). */
+const STATE: unique symbol = Symbol('sessionkit.state');
+
+/** The state of a Session, or of the Session behind a view of it (sessionkit/express's `req.session`). */
+export function stateOf(session: Session<any>): SessionState {
+  const target = (session as { [SESSION_OF]?: Session<any> })[SESSION_OF] ?? session;
+  return target[STATE];
+}
 
 /** A view of a Session (sessionkit/express's `req.session`, a Proxy) answers this key with the Session itself. */
 export const SESSION_OF: unique symbol = Symbol('sessionkit.sessionOf');
@@ -223,14 +188,14 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
   readonly #s: SessionState;
   readonly #engine: SessionEngine;
 
-  static {
-    stateOf = (session) => (#s in session ? session : (session as unknown as { [SESSION_OF]: Session<any> })[SESSION_OF]).#s;
-  }
+  /** @internal The engine's handle on this session's state (see stateOf). */
+  readonly [STATE]: SessionState;
 
   /** @internal Sessions are made by `sessions.load()`. */
   constructor(engine: SessionEngine, state: SessionState) {
     this.#engine = engine;
     this.#s = state;
+    this[STATE] = state;
   }
 
   /** The session key; null until the session is saved [session_key]. */
@@ -580,5 +545,3 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
     return { ...this.#s.data };
   }
 }
-
-export { stateOf };

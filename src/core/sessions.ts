@@ -1,105 +1,34 @@
-import {
-  type AccountOptions,
-  byLastSeen,
-  capExpiry,
-  checkUserId,
-  clientOf,
-  metaOf,
-  isTombstone,
-  META_KEY,
-  REPLACED_FOR,
-  REPLACED_KEY,
-  type SessionMeta,
-  SUCCESSOR_KEY,
-  tombstoneKey,
-  toUserSession,
-  userIdOf,
-  type UserSession,
-} from './accounts.js';
-import { digestKey } from './keys.js';
+// createSessions' engine, as a facade: it holds the shared state (engine/core.ts) and hands each
+// call to the part that does it: loading (engine/load.ts), the commit decision (engine/commit.ts),
+// the writer (engine/writer.ts, engine/rotate.ts), touches (engine/touch.ts) and accounts
+// (engine/account-service.ts).
+import type { SessionMeta, UserSession } from './accounts.js';
+import type { RequestLike } from './cookie.js';
 import { DeviceBound, deviceBoundUnsupported } from './device-bound.js';
-import type { AnyStore, ClientSideStore, SessionStore, StoredSession, UpdateResult, UserIndexedStore } from './store.js';
-import { checkValue, encodeData, ownData, withinDepth, MAX_DEPTH, type SessionData } from './codec.js';
-import { cookieHeader, cookieParts, deletionCookie, readCookie, sessionCookie, type RequestLike, type SessionCookie } from './cookie.js';
-import { CONTENTION_TEXT, ConfigError, SessionDataError, SessionError, SessionInterruptedError, StoreUnavailableError } from './errors.js';
-import { cookieMaxAge, EXPIRY_KEY, expiresAt, toPythonIso } from './expiry.js';
-import { isWellFormedKey, newSessionKey } from './keys.js';
-import type { Logger } from './log.js';
-import { type MigratedSession, withoutReservedKeys } from './migrate.js';
-import { type Observer, observe } from './observe.js';
-import { resolveOptions, type ResolvedOptions, type SessionsOptions } from './options.js';
 import {
-  clearSiteDataAsked,
-  dirty,
-  initialState,
-  loaded,
-  lost,
-  migrated,
-  rebased,
-  reset,
-  saved,
-  Session,
-  stateOf,
-  unresolved,
-  type SessionEngine,
-  type SessionState,
-} from './session.js';
+  checkAccountSupport,
+  listUserSessions,
+  publicId,
+  revokeSession,
+  revokeUserSessions,
+  signedIn,
+  signIn,
+} from './engine/account-service.js';
+import { commitNow } from './engine/commit.js';
+import type { CommitOptions, CommitResponse } from './engine/committed.js';
+import { type Core, rethrowUnavailable, syncTwin } from './engine/core.js';
+import { loadObserved } from './engine/load.js';
+import { cycleKey, flush } from './engine/rotate.js';
+import { saveNow } from './engine/writer.js';
+import { ConfigError } from './errors.js';
+import type { Logger } from './log.js';
+import { observe } from './observe.js';
+import { resolveOptions, type ResolvedOptions, type SessionsOptions } from './options.js';
+import { Session, type SessionEngine, type SessionState } from './session.js';
+import type { AnyStore, ClientSideStore, SessionStore } from './store.js';
 
-/** How many times a conflicting commit is merged and retried before SessionInterruptedError. */
-export const MAX_COMMIT_ATTEMPTS = 100;
-/** The most session keys whose last touch a process remembers (older ones are dropped first). */
-const MAX_TOUCHES_KEPT = 10_000;
-/** The most bytes of `name=value` browsers keep for one cookie (RFC 6265 §6.1). */
-const MAX_COOKIE_BYTES = 4096;
-/** How many fresh keys are tried when a new key is already taken. */
-const MAX_CREATE_ATTEMPTS = 100;
-/** The longest pause, in milliseconds, between two attempts of a conflicting commit (backoff with full jitter). */
-const MAX_BACKOFF_MS = 20;
-/**
- * A commit queued behind others of the same key in this process gives up with StoreUnavailableError,
- * before writing anything, when the queue made no progress for the store's timeout plus this many
- * milliseconds, or as soon as the commit before it failed for the store: so a request waits at most
- * about the store's timeout plus a second, whatever queue it joined, and a 503 applied nothing.
- */
-const QUEUE_GRACE_MS = 1000;
-/** The store timeout assumed when a store does not say (`SessionStore.timeout`). */
-const DEFAULT_STORE_TIMEOUT_MS = 5000;
-
-/** The options of `commit` and `commitResponse`. */
-export interface CommitOptions {
-  /** The response status; 500 and above saves nothing. @default 200 */
-  status?: number;
-}
-
-/**
- * What a response needs after a commit; an adapter (or your own glue for a framework sessionkit
- * has no adapter for) only translates it:
- * - `vary`: add `Cookie` to the response's `Vary` header (the session was read or written);
- * - `setCookie`: the whole `Set-Cookie` value to append, or null for none;
- * - `cookie`: the same cookie as `{ name, value, options }` for frameworks that take a cookie
- *   apart (SvelteKit's `event.cookies.set`, Next.js's `cookies().set`); `options` is in the
- *   style of the `cookie` package's `serialize` options. The value is already cookie-safe: give
- *   frameworks that encode by default an identity `encode` (`encode: (v) => v`).
- */
-export interface CommitResponse {
-  /** The whole Set-Cookie value to append after the application's own, or null for none. */
-  setCookie: string | null;
-  /** More Set-Cookie values to append after `setCookie`: a previous session system's cookie, expired (`migrate`); usually none. */
-  expireCookies: readonly string[];
-  /** The same cookie as `{ name, value, options }`, or null for none. */
-  cookie: SessionCookie | null;
-  /** Whether to add `Cookie` to the response's Vary header. */
-  vary: boolean;
-  /**
-   * `private, no-store` when the response carries a session Set-Cookie, so no shared cache keeps
-   * it (OWASP Session Management); set it unless the application set its own Cache-Control.
-   */
-  cacheControl: string | null;
-  /** `"cookies"` after `flush({ clearSiteData: true })`: the Clear-Site-Data header to add, or null. */
-  clearSiteData: string | null;
-  /** More response headers to set, as `[name, value]`: `Secure-Session-Registration` after a login (`deviceBound`); usually none. */
-  headers?: readonly (readonly [string, string])[];
-}
+export type { CommitOptions, CommitResponse } from './engine/committed.js';
+export { MAX_COMMIT_ATTEMPTS } from './engine/core.js';
 
 /**
  * The sessions of an application, made by `createSessions<Data>()`: loads and commits sessions
@@ -157,82 +86,17 @@ function isStore(value: unknown): value is AnyStore {
   return ['load', 'create', 'update', 'delete', 'exists', 'clearExpired'].every((m) => typeof v[m] === 'function');
 }
 
-/**
- * The commits of one session key under way in this process: they run one after another (so 500
- * parallel requests of one visitor do not exhaust their retries against each other), each
- * starting from what the one before it wrote.
- */
-interface InFlight {
-  /** Settles when the last queued commit is done. */
-  tail: Promise<void>;
-  /** When a commit of this key last finished (Date.now()). */
-  progressAt: number;
-  /** The last commit that finished failed for the store: the ones queued behind it give up at once. */
-  down: boolean;
-  /** What the last successful commit wrote. */
-  last: { json: string; version: number } | null;
+/** Where an engine keeps its shared state, for the functions of this module (never exported from the package). */
+const CORE = Symbol('sessionkit.core');
+
+/** The engine's shared state, when `sessions` is one of ours (a wrapper made by the application is not). */
+function coreOf(sessions: Sessions<any>): Core | undefined {
+  return (sessions as { [CORE]?: Core })[CORE];
 }
-
-const NO_COOKIES: readonly string[] = Object.freeze([]);
-
-/** A commit's answer; `cookie` is worked out only when a framework asks for it. */
-class Committed implements CommitResponse {
-  readonly setCookie: string | null;
-  readonly vary: boolean;
-  readonly #expireCookies: readonly string[];
-  readonly #parts: (() => SessionCookie) | null;
-  readonly #headers: readonly (readonly [string, string])[] | undefined;
-  constructor(
-    setCookie: string | null,
-    vary: boolean,
-    parts: (() => SessionCookie) | null,
-    expireCookies: readonly string[] = NO_COOKIES,
-    headers?: readonly (readonly [string, string])[],
-  ) {
-    this.setCookie = setCookie;
-    this.vary = vary;
-    this.#parts = parts;
-    this.#expireCookies = expireCookies;
-    this.#headers = headers;
-  }
-  get headers(): readonly (readonly [string, string])[] | undefined {
-    return this.#headers;
-  }
-  get expireCookies(): readonly string[] {
-    return this.#expireCookies;
-  }
-  get cookie(): SessionCookie | null {
-    return this.#parts === null ? null : this.#parts();
-  }
-  get cacheControl(): string | null {
-    return this.setCookie === null && this.#expireCookies.length === 0 ? null : 'private, no-store';
-  }
-  #clearSiteData: string | null = null;
-  get clearSiteData(): string | null {
-    return this.#clearSiteData;
-  }
-  /** This answer with `Clear-Site-Data: "cookies"` (a logout that asked for it). */
-  clearingSiteData(): Committed {
-    const copy = new Committed(this.setCookie, this.vary, this.#parts, this.#expireCookies);
-    copy.#clearSiteData = '"cookies"';
-    return copy;
-  }
-  toJSON(): CommitResponse {
-    const json = { setCookie: this.setCookie, cookie: this.cookie, vary: this.vary };
-    const withHeaders = this.headers === undefined ? json : { ...json, headers: this.headers };
-    return (this.expireCookies.length === 0 ? withHeaders : { ...withHeaders, expireCookies: this.expireCookies }) as CommitResponse;
-  }
-}
-
-const NOTHING: CommitResponse = Object.freeze(new Committed(null, false, null));
-const VARY_ONLY: CommitResponse = Object.freeze(new Committed(null, true, null));
-
-let loadNow: (sessions: Sessions<any>, req: RequestLike) => Session<any> | Promise<Session<any>>;
-let boundOf: (sessions: Sessions<any>) => DeviceBound | null;
 
 /** @internal The device binding of `sessions` (`deviceBound`), or null: for the endpoints' handler. */
 export function deviceBoundOf(sessions: Sessions<any>): DeviceBound | null {
-  return boundOf(sessions);
+  return coreOf(sessions)?.bound ?? null;
 }
 
 /**
@@ -243,7 +107,8 @@ export function loadForRequest<Data extends Record<string, any>>(
   sessions: Sessions<Data>,
   req: RequestLike,
 ): Session<Data> | Promise<Session<Data>> {
-  return loadNow(sessions, req) as Session<Data> | Promise<Session<Data>>;
+  const core = coreOf(sessions);
+  return (core === undefined ? sessions.load(req) : loadObserved(core, req)) as Session<Data> | Promise<Session<Data>>;
 }
 
 /** @internal createSessions without the default store (core imports no store). */
@@ -263,187 +128,50 @@ export function makeSessions<Data extends Record<string, any>>(
 }
 
 class Engine<Data extends Record<string, any>> implements Sessions<Data>, SessionEngine {
-  readonly #o: ResolvedOptions;
+  readonly [CORE]: Core;
   readonly store: AnyStore;
-  readonly #server: SessionStore | null;
-  readonly #client: ClientSideStore | null;
   readonly maxAge: number;
   readonly expireAtBrowserClose: boolean;
   readonly cookieName: string;
   readonly logger: Logger;
-  /** The store has a touch method but no user index to keep it for (a CachedStore over DjangoStore). */
-  readonly #noTouch: boolean;
-  /** When this process last touched each session key (within touchInterval), so a burst of parallel reads touches once. */
-  readonly #touchedAt = new Map<string, number>();
-  /** The store's synchronous twins of load and update, when it has them (see syncTwin). */
-  readonly #loadSync: SessionStore['loadSync'];
-  readonly #updateSync: SessionStore['updateSync'];
-  /** Commits in progress per session key: commits of one key in this process run one after another. */
-  readonly #inFlight = new Map<string, InFlight>();
-  /** The store keeps session keys in clear (DjangoStore, as Django does): a tombstone may name the new key. */
-  readonly #keysInClear: boolean;
-  /** Events (`onEvent`) and OpenTelemetry; null when neither can be observed (core/observe.ts). */
-  readonly #obs: Observer | null;
-
-  /** Device Bound Session Credentials (`deviceBound`), or null when off. */
-  readonly #bound: DeviceBound | null;
-
-  static {
-    loadNow = (sessions, req) => (#load in sessions ? sessions.#load(req) : sessions.load(req));
-    boundOf = (sessions) => (#bound in sessions ? sessions.#bound : null);
-  }
 
   constructor(o: ResolvedOptions, store: AnyStore) {
-    this.#o = o;
     this.store = store;
-    const client = (store as ClientSideStore).clientSide === true;
-    this.#obs = observe(this, o, store);
-    this.#server = client ? null : (this.#obs?.store(store as SessionStore) ?? (store as SessionStore));
-    this.#loadSync = this.#server ? syncTwin(this.#server, 'load', 'loadSync') : undefined;
-    this.#updateSync = this.#server ? syncTwin(this.#server, 'update', 'updateSync') : undefined;
-    this.#client = client ? (store as ClientSideStore) : null;
     this.maxAge = o.cookie.maxAge;
     this.expireAtBrowserClose = o.expireAtBrowserClose;
     this.cookieName = o.cookie.name;
-    this.#noTouch = Boolean((store as { noUserIndex?: string }).noUserIndex);
-    this.#keysInClear = (store as { keysInClear?: boolean }).keysInClear === true;
     this.logger = o.logger;
-    this.#bound = o.deviceBound === null ? null : new DeviceBound(o.deviceBound, o.cookie, o.accounts.trustProxy, o.logger, o.clock);
+    const clientSide = (store as ClientSideStore).clientSide === true;
+    const obs = observe(this, o, store);
+    const server = clientSide ? null : (obs?.store(store as SessionStore) ?? (store as SessionStore));
+    this[CORE] = {
+      o,
+      store,
+      server,
+      client: clientSide ? (store as ClientSideStore) : null,
+      maxAge: o.cookie.maxAge,
+      expireAtBrowserClose: o.expireAtBrowserClose,
+      logger: o.logger,
+      noTouch: Boolean((store as { noUserIndex?: string }).noUserIndex),
+      touchedAt: new Map(),
+      loadSync: server ? syncTwin(server, 'load', 'loadSync') : undefined,
+      updateSync: server ? syncTwin(server, 'update', 'updateSync') : undefined,
+      inFlight: new Map(),
+      keysInClear: (store as { keysInClear?: boolean }).keysInClear === true,
+      obs,
+      bound: o.deviceBound === null ? null : new DeviceBound(o.deviceBound, o.cookie, o.accounts.trustProxy, o.logger, o.clock),
+      now: o.clock,
+      session: (state) => new Session<Data>(this, state),
+    };
   }
 
   now(): number {
-    return this.#o.clock();
-  }
-
-  #session(state: SessionState): Session<Data> {
-    return new Session<Data>(this, state);
+    return this[CORE].o.clock();
   }
 
   load(req?: RequestLike): Promise<Session<Data>> {
-    const session = this.#load(req);
+    const session = loadObserved(this[CORE], req) as Session<Data> | Promise<Session<Data>>;
     return session instanceof Promise ? session : Promise.resolve(session);
-  }
-
-  /** `load`, answering synchronously when no store I/O is needed (no cookie, cookie store). */
-  #load(req?: RequestLike): Session<Data> | Promise<Session<Data>> {
-    const obs = this.#obs;
-    return obs === null || !obs.loads ? this.#loadNow(req) : obs.load(req, (r) => this.#loadNow(r));
-  }
-
-  #loadNow(req?: RequestLike): Session<Data> | Promise<Session<Data>> {
-    const value = readCookie(cookieHeader(req), this.#o.cookie.name);
-    const state = initialState(value !== undefined);
-    state.request = req;
-    // Django keeps a cookie value of 8+ characters as "not empty" until the session is looked at;
-    // a shorter one is empty at once, so its cookie is deleted even when the view never touched it.
-    if (value === undefined && this.#o.migrate !== null) return this.#migrate(state, req);
-    if (value === undefined || value.length < 8) return this.#session(state);
-    if (this.#client) {
-      const found = this.#client.unseal(value, this.maxAge, this.now());
-      if (found && this.#usable(found.data, 'CookieStore')) loaded(state, value, ownData(found.data), 0);
-      else unresolved(state);
-      return this.#session(state);
-    }
-    if (!isWellFormedKey(value)) {
-      unresolved(state);
-      return this.#session(state);
-    }
-    const store = this.#server!;
-    const loadSync = this.#loadSync;
-    if (loadSync !== undefined) {
-      let found: StoredSession | null;
-      try {
-        found = loadSync(value, this.now());
-        found ??= loadSync(tombstoneKey(digestKey(value)), this.now());
-      } catch (err) {
-        rethrowUnavailable(err);
-      }
-      return this.#found(state, value, found);
-    }
-    return store
-      .load(value, this.now())
-      .then((found) => found ?? store.load(tombstoneKey(digestKey(value)), this.now()))
-      .then((found) => this.#found(state, value, found), rethrowUnavailable);
-  }
-
-  /** Why the record under `key` is gone: replaced by login/cycleKey moments ago (its tombstone says so), or ended. */
-  async #whyGone(key: string): Promise<'revoked' | 'replaced'> {
-    return (await this.#successorOf(digestKey(key), this.now())) === null ? 'revoked' : 'replaced';
-  }
-
-  #found(state: SessionState, key: string, found: StoredSession | null): Session<Data> {
-    if (found && isTombstone(found.data)) {
-      const successor = found.data[REPLACED_KEY];
-      lost(state, successor === '' ? 'revoked' : 'replaced');
-      state.replacedBy = digestKey(key);
-    } else if (found) {
-      // a bound session without its good bound cookie (a copied session cookie): an empty session, nothing written
-      if (this.#bound !== null && !this.#bound.admits(found.data, state.request, this.now())) {
-        this.#bound.detach(state);
-        return this.#session(state);
-      }
-      loaded(state, key, this.#ownData(found), found.version);
-      state.lastSeenAt = found.lastSeenAt ?? null;
-    } else unresolved(state);
-    return this.#session(state);
-  }
-
-  /** A request without a sessionkit cookie: a previous system's session moved over, if it has one (`migrate`). */
-  #migrate(state: SessionState, req: RequestLike): Session<Data> | Promise<Session<Data>> {
-    const header = cookieHeader(req);
-    if (header === undefined) return this.#session(state);
-    const adopt = (found: MigratedSession | null) => {
-      if (found === null) return this.#session(state);
-      return this.#moveIn(state, found).then(() => this.#session(state));
-    };
-    let found: MigratedSession | null | Promise<MigratedSession | null>;
-    try {
-      found = this.#o.migrate!.load(header);
-    } catch (err) {
-      return Promise.reject(err).catch(rethrowUnavailable);
-    }
-    return found instanceof Promise ? found.then(adopt, rethrowUnavailable) : adopt(found);
-  }
-
-  /**
-   * The previous system's session lands in this store before the handler runs (bound to its user,
-   * with its expiry, without reserved keys), so parallel requests with the same old cookie are
-   * given it (`found.key`); one that no longer exists (a logout since) leaves a fresh session.
-   */
-  async #moveIn(state: SessionState, found: MigratedSession): Promise<void> {
-    if (found.key !== undefined) {
-      const stored = this.#server === null ? null : await this.#server.load(found.key, this.now()).catch(rethrowUnavailable);
-      if (stored !== null) {
-        this.#found(state, found.key, stored);
-        migrated(state, state.data, found);
-      }
-      return;
-    }
-    if (!this.#usable(found.data, 'migrate')) return found.created?.(null);
-    const data = withoutReservedKeys(found.data);
-    if (found.expiry !== undefined) data[EXPIRY_KEY] = found.expiry === 0 ? 0 : toPythonIso(found.expiry);
-    if (typeof found.userId === 'string' && found.userId !== '') data[META_KEY] = this.signIn(state, checkUserId(found.userId));
-    migrated(state, data, found);
-    if (this.#server === null) return found.created?.(null);
-    try {
-      await this.#create(state, this.now());
-    } catch (err) {
-      found.created?.(null);
-      throw err;
-    }
-    found.created?.(state.key);
-    migrated(state, state.data, found); // still to be committed: the cookie, and the old record removed
-  }
-
-  /** Stored data as a session holds it; data nested too deeply reads as corrupt (empty), so later saves never fail on it. */
-  #ownData(found: StoredSession): SessionData {
-    return this.#usable(found.data, 'store') ? ownData(found.data) : ownData({});
-  }
-
-  #usable(data: SessionData, where: string): boolean {
-    if (withinDepth(data)) return true;
-    this.logger.warn(`session data nests deeper than ${MAX_DEPTH} levels; reading it as an empty session`, { where });
-    return false;
   }
 
   async commit(session: Session<Data>, options?: CommitOptions): Promise<string | null> {
@@ -451,486 +179,45 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   }
 
   commitResponse(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse> {
-    const obs = this.#obs;
-    return obs === null || !obs.commits ? this.#commitNow(session, options) : obs.commit(session, () => this.#commitNow(session, options));
+    const c = this[CORE];
+    const obs = c.obs;
+    return obs === null || !obs.commits ? commitNow(c, session, options) : obs.commit(session, () => commitNow(c, session, options));
   }
 
-  #commitNow(session: Session<Data>, options?: CommitOptions): CommitResponse | Promise<CommitResponse> {
-    const s = stateOf(session);
-    if (!clearSiteDataAsked.has(s)) return this.#commitResponse(session, s, options);
-    clearSiteDataAsked.delete(s);
-    const result = this.#commitResponse(session, s, options) as Committed | Promise<Committed>;
-    return result instanceof Promise ? result.then((r) => r.clearingSiteData()) : result.clearingSiteData();
+  flush(s: SessionState): Promise<void> {
+    return flush(this[CORE], s);
   }
 
-  #commitResponse(session: Session<Data>, s: SessionState, options?: CommitOptions): CommitResponse | Promise<CommitResponse> {
-    const status = options?.status ?? 200;
-    detectNestedChanges(s);
-    if (s.lost !== null) return this.#lostResponse(s);
-    if (this.#bound?.isDetached(s)) return s.accessed ? VARY_ONLY : NOTHING;
-    if (s.hadCookie && session.isEmpty) {
-      return new Committed(deletionCookie(this.#o.cookie), true, () => cookieParts(this.#o.cookie, '', 0, 0));
-    }
-    const vary = s.accessed;
-    if (!(s.modified || this.#o.saveEveryRequest) || session.isEmpty || status >= 500) {
-      if (s.cookieDue && status < 500 && !session.isEmpty) {
-        // written before the commit (save, cycleKey): the new key still has to reach the browser
-        s.cookieDue = false;
-        return this.#committed(s, true);
-      }
-      const result = vary ? VARY_ONLY : NOTHING;
-      return status < 500 && this.#touchDue(s) ? this.#touchSession(s).then(() => result) : result;
-    }
-    s.unresolvedCookie = false; // saved under a server-made key, never the client's
-    if (s.migrated === null && this.#savedSync(s)) return this.#committed(s, vary);
-    return this.#save(s).then(() => {
-      const from = s.migrated;
-      const result = this.#committed(s, vary, from?.expireCookies);
-      if (from === null) return result;
-      s.migrated = null;
-      // The old record goes once the new one is saved; if that fails it is only left to expire.
-      return from.saved().then(
-        () => result,
-        (err: unknown) => {
-          this.logger.warn('could not remove the migrated session from the previous store', { error: String(err) });
-          return result;
-        },
-      );
-    });
+  cycleKey(s: SessionState): Promise<void> {
+    return cycleKey(this[CORE], s);
   }
 
-  /**
-   * A request whose session is gone for it (`SessionState.lost`): its changes are refused, nothing
-   * is written, and a replaced key's response carries no session cookie at all.
-   */
-  #lostResponse(s: SessionState): CommitResponse {
-    if (s.modified) throw new SessionInterruptedError();
-    if (s.lost === 'revoked' && s.hadCookie) {
-      return new Committed(deletionCookie(this.#o.cookie), true, () => cookieParts(this.#o.cookie, '', 0, 0));
-    }
-    return s.accessed ? VARY_ONLY : NOTHING;
+  save(s: SessionState): Promise<void> {
+    return saveNow(this[CORE], s);
   }
-
-  #committed(s: SessionState, vary: boolean, expireCookies?: readonly string[]): CommitResponse {
-    s.cookieDue = false;
-    const now = this.now();
-    const maxAge = cookieMaxAge(s.data[EXPIRY_KEY], this.maxAge, this.expireAtBrowserClose, now);
-    const key = s.key!;
-    const cookie = this.#o.cookie;
-    const headers = this.#bound?.headersFor(s) ?? undefined;
-    return new Committed(
-      sessionCookie(cookie, key, maxAge, now),
-      vary,
-      () => cookieParts(cookie, key, maxAge, now),
-      expireCookies,
-      headers,
-    );
-  }
-
-  /**
-   * The save of an existing session through the store's `updateSync`, when it has one and no
-   * other commit of this key is in progress here: true when written. A conflict (a write from
-   * another process) goes on in `#save`, which reloads, merges and retries.
-   */
-  #savedSync(s: SessionState): boolean {
-    const updateSync = this.#updateSync;
-    if (updateSync === undefined || s.key === null || this.#inFlight.has(s.key)) return false;
-    const now = this.now();
-    const json = this.#checkSize(s.data);
-    const until = this.#expiry(s.data, now);
-    let result: UpdateResult;
-    try {
-      result = updateSync(s.key, s.data, until, s.version, now, json);
-    } catch (err) {
-      rethrowUnavailable(err);
-    }
-    if (result.status === 'ok') {
-      saved(s, s.key, result.version);
-      return true;
-    }
-    if (result.status === 'missing') throw interrupted(s, 'revoked');
-    return false;
-  }
-
-  async #save(s: SessionState): Promise<void> {
-    const now = this.now();
-    if (this.#client) {
-      const value = this.#client.seal(s.data, now);
-      // name=value under the name given to createSessions (RFC 6265 §6.1: browsers keep 4096 bytes)
-      const size = byteLength(this.#o.cookie.name) + 1 + value.length;
-      if (size > MAX_COOKIE_BYTES) {
-        throw new SessionDataError(
-          `the session cookie would be ${size} bytes (name=value), over the ${MAX_COOKIE_BYTES} bytes browsers keep; nothing was written: store less in the session or use a server-side store`,
-        );
-      }
-      this.#obs?.creating(s, value);
-      saved(s, value, 0);
-      return;
-    }
-    if (s.key === null) return this.#create(s, now);
-    const key = s.key;
-    let flight = this.#inFlight.get(key);
-    let run: Promise<void>;
-    if (flight === undefined) {
-      flight = { tail: null as unknown as Promise<void>, last: null, progressAt: Date.now(), down: false };
-      run = this.#update(s, key, now, flight);
-    } else {
-      const f = flight;
-      run = waitTurn(f, (this.#server!.timeout ?? DEFAULT_STORE_TIMEOUT_MS) + QUEUE_GRACE_MS).then(() => {
-        // The commit before this one wrote the record: start from what it wrote, without a failed write and a reload.
-        if (f.last !== null && f.last.version !== s.version) rebased(s, ownData(JSON.parse(f.last.json)), f.last.version);
-        return this.#update(s, key, this.now(), f);
-      });
-    }
-    const f = flight;
-    const tail = run.then(
-      () => {
-        f.progressAt = Date.now();
-        f.down = false;
-      },
-      (err: unknown) => {
-        f.progressAt = Date.now();
-        f.down = err instanceof StoreUnavailableError;
-      },
-    );
-    flight.tail = tail;
-    this.#inFlight.set(key, flight);
-    try {
-      await run;
-    } finally {
-      if (this.#inFlight.get(key)?.tail === tail) this.#inFlight.delete(key);
-    }
-  }
-
-  /** Conditional update; on a conflict, this request's changes are replayed on the fresh record and retried. */
-  async #update(s: SessionState, key: string, now: number, flight: InFlight): Promise<void> {
-    const store = this.#server!;
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const json = this.#checkSize(s.data);
-      const until = this.#expiry(s.data, now);
-      const result = await store.update(key, s.data, until, s.version, now, json).catch(rethrowUnavailable);
-      if (result.status === 'ok') {
-        flight.last = { json, version: result.version };
-        return saved(s, key, result.version);
-      }
-      if (result.status === 'missing') throw interrupted(s, await this.#whyGone(key));
-      this.#obs?.conflict(s, key);
-      // Someone else wrote first: take their record and put this request's own changes on top.
-      // Past the first retry, wait a random while, so that processes writing together spread out.
-      if (attempt > 0) await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
-      const fresh = await store.load(key, now).catch(rethrowUnavailable);
-      if (!fresh) throw interrupted(s, await this.#whyGone(key));
-      if (isTombstone(fresh.data)) throw interrupted(s, fresh.data[REPLACED_KEY] === '' ? 'revoked' : 'replaced');
-      rebased(s, this.#ownData(fresh), fresh.version);
-    }
-    this.logger.error('gave up a commit after conflicting writes', { attempts: MAX_COMMIT_ATTEMPTS });
-    throw new SessionInterruptedError(
-      `sessionkit: the session kept changing in parallel requests while this request was handled; gave up merging after ${MAX_COMMIT_ATTEMPTS} conflicting writes in a row, so this request's changes were not saved (the session itself is intact)`,
-      { responseText: CONTENTION_TEXT },
-    );
-  }
-
-  /** Refuses, before any write, data over `maxSize`; gives the data's JSON. */
-  #checkSize(data: SessionData): string {
-    const max = this.#o.maxSize;
-    const json = encodeData(data);
-    if (json.length * 3 > max) {
-      const size = byteLength(json);
-      if (size > max) {
-        throw new SessionDataError(
-          `the session's data is ${size} bytes encoded, over maxSize (${max} bytes); store less in the session, or raise the maxSize option of createSessions`,
-        );
-      }
-    }
-    return json;
-  }
-
-  /** The expiry instant to store. */
-  #expiry(data: SessionData, now: number): number {
-    return capExpiry(expiresAt(data[EXPIRY_KEY], this.maxAge, now), data, now, this.#o.accounts);
-  }
-
-  async #create(s: SessionState, now: number): Promise<void> {
-    const store = this.#server!;
-    if (this.#o.accounts.absoluteTimeout !== null && metaOf(s.data) === null) {
-      // the absolute timeout of a session never signed in runs from its creation
-      const meta: SessionMeta = { since: now };
-      s.data[META_KEY] = meta;
-      (s.ops ??= []).push({ kind: 'set', key: META_KEY, value: meta });
-    }
-    const json = this.#checkSize(s.data);
-    const until = this.#expiry(s.data, now);
-    for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
-      const key = newSessionKey();
-      const version = await store.create(key, s.data, until, now, json).catch(rethrowUnavailable);
-      if (version === null) continue;
-      this.#obs?.creating(s, key);
-      return saved(s, key, version);
-    }
-    throw new StoreUnavailableError(
-      `could not create a new session key after ${MAX_CREATE_ATTEMPTS} attempts; the store refuses every new key`,
-    );
-  }
-
-  async flush(s: SessionState): Promise<void> {
-    const old = s.key;
-    const version = s.version;
-    const ended = this.#obs?.ending(s);
-    const replaced = s.lost === 'replaced';
-    const from = s.migrated;
-    s.migrated = null;
-    reset(s);
-    if (from !== null) await from.saved().catch(rethrowUnavailable); // a logout on the migrating request: the old record goes too
-    if (!this.#server) {
-      ended?.();
-      return;
-    }
-    if (replaced) {
-      // A logout sent with a key that login replaced moments ago: it ends the new session too.
-      s.lost = 'replaced';
-      s.modified = false;
-      if (s.replacedBy !== null) await this.#endReplacement(s.replacedBy, this.now());
-      ended?.();
-      return;
-    }
-    if (old !== null) await this.#end(old, version);
-    ended?.();
-  }
-
-  /**
-   * Ends the stored session under `key` (logout), conditionally on the version the request knew:
-   * the record is first marked as ending, so a `login`/`cycleKey` racing it (whose replacement of
-   * the record is conditional too) either sees the logout and gives up, or has already replaced
-   * it, and then the new session it made is ended as well. Then the record is deleted.
-   */
-  async #end(key: string, version: number): Promise<void> {
-    const store = this.#server!;
-    let expected = version;
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const now = this.now();
-      const result = await store.update(key, { [REPLACED_KEY]: '' }, now + REPLACED_FOR * 1000, expected, now).catch(rethrowUnavailable);
-      if (result.status === 'ok') break;
-      const fresh = await store.load(key, now).catch(rethrowUnavailable);
-      if (result.status === 'missing' || fresh === null) {
-        // Gone already, or replaced by a login that finished meanwhile: end the session that replaced it.
-        await this.#endReplacement(digestKey(key), now);
-        return;
-      }
-      if (isTombstone(fresh.data)) await this.#endReplacement(digestKey(key), now);
-      expected = fresh.version;
-    }
-    await store.delete(key).catch(rethrowUnavailable);
-  }
-
-  async cycleKey(s: SessionState): Promise<void> {
-    if (s.lost !== null) throw new SessionInterruptedError();
-    dirty(s);
-    if (this.#client) return; // the cookie is re-signed at commit; old cookies cannot be revoked
-    detectNestedChanges(s);
-    const old = s.key;
-    if (this.#bound !== null && userIdOf(s.data) !== null) this.#bound.issueRegistration(s, this.now());
-    if (old === null) {
-      await this.#create(s, this.now());
-      s.cookieDue = true;
-      this.#obs?.rotated(s, null);
-      return;
-    }
-    await this.#rotate(s, old);
-    this.#obs?.rotated(s, old);
-  }
-
-  /**
-   * `cycleKey` of a stored session, conditional on the record as this request loaded it: the data
-   * is written under a new key, then the old record is replaced by a tombstone naming the new one,
-   * only if it still holds the version this request knows (a conflict merges and retries as a
-   * commit does). A logout or revoke that came first makes the replacement fail: the new record is
-   * deleted and SessionInterruptedError thrown, so nothing is brought back. One that comes after
-   * finds the tombstone, or (revokeUserSessions) the new record under the same user.
-   */
-  async #rotate(s: SessionState, old: string): Promise<void> {
-    const store = this.#server!;
-    const previous = { version: s.version, ops: s.ops };
-    await this.#create(s, this.now());
-    const key = s.key!;
-    let written = s.version;
-    s.key = old;
-    s.version = previous.version;
-    s.ops = previous.ops;
-    const tomb: SessionData = { [REPLACED_KEY]: digestKey(key) };
-    if (this.#keysInClear) tomb[SUCCESSOR_KEY] = key; // the store holds that key in clear anyway
-    const tombKey = tombstoneKey(digestKey(old));
-    const giveUp = async (why: 'revoked' | 'replaced'): Promise<never> => {
-      await store.delete(key).catch(rethrowUnavailable);
-      throw interrupted(s, why);
-    };
-    try {
-      // The tombstone first: from here on, a revoke or logout of the old session finds the new one.
-      let now = this.now();
-      const tombWritten = await store.create(tombKey, tomb, now + REPLACED_FOR * 1000, now).catch(rethrowUnavailable);
-      for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-        now = this.now();
-        const result = await store.update(old, tomb, now + REPLACED_FOR * 1000, s.version, now).catch(rethrowUnavailable);
-        if (result.status === 'ok') {
-          saved(s, key, written);
-          s.cookieDue = true;
-          // Tidying that may fail without harm: the old record already says it was replaced.
-          if (tombWritten === null) await this.#pointTombstone(tombKey, tomb, now).catch(noop);
-          await store.delete(old).catch(noop);
-          return;
-        }
-        if (result.status === 'missing') return await giveUp(await this.#whyGone(old));
-        const fresh = await store.load(old, now).catch(rethrowUnavailable);
-        if (fresh === null) return await giveUp(await this.#whyGone(old));
-        if (isTombstone(fresh.data)) return await giveUp(fresh.data[REPLACED_KEY] === '' ? 'revoked' : 'replaced');
-        // A parallel commit changed the old record: carry its change over to the new one.
-        rebased(s, this.#ownData(fresh), fresh.version);
-        const json = this.#checkSize(s.data);
-        const moved = await store.update(key, s.data, this.#expiry(s.data, now), written, now, json).catch(rethrowUnavailable);
-        if (moved.status !== 'ok') return await giveUp('revoked');
-        written = moved.version;
-      }
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) await store.delete(key).catch(noop); // best effort: the old record is intact
-      throw err;
-    }
-    return giveUp('revoked');
-  }
-
-  /** Two rotations of one key raced and the other one wrote the tombstone first: this one won, so it names this one's key. */
-  async #pointTombstone(tombKey: string, tomb: SessionData, now: number): Promise<void> {
-    const store = this.#server!;
-    const found = await store.load(tombKey, now);
-    if (found !== null && found.data[REPLACED_KEY] !== tomb[REPLACED_KEY]) {
-      await store.update(tombKey, tomb, now + REPLACED_FOR * 1000, found.version, now);
-    }
-  }
-
-  /** The public id of the session that replaced the session `id` moments ago, if any. */
-  /**
-   * Ends the session that replaced the session `id` moments ago, if any: by its key where the
-   * store keeps keys in clear anyway (DjangoStore), else by its public id.
-   */
-  async #endReplacement(id: string, now: number): Promise<void> {
-    const store = this.#server!;
-    const tomb = await store.load(tombstoneKey(id), now).catch(rethrowUnavailable);
-    const key = tomb?.data[SUCCESSOR_KEY];
-    if (typeof key === 'string' && isWellFormedKey(key)) return store.delete(key).catch(rethrowUnavailable);
-    const successor = tomb?.data[REPLACED_KEY];
-    if (typeof successor === 'string' && successor !== '' && store.revoke) await store.revoke(successor).catch(rethrowUnavailable);
-  }
-
-  async #successorOf(id: string, now: number): Promise<string | null> {
-    const tomb = await this.#server!.load(tombstoneKey(id), now).catch(rethrowUnavailable);
-    const successor = tomb?.data[REPLACED_KEY];
-    return typeof successor === 'string' && successor !== '' ? successor : null;
-  }
-
-  async save(s: SessionState): Promise<void> {
-    if (s.lost !== null) throw new SessionInterruptedError();
-    detectNestedChanges(s);
-    if (this.#client) return; // the cookie store writes the cookie at commit
-    if (s.key === null) {
-      if (s.migrated !== null || !s.modified) return;
-      await this.#create(s, this.now());
-      s.cookieDue = true;
-      return;
-    }
-    if (!s.modified) {
-      const fresh = await this.#server!.load(s.key, this.now()).catch(rethrowUnavailable);
-      if (fresh === null || isTombstone(fresh.data)) throw interrupted(s, fresh === null ? 'revoked' : 'replaced');
-      loaded(s, s.key, this.#ownData(fresh), fresh.version);
-      return;
-    }
-    await this.#save(s);
-  }
-
-  // Accounts and devices (core/accounts.ts).
 
   signIn(s: SessionState, userId: string): SessionMeta {
-    this.#obs?.signingIn(s);
-    return { since: this.now(), user: userId, ...clientOf(s.request, this.#o.accounts.trustProxy) };
+    return signIn(this[CORE], s, userId);
   }
 
-  async signedIn(s: SessionState, userId: string): Promise<void> {
-    this.#obs?.login(s, userId);
-    const max = this.#o.accounts.maxSessionsPerUser;
-    if (max === null || s.key === null) return;
-    const current = digestKey(s.key);
-    const others = (await this.listUserSessions(userId)).filter((u) => u.id !== current);
-    for (const old of others.slice(max - 1)) await this.revokeSession(old.id, userId); // least recently seen last
+  signedIn(s: SessionState, userId: string): Promise<void> {
+    return signedIn(this[CORE], s, userId);
   }
 
   publicId(s: SessionState): string | null {
-    return s.key === null || this.#client ? null : digestKey(s.key);
+    return publicId(this[CORE], s);
   }
 
-  /** Whether this unmodified request should refresh the stored expiry and last-seen time. */
-  #touchDue(s: SessionState): boolean {
-    if (s.key === null || s.lastSeenAt === null || this.#server?.touch === undefined || this.#noTouch) return false;
-    const interval = this.#o.accounts.touchInterval * 1000;
-    const now = this.now();
-    if (now - s.lastSeenAt < interval) return false;
-    // Parallel requests loaded the same last-seen time: the first one touches for all of them.
-    const recent = this.#touchedAt.get(s.key);
-    return recent === undefined || now - recent >= interval;
+  listUserSessions(userId: string): Promise<UserSession[]> {
+    return listUserSessions(this[CORE], userId);
   }
 
-  /** A touch that fails is logged, not answered: the request itself succeeded. */
-  async #touchSession(s: SessionState): Promise<void> {
-    const now = this.now();
-    const until = capExpiry(expiresAt(s.data[EXPIRY_KEY], this.maxAge, now), s.data, now, this.#o.accounts);
-    s.lastSeenAt = now;
-    const touched = this.#touchedAt;
-    if (touched.size >= MAX_TOUCHES_KEPT) {
-      const interval = this.#o.accounts.touchInterval * 1000;
-      for (const [key, at] of touched) if (now - at >= interval || touched.size >= MAX_TOUCHES_KEPT) touched.delete(key);
-    }
-    touched.set(s.key!, now);
-    try {
-      await this.#server!.touch!(s.key!, until, now, userIdOf(s.data));
-    } catch (err) {
-      this.logger.warn('could not refresh the session expiry (touch)', { error: String((err as Error)?.message ?? err) });
-    }
+  revokeSession(id: string, userId: string | null = null): Promise<boolean> {
+    return revokeSession(this[CORE], id, userId);
   }
 
-  #indexed(what: string): UserIndexedStore {
-    const store = (this.#server ?? this.store) as Partial<UserIndexedStore> & { noUserIndex?: string };
-    if (store.listByUser && store.revoke && store.touch && !store.noUserIndex) return store as UserIndexedStore;
-    throw new ConfigError(
-      'store',
-      `${what}: ${store.noUserIndex ?? 'this store cannot find sessions by user (it has no listByUser, revoke and touch)'}`,
-    );
-  }
-
-  async listUserSessions(userId: string): Promise<UserSession[]> {
-    const store = this.#indexed('listUserSessions');
-    if (typeof userId !== 'string' || userId === '') return [];
-    const found = await store.listByUser(userId, this.now()).catch(rethrowUnavailable);
-    return found
-      .filter((f) => metaOf(f.data)?.user === userId && !isTombstone(f.data))
-      .map((f) => toUserSession(f, userId))
-      .sort(byLastSeen);
-  }
-
-  /** `userId`: whose session it is, when the caller knows (for the `revoked` event). */
-  async revokeSession(id: string, userId: string | null = null): Promise<boolean> {
-    const store = this.#indexed('revokeSession');
-    if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) return false;
-    const existed = await store.revoke(id).catch(rethrowUnavailable);
-    if (existed) this.#obs?.revoked(id, userId);
-    // A session replaced by login/cycleKey moments ago lives on under its new key: end that one too.
-    const successor = await this.#successorOf(id, this.now());
-    if (successor !== null && (await this.revokeSession(successor, userId))) return true;
-    return existed;
-  }
-
-  async revokeUserSessions(userId: string, options: { except?: Session<Data> | string | null } = {}): Promise<number> {
-    const except = options.except instanceof Session ? options.except.id : (options.except ?? null);
-    let revoked = 0;
-    for (const u of await this.listUserSessions(userId)) {
-      if (u.id !== except && (await this.revokeSession(u.id, userId))) revoked++;
-    }
-    return revoked;
+  revokeUserSessions(userId: string, options: { except?: Session<Data> | string | null } = {}): Promise<number> {
+    return revokeUserSessions(this[CORE], userId, options);
   }
 
   async clearExpired(): Promise<number> {
@@ -940,112 +227,4 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
   async close(): Promise<void> {
     await this.store.close();
   }
-}
-
-/** Options that need a user index or a server-side expiry: refused at createSessions on a store that has none. */
-function checkAccountSupport(o: AccountOptions, store: AnyStore): void {
-  const s = store as Partial<UserIndexedStore> & { noUserIndex?: string; clientSide?: boolean };
-  const indexed = s.listByUser !== undefined && s.revoke !== undefined && s.touch !== undefined && !s.noUserIndex;
-  const why = s.noUserIndex ?? 'this store cannot find sessions by user (it has no listByUser, revoke and touch)';
-  if (o.idleTimeout !== null && !indexed)
-    throw new ConfigError(
-      'idleTimeout',
-      `${why}; drop idleTimeout, or use a store that keeps sessions on the server (SqliteStore, RedisStore, PostgresStore)`,
-    );
-  if (o.maxSessionsPerUser !== null && !indexed)
-    throw new ConfigError('maxSessionsPerUser', `${why}; drop maxSessionsPerUser, or use SqliteStore, RedisStore or PostgresStore`);
-  if (o.absoluteTimeout !== null && s.clientSide === true)
-    throw new ConfigError('absoluteTimeout', `${why}; drop absoluteTimeout, or use a store that keeps sessions on the server`);
-}
-
-/** Values handed out by reads and changed in place (`get('cart').push(x)`) are saved too. */
-function detectNestedChanges(s: SessionState): void {
-  if (s.snapshots === null) return;
-  for (const [key, before] of s.snapshots) {
-    const value = Object.hasOwn(s.data, key) ? s.data[key] : undefined;
-    if (value !== undefined) checkValue(key, value);
-    if (JSON.stringify(value) !== before) {
-      s.modified = true;
-      (s.ops ??= []).push(value === undefined ? { kind: 'delete', key } : { kind: 'set', key, value });
-    }
-  }
-  s.snapshots = null;
-}
-
-/**
- * The store's synchronous twin of an async method, bound; used only beside the very method it
- * mirrors, so a subclass or a wrapper (a Proxy that counts, fails or logs `load` or `update`)
- * that replaces the async method is still heard.
- */
-function syncTwin<K extends 'loadSync' | 'updateSync'>(store: SessionStore, name: 'load' | 'update', twin: K): SessionStore[K] {
-  const fn = store[twin];
-  if (typeof fn !== 'function') return undefined;
-  const owner = ownerOf(store, twin) as Record<string, unknown> | null;
-  if (owner === null || store[name] !== owner[name]) return undefined;
-  return fn.bind(store) as SessionStore[K];
-}
-
-function ownerOf(object: object, name: string): object | null {
-  for (let o: object | null = object; o !== null; o = Object.getPrototypeOf(o)) if (Object.hasOwn(o, name)) return o;
-  return null;
-}
-
-/** Marks the session lost for this request and gives the error to throw. */
-function interrupted(s: SessionState, why: 'revoked' | 'replaced'): SessionInterruptedError {
-  lost(s, why);
-  return new SessionInterruptedError();
-}
-
-/**
- * Waits for the commits queued before this one; gives up (nothing written) when the one before
- * failed for the store, or when the queue made no progress for `limit` milliseconds.
- */
-function waitTurn(f: InFlight, limit: number): Promise<void> {
-  const tail = f.tail;
-  return new Promise((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout>;
-    const check = () => {
-      const idle = Date.now() - f.progressAt;
-      if (idle < limit) timer = setTimeout(check, limit - idle);
-      else
-        reject(
-          new StoreUnavailableError(
-            `the session store finished none of the commits queued before this one within ${limit} ms; nothing of this request was written`,
-          ),
-        );
-    };
-    timer = setTimeout(check, limit);
-    tail.then(() => {
-      clearTimeout(timer);
-      if (f.down)
-        reject(
-          new StoreUnavailableError('the session store failed the commit queued before this one; nothing of this request was written'),
-        );
-      else resolve();
-    });
-  });
-}
-
-function rethrowUnavailable(err: unknown): never {
-  if (err instanceof SessionError) throw err;
-  throw new StoreUnavailableError(`the session store failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-}
-
-function noop(): void {}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-const encoder = new TextEncoder();
-/** UTF-8 length, without node's Buffer. */
-function byteLength(text: string): number {
-  let ascii = true;
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
-  return ascii ? text.length : encoder.encode(text).length;
 }
