@@ -279,6 +279,9 @@ describe('req.session speaks express-session (passport, connect-flash) on the sa
         '/again': (s) => ({ bag: s.get('flash'), notice: s.get('notice') ?? null }),
       },
       async (call) => {
+        const anonymous = await call('/take');
+        assert.deepEqual(anonymous.body, { info: [], notice: null });
+        assert.equal(anonymous.cookie, undefined, 'reading no messages stores nothing and sets no cookie');
         const add = await call('/add');
         assert.deepEqual(add.body, { bag: { info: ['one', 'two'], error: ['bad'] } });
         const take = await call('/take', add.cookie);
