@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type Response } from 'express';
-import { ConfigError, type Session, type Sessions, type UserSession } from 'sessionkit';
+import { ConfigError, CSRF_REFUSED_TEXT, type Session, type Sessions, type UserSession } from 'sessionkit';
 import { csrfProtection, getSession, sessionErrorHandler, sessionMiddleware } from 'sessionkit/express';
 import { type Answers, findQuestion, progress, withTry } from './learn.js';
 import { authenticate, displayName } from './users.js';
@@ -57,8 +57,18 @@ export function createApp(sessions: Sessions<Data>): express.Express {
   });
   app.use(sessionMiddleware(sessions));
   app.use(express.urlencoded({ extended: false, limit: '10kb' }));
-  // 403 to a form posted from another site, or without the session's token (views.page puts it in every form)
-  app.use(csrfProtection());
+  // Refuses a form posted from another site: browsers say where a form comes from (Sec-Fetch-Site,
+  // Origin); only a browser that says neither needs the session's token (views.page puts it in
+  // every form). A browser is sent to the site's own 403 page (a redirect, so a reload does not
+  // post again); a script gets the short text.
+  app.use(
+    csrfProtection({
+      onRefused: (req, res, refusal) => {
+        if (req.accepts(['text', 'html']) === 'html') return res.redirect(303, `/forbidden?reason=${refusal.reason}`);
+        res.status(refusal.status).type('text/plain').send(CSRF_REFUSED_TEXT);
+      },
+    }),
+  );
 
   /** The display name of the signed-in user, or null. */
   const userOf = (session: Session<Data>) => {
@@ -66,12 +76,12 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     return id === null ? null : displayName(id);
   };
 
-  const render = (req: Request, res: Response, title: string, body: views.Html) => {
+  const render = (req: Request, res: Response, title: string, body: views.Html, message: string | null = null) => {
     const session = getSession<Data>(req);
     const cartCount = Object.values(session.get('cart', {})).reduce((a, b) => a + b, 0);
     // A visitor without a session gets no token, so a page stores nothing and sets no cookie.
     const csrf = session.key !== null ? session.csrfToken() : null;
-    const notice = session.has('notice') ? session.pop('notice') : null; // a flash message: read once
+    const notice = session.has('notice') ? session.pop('notice') : message; // a flash message: read once
     res.type('html').send(views.page(title, { user: userOf(session), cartCount, csrf, notice }, body));
   };
   const fail = (req: Request, res: Response, status: number, message: string, title = 'Sorry', body?: views.Html) => {
@@ -90,10 +100,20 @@ export function createApp(sessions: Sessions<Data>): express.Express {
   };
 
   app.get('/style.css', (_req, res) => res.sendFile(fileURLToPath(new URL('./style.css', import.meta.url))));
+  for (const icon of ['/favicon.svg', '/favicon.ico']) {
+    app.get(icon, (_req, res) => res.type('image/svg+xml').set('Cache-Control', 'public, max-age=86400').send(views.FAVICON));
+  }
+
+  app.get('/forbidden', (req, res) => {
+    res.status(403);
+    render(req, res, 'Form not accepted', views.forbidden(String(req.query.reason ?? '')));
+  });
 
   app.get('/', (req, res) => {
     const session = getSession<Data>(req);
-    render(req, res, 'Welcome', views.home(userOf(session), session.get('color')));
+    // after a sign-out the session is gone, so its message travels in the address
+    const bye = req.query['signed-out'] !== undefined && session.userId === null ? 'You have signed out.' : null;
+    render(req, res, 'Welcome', views.home(userOf(session), session.get('color')), bye);
   });
 
   app.get('/count', (req, res) => {
@@ -137,8 +157,10 @@ export function createApp(sessions: Sessions<Data>): express.Express {
   });
 
   app.post('/logout', async (req, res) => {
-    await getSession<Data>(req).flush(); // deletes the stored session; the cookie is expired
-    res.redirect(303, '/');
+    // deletes the stored session and expires the cookie; Clear-Site-Data asks the browser to drop
+    // every cookie of the site too
+    await getSession<Data>(req).flush({ clearSiteData: true });
+    res.redirect(303, '/?signed-out');
   });
 
   app.get('/shop', (req, res) => render(req, res, 'Shop', views.shop(products)));
@@ -192,6 +214,8 @@ export function createApp(sessions: Sessions<Data>): express.Express {
       const { [item]: _, ...rest } = cart;
       return n === 0 ? rest : { ...cart, [item]: n };
     });
+    const name = productById.get(item)?.name ?? item;
+    flash(session, n === 0 ? `Removed ${name} from your cart` : `Updated ${name} to ${n}`);
     res.redirect(303, '/cart');
   });
 
@@ -203,6 +227,7 @@ export function createApp(sessions: Sessions<Data>): express.Express {
         const { [item]: _, ...rest } = cart;
         return rest;
       });
+      flash(session, `Removed ${productById.get(item)?.name ?? item} from your cart`);
     }
     res.redirect(303, '/cart'); // removing what is not there is done already
   });

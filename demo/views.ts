@@ -52,11 +52,15 @@ function page0(title: string, visitor: Visitor, body: Html): string {
   return html`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · sessionkit demo</title><link rel="stylesheet" href="/style.css"></head>
+<title>${title} · sessionkit demo</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/style.css"></head>
 <body>
 <header><a class="brand" href="/">sessionkit shop</a>
 <nav><a href="/shop">Shop</a> <a href="/cart">Cart (${visitor.cartCount})</a> <a href="/learn">Learn</a> <a href="/count">Counter</a> <a href="/color">Color</a>${visitor.user ? html` <a href="/devices">Devices</a>` : ''}</nav>
-<span class="who">${visitor.user ? `Signed in as ${visitor.user}` : html`Not signed in · <a href="/login">Sign in</a>`}</span></header>
+<span class="who">${
+    visitor.user
+      ? html`Signed in as ${visitor.user} <form method="post" action="/logout" class="inline"><button class="link">Sign out</button></form>`
+      : html`Not signed in · <a href="/login">Sign in</a>`
+  }</span></header>
 <main>${visitor.notice ? html`<p class="notice" role="status">${visitor.notice}</p>` : ''}<h1>${title}</h1>
 ${body}</main>
 <footer><a href="/session">What this site remembers about you</a> · a demo of sessionkit</footer>
@@ -77,8 +81,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 
 function signedIn(name: string): Html {
   return html`<p class="welcome">Welcome, ${name}</p>
-<form method="post" action="/logout"><button>Sign out</button></form>
-<p><a href="/devices">Your devices</a>: where else you are signed in.</p>`;
+<p><a href="/devices">Your devices</a>: where else you are signed in. Sign out from the top of any page.</p>`;
 }
 
 /** GET /login: the form, or who is signed in. */
@@ -317,3 +320,25 @@ export function devicesUnsupported(): Html {
 export function problem(message: string): Html {
   return html`<p class="error" role="alert">${message}</p><p><a href="/">Back home</a></p>`;
 }
+
+/** Why a form was refused (csrfProtection's reason), in words for the visitor. */
+const REFUSALS: Record<string, string> = {
+  'cross-site': 'It was sent from a page of another site. Sites cannot act on your behalf here, so it was not carried out.',
+  origin: 'It was sent from a page of another site. Sites cannot act on your behalf here, so it was not carried out.',
+  token:
+    'It came without the code that shows it was sent from a page of this site (your browser sent no origin), so it was not carried out.',
+  'too-large': 'It was too large to be checked, so it was not carried out.',
+};
+
+/** The page after a refused form (403): what happened, that nothing changed, and ways back. */
+export function forbidden(reason: string): Html {
+  return html`<section class="card refused"><p class="error" role="alert">We could not accept that form.</p>
+<p>${REFUSALS[reason] ?? REFUSALS.token}</p>
+<p>Nothing was changed: your cart and your sign-in are as they were.</p>
+<p>If you sent it yourself from this site, go back, reload the page and try again.</p>
+<p class="actions"><a class="button" href="/cart">Back to your cart</a> <a href="/shop">Shop</a> · <a href="/">Home</a></p></section>`;
+}
+
+/** The site's icon (an SVG: one file for every size). */
+export const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" fill="#0f766e"/><path d="M18 24h28l-3 22H21z" fill="none" stroke="#fff" stroke-width="5" stroke-linejoin="round"/><path d="M25 24a7 7 0 0 1 14 0" fill="none" stroke="#fff" stroke-width="5"/></svg>
+`;

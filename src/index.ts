@@ -66,6 +66,7 @@ export {
   type CsrfOptions,
   type CsrfVerdict,
   type CsrfRefusal,
+  type CsrfRefusalReason,
   type ResolvedCsrfOptions,
 } from './core/csrf.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';

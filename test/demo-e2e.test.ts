@@ -27,10 +27,22 @@ let port: number;
 const dir = demoDir();
 const contexts: BrowserContext[] = [];
 
-async function visitor(userAgent?: string): Promise<Page> {
-  const context = await browser.newContext({ baseURL: demo.url, ...(userAgent ? { userAgent } : {}) });
+/** The screen widths the flows are checked at: a laptop and a phone. */
+const WIDTHS = [1280, 390] as const;
+
+async function visitor(userAgent?: string, width?: number): Promise<Page> {
+  const viewport = width === undefined ? {} : { viewport: { width, height: width > 600 ? 800 : 844 } };
+  const context = await browser.newContext({ baseURL: demo.url, ...(userAgent ? { userAgent } : {}), ...viewport });
   contexts.push(context);
   return context.newPage();
+}
+
+/** A full-page screenshot into test-output/. */
+async function shoot(page: Page, name: string): Promise<void> {
+  mkdirSync(outputDir, { recursive: true });
+  const file = new URL(name, outputDir);
+  await page.screenshot({ path: file.pathname, fullPage: true });
+  assert.ok(statSync(file).size > 5_000, name);
 }
 
 async function sessionCookie(page: Page) {
@@ -264,18 +276,109 @@ describe('demo shop in a browser', () => {
     assert.match(await body(office, '/'), /Welcome, Bob/);
   });
 
-  test('a form posted from another site is refused, and the visitor stays signed in', async () => {
-    const page = await visitor();
+  test("a form posted from another site gets the site's own 403 page, a reload posts nothing, and the visitor stays signed in", async () => {
+    for (const width of WIDTHS) {
+      const page = await visitor(undefined, width);
+      await login(page, 'alice', 'wonderland');
+      await addToCart(page, 'pen');
+      assert.match(await page.innerText('.notice'), /Added Fountain pen to your cart/);
+      // A page of another origin (a fresh about:blank, an opaque origin) posts to the shop: the
+      // browser names the other site (Sec-Fetch-Site: cross-site, Origin: null), with no token.
+      await page.goto('about:blank');
+      const posts: string[] = [];
+      page.on('request', (r) => void (r.method() === 'POST' && posts.push(r.url())));
+      await page.setContent(`<form method="post" action="${demo.url}/logout"><button>Win a prize</button></form>`);
+      const [refused] = await Promise.all([
+        page.waitForResponse((r) => r.url().includes('/forbidden?')),
+        page.getByRole('button', { name: 'Win a prize' }).click(),
+      ]);
+      assert.equal(refused.status(), 403);
+      assert.equal(await page.innerText('h1'), 'Form not accepted');
+      assert.match(await page.innerText('main'), /sent from a page of another site[\s\S]*Nothing was changed/);
+      assert.equal(await page.locator('header').evaluate((h) => getComputedStyle(h).display), 'flex', 'a page of the site, styled');
+      await shoot(page, `demo-403-${width}.png`);
+      const reload = await page.reload();
+      assert.equal(reload?.request().method(), 'GET', 'a reload asks for the page again, it posts nothing');
+      assert.equal(reload?.status(), 403);
+      assert.equal(posts.length, 1, 'one POST only: the refused one');
+      await page.getByRole('link', { name: 'Back to your cart' }).click();
+      await page.waitForURL('**/cart');
+      assert.match(await page.innerText('table.cart'), /Fountain pen/, 'nothing was changed');
+      assert.match(await body(page, '/'), /Welcome, Alice/);
+    }
+  });
+
+  test('two tabs of a new visitor, and a login form left open while the cart changes elsewhere: no 403, at 1280 and 390 px', async () => {
+    for (const width of WIDTHS) {
+      const first = await visitor(undefined, width);
+      const second = await first.context().newPage();
+      const statuses: number[] = [];
+      for (const tab of [first, second]) tab.on('response', (r) => void statuses.push(r.status()));
+      // both tabs show the shop before the visitor has any session (their forms carry no token)
+      await first.goto('/shop');
+      await second.goto('/shop');
+      const add = async (tab: Page, item: string) => {
+        const card = tab.locator('li.card', { has: tab.locator(`input[name=item][value="${item}"]`) });
+        await card.getByRole('button', { name: 'Add to cart' }).click();
+        await tab.waitForURL('**/cart');
+      };
+      await add(first, 'mug');
+      await add(second, 'tea'); // its page was shown before the session existed
+      assert.match(await second.innerText('table.cart'), /Enamel mug[\s\S]*Earl Grey/);
+      await shoot(second, `demo-two-tabs-${width}.png`);
+
+      // a login form open in one tab; the cart changed in the other; then sign in
+      await first.goto('/login');
+      await second.goto('/shop');
+      await add(second, 'pen');
+      await first.getByLabel('Username').fill('bob');
+      await first.getByLabel('Password').fill('builder');
+      await first.getByRole('button', { name: 'Sign in' }).click();
+      await first.waitForSelector('.welcome');
+      // and the other tab, whose page predates the login, changes the cart again
+      await second.getByRole('button', { name: 'Remove Enamel mug' }).click();
+      await second.waitForURL('**/cart');
+      assert.equal(await second.innerText('.notice'), 'Removed Enamel mug from your cart');
+      assert.match(await body(first, '/cart'), /Earl Grey[\s\S]*Fountain pen/);
+      await shoot(first, `demo-login-other-tab-${width}.png`);
+      assert.deepEqual(
+        statuses.filter((s) => s === 403),
+        [],
+        `no 403 at ${width} px`,
+      );
+      await first.getByRole('button', { name: 'Sign out' }).click();
+      await first.waitForURL('**/?signed-out');
+    }
+  });
+
+  test('the cart at 390 px: no sideways scrolling, every control on screen; messages after update, remove and sign out', async () => {
+    const page = await visitor(undefined, 390);
+    await addToCart(page, 'tea', 2);
+    await addToCart(page, 'mug');
     await login(page, 'alice', 'wonderland');
-    await addToCart(page, 'pen');
-    assert.match(await page.innerText('.notice'), /Added Fountain pen to your cart/);
-    // A page of another origin (about:blank here) posts to the shop: the browser sends the cookie
-    // (a top-level POST) but names the other origin, and carries no token.
-    await page.setContent(`<form method="post" action="${demo.url}/logout"><button>Win a prize</button></form>`);
-    await page.getByRole('button', { name: 'Win a prize' }).click();
-    await page.waitForURL(`${demo.url}/logout`);
-    assert.match(await page.innerText('body'), /^Forbidden: /);
-    assert.match(await body(page, '/'), /Welcome, Alice/);
+    await page.goto('/cart');
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    assert.equal(overflow, 0, 'nothing wider than the screen');
+    for (const button of await page.locator('main button, header button').all()) {
+      const box = await button.boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${await button.innerText()} is on screen`);
+    }
+    await shoot(page, 'demo-cart-390.png');
+    await page.getByLabel('New quantity of Earl Grey tea, 100 g').fill('3');
+    await page.locator('tr', { hasText: 'Earl Grey' }).getByRole('button', { name: 'Update' }).click();
+    await page.waitForURL('**/cart');
+    assert.equal(await page.innerText('.notice'), 'Updated Earl Grey tea, 100 g to 3');
+    await page.getByRole('button', { name: 'Remove Enamel mug' }).click();
+    await page.waitForURL('**/cart');
+    assert.equal(await page.innerText('.notice'), 'Removed Enamel mug from your cart');
+    assert.equal(await page.locator('header').getByRole('button', { name: 'Sign out' }).count(), 1, 'Sign out in the header');
+    await page.locator('header').getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL('**/?signed-out');
+    assert.equal(await page.innerText('.notice'), 'You have signed out.');
+    assert.equal(await sessionCookie(page), undefined);
+    const icon = await page.goto('/favicon.ico');
+    assert.equal(icon?.status(), 200);
+    assert.equal(icon?.headers()['content-type'], 'image/svg+xml; charset=utf-8');
   });
 
   test('logging out clears the cart, the counter and the cookie; the old key loads nothing', async () => {

@@ -334,8 +334,11 @@ describe('demo shop over HTTP', () => {
     const loggedIn = v.cookie!;
     const out = await v.post('/logout', {});
     assert.equal(out.status, 303);
-    assert.equal(out.headers.get('location'), '/');
+    assert.equal(out.headers.get('location'), '/?signed-out');
     assert.match(out.headers.getSetCookie().join(), /sessionid=; .*Max-Age=0/);
+    assert.equal(out.headers.get('cache-control'), 'private, no-store');
+    assert.equal(out.headers.get('clear-site-data'), '"cookies"');
+    assert.match(await (await v.fetch('/?signed-out')).text(), /<p class="notice" role="status">You have signed out\.<\/p>/);
     assert.equal(v.cookie, null);
     old.cookie = loggedIn;
     assert.deepEqual(await old.json('/session.json'), { stored: false, data: {}, expiresAt: null });
@@ -430,7 +433,7 @@ describe('demo shop over HTTP', () => {
     for (const path of ['/', '/shop', '/cart', '/learn', '/devices', '/login']) {
       const page = await (await v.fetch(path)).text();
       const forms = page.match(/<form method="post"[^>]*>/g) ?? [];
-      const guarded = page.match(/<form method="post"[^>]*><input type="hidden" name="csrf_token" value="[A-Za-z0-9_-]{43}">/g) ?? [];
+      const guarded = page.match(/<form method="post"[^>]*><input type="hidden" name="csrf_token" value="[A-Za-z0-9_-]{86}">/g) ?? [];
       assert.ok(forms.length > 0, path);
       assert.equal(guarded.length, forms.length, `${path}: every form`);
     }
@@ -457,6 +460,62 @@ describe('demo shop over HTTP', () => {
     const stranger = new Visitor(demo.url);
     assert.equal((await stranger.post('/cart/add', { item: 'mug' }, { headers: { origin: 'https://evil.example' } })).status, 403);
     assert.equal(stranger.cookie, null, "a stranger's first POST is guarded by the origin check");
+  });
+
+  test("a browser whose form is refused is sent to the site's own 403 page (a redirect: a reload does not post again)", async () => {
+    const v = new Visitor(demo.url);
+    await v.post('/cart/add', { item: 'tea' });
+    const html = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-site': 'cross-site' };
+    const refused = await v.post('/cart/add', { item: 'mug' }, { headers: html });
+    assert.equal(refused.status, 303);
+    assert.equal(refused.headers.get('location'), '/forbidden?reason=cross-site');
+    const page = await v.fetch('/forbidden?reason=cross-site', { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 403);
+    const text = await page.text();
+    assert.match(text, /<h1>Form not accepted<\/h1>/);
+    assert.match(text, /sent from a page of another site/);
+    assert.match(text, /Nothing was changed/);
+    assert.match(text, /<a class="button" href="\/cart">Back to your cart<\/a>/);
+    assert.match(text, /<link rel="stylesheet" href="\/style.css">/, 'a page of the site');
+    assert.deepEqual(
+      (await v.json('/cart.json')).items.map((i: { id: string }) => i.id),
+      ['tea'],
+      'nothing changed',
+    );
+    const sameOrigin = await v.post(
+      '/cart/add',
+      { item: 'mug', csrf_token: '' },
+      { headers: { ...html, 'sec-fetch-site': 'same-origin' } },
+    );
+    assert.equal(sameOrigin.status, 303, 'a form of this site passes on Sec-Fetch-Site, whatever token its page had');
+    assert.equal(sameOrigin.headers.get('location'), '/cart');
+  });
+
+  test('messages after update and remove; a favicon; Sign out in the header of a signed-in visitor', async () => {
+    const v = new Visitor(demo.url);
+    await v.post('/cart/add', { item: 'tea' });
+    await v.post('/cart/add', { item: 'mug' });
+    await v.fetch('/cart');
+    await v.post('/cart/update', { item: 'tea', qty: '4' });
+    assert.match(await (await v.fetch('/cart')).text(), /<p class="notice" role="status">Updated Earl Grey tea, 100 g to 4<\/p>/);
+    await v.post('/cart/update', { item: 'tea', qty: '0' });
+    assert.match(await (await v.fetch('/cart')).text(), /<p class="notice" role="status">Removed Earl Grey tea, 100 g from your cart<\/p>/);
+    await v.post('/cart/remove', { item: 'mug' });
+    assert.match(await (await v.fetch('/cart')).text(), /<p class="notice" role="status">Removed Enamel mug from your cart<\/p>/);
+    for (const path of ['/favicon.svg', '/favicon.ico']) {
+      const icon = await fetch(`${demo.url}${path}`);
+      assert.equal(icon.status, 200, path);
+      assert.equal(icon.headers.get('content-type'), 'image/svg+xml; charset=utf-8');
+      assert.match(await icon.text(), /^<svg /);
+    }
+    assert.match(await (await v.fetch('/')).text(), /<link rel="icon" href="\/favicon.svg" type="image\/svg\+xml">/);
+    assert.doesNotMatch(await (await v.fetch('/cart')).text(), /<header>.*action="\/logout"/s, 'not signed in: no Sign out');
+    await v.post('/login', { username: 'alice', password: 'wonderland' });
+    const header = /<header>.*<\/header>/s.exec(await (await v.fetch('/cart')).text())![0];
+    assert.match(
+      header,
+      /Signed in as Alice <form method="post" action="\/logout" class="inline"><input type="hidden" name="csrf_token" value="[\w-]{86}"><button class="link">Sign out<\/button><\/form>/,
+    );
   });
 
   test('a flash message shows once: "Added Enamel mug to your cart"', async () => {

@@ -53,6 +53,28 @@ describe('examples/react-router (react-router-serve)', () => {
     assert.doesNotMatch(await (await fetch(app.url, { headers: { cookie } })).text(), /Counted to/, 'a flash is shown once');
   });
 
+  it('csrfProtection (React Router middleware): a POST from another site is refused before the action; its own site passes', async () => {
+    const action = (headers: Record<string, string>) =>
+      fetch(`${app.url}/?index`, { method: 'POST', body: new URLSearchParams(), headers, redirect: 'manual' });
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }]) {
+      const refused = await action(headers);
+      assert.equal(refused.status, 403, JSON.stringify(headers));
+      assert.match(await refused.text(), /^Forbidden: /);
+      assert.equal(sessionCookie(refused), undefined, 'the action did not run');
+    }
+    // A foreign Origin: React Router's own origin check answers 400 before any middleware runs.
+    for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }]) {
+      const refused = await action(headers);
+      assert.ok(refused.status === 400 || refused.status === 403, `${JSON.stringify(headers)}: ${refused.status}`);
+      assert.equal(sessionCookie(refused), undefined, 'the action did not run');
+    }
+    for (const headers of [{ 'sec-fetch-site': 'same-origin' }, { origin: app.url }]) {
+      const passed = await action(headers);
+      assert.equal(passed.status, 302, JSON.stringify(headers));
+      assert.ok(sessionCookie(passed), 'the action ran');
+    }
+  });
+
   it('sessionStorage: code written for createSessionStorage works unchanged, lazily saved, flash read once', async () => {
     const set = await fetch(`${app.url}/theme`, { method: 'POST', body: new URLSearchParams({ theme: 'dark' }), redirect: 'manual' });
     const cookie = sessionCookie(set)!.split(';')[0]!;

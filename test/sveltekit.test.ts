@@ -54,4 +54,24 @@ describe('examples/sveltekit: load, form action and flash through event.locals.s
     const again = await (await fetch(app.url, { headers: { cookie } })).text();
     assert.doesNotMatch(again, /Counted to/, 'a flash is shown once');
   });
+
+  it('csrfProtection (a Handle in sequence): a POST from another site is refused before the action; its own site passes', async () => {
+    // JSON bodies: SvelteKit's own origin check covers only form content types
+    const post = (headers: Record<string, string>) =>
+      fetch(app.url, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json', accept: 'text/html', ...headers },
+        redirect: 'manual',
+      });
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }]) {
+      const refused = await post(headers);
+      assert.equal(refused.status, 403, JSON.stringify(headers));
+      assert.match(await refused.text(), /^Forbidden: this form was sent from another site/);
+      assert.deepEqual(refused.headers.getSetCookie(), [], 'the action did not run');
+    }
+    const own = await post({ 'sec-fetch-site': 'same-origin', origin: app.url });
+    assert.notEqual(own.status, 403);
+    assert.doesNotMatch(await own.text(), /^Forbidden: this form/);
+  });
 });

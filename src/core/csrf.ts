@@ -238,14 +238,17 @@ export function isFormType(contentType: string | null | undefined): boolean {
   return FORM_TYPES.test(contentType ?? '');
 }
 
-/** A fetch `Request` as a CsrfRequest (its URL gives the scheme and host the server received). */
+/**
+ * A fetch `Request` as a CsrfRequest: the Host header the browser sent (frameworks such as Next.js
+ * build `request.url` from their own idea of the host), else the URL's host; the URL's scheme.
+ */
 export function webCsrfRequest(request: Request): CsrfRequest {
   let protocol = 'http';
   let host: string | null = request.headers.get('host');
   try {
     const url = new URL(request.url);
     protocol = url.protocol.slice(0, -1);
-    host = url.host;
+    host ??= url.host;
   } catch {}
   return { method: request.method, header: (name) => request.headers.get(name), protocol, host };
 }

@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import { type MiddlewareFunction, Outlet, Scripts } from 'react-router';
-import { sessionMiddleware } from 'sessionkit/react-router';
+import { csrfProtection, sessionMiddleware } from 'sessionkit/react-router';
 import { remoteSuite } from 'sessionkit/testing/remote';
 import { sessions } from './sessions.server';
 
@@ -16,6 +16,7 @@ export const middleware: MiddlewareFunction<Response>[] = [
     }
     return app(args, next);
   },
+  csrfProtection(), // after the session: a POST from another site is refused (403) before any action runs
 ];
 
 export function Layout({ children }: { children: ReactNode }) {
