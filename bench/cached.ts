@@ -2,11 +2,12 @@
  * CachedStore (RedisStore cache over PostgresStore) under wrk: requests/s with the cache up, with
  * the cache frozen (redis-server SIGSTOP), and after SIGCONT; PostgresStore alone for comparison.
  *
- *   tsx bench/cached.ts [root of a checkout, default this one] [seconds per phase, default 5]
+ *   tsx bench/cached.ts [root of a checkout, default this one] [seconds per phase, default 5] [bytes of padding per session, default 0]
  *
  * The checkout's src/ is what runs, so two checkouts (before and after a change) can be compared
  * from one script. Each request of /count loads, increments and saves; /read only loads.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import pg from 'pg';
@@ -17,6 +18,9 @@ import { cookieFile, ensureWrk, wrk } from './lib/wrk.js';
 
 const root = resolve(process.argv[2] ?? '.');
 const seconds = Number(process.argv[3] ?? 5);
+const padding = randomBytes(Number(process.argv[4] ?? 0))
+  .toString('base64url')
+  .slice(0, Number(process.argv[4] ?? 0));
 const CACHE_TIMEOUT = 500;
 
 const { createSessions } = await import(`${root}/src/index.ts`);
@@ -40,6 +44,7 @@ async function serve(store: unknown) {
     try {
       const s = await sessions.load(req.headers.cookie);
       if (req.url === '/count') s.modify('n', (n: number | undefined) => (n ?? 0) + 1);
+      if (padding && !s.has('padding')) s.set('padding', padding);
       const setCookie = await sessions.commit(s);
       if (setCookie) res.setHeader('set-cookie', setCookie);
       res.end(String(s.get('n') ?? 0));
@@ -89,7 +94,9 @@ try {
   const alone = await serve(new PostgresStore({ pool, logger }));
   for (const path of ['/read', '/count']) await phase('PostgresStore alone', alone.url, alone.cookies, path);
   await alone.close();
-  console.log(`\nCachedStore from ${root}, RedisStore timeout ${CACHE_TIMEOUT} ms, wrk -t1 -c10 -d${seconds}s`);
+  console.log(
+    `\nCachedStore from ${root}, RedisStore timeout ${CACHE_TIMEOUT} ms, ${padding.length} bytes of padding, wrk -t1 -c10 -d${seconds}s`,
+  );
   console.log('| phase | path | req/s | p50 ms | p99 ms | errors | log lines |\n|---|---|---|---|---|---|---|');
   console.log(rows.join('\n'));
 } finally {
