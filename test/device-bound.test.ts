@@ -323,11 +323,42 @@ describe('device-bound sessions on every adapter (MemoryStore)', () => {
     h3.get('/me', () => 'me');
     const answers = [
       await fastify.inject({ method: 'POST', url: '/.sessionkit/dbsc/refresh' }).then((r) => ({ status: r.statusCode, body: r.body })),
-      await hono.fetch(post()).then(async (r) => ({ status: r.status, body: await r.text() })),
-      await h3.fetch(post()).then(async (r) => ({ status: r.status, body: await r.text() })),
+      await Promise.resolve(hono.fetch(post())).then(async (r) => ({ status: r.status, body: await r.text() })),
+      await Promise.resolve(h3.fetch(post())).then(async (r) => ({ status: r.status, body: await r.text() })),
     ];
     for (const a of answers) assert.deepEqual(a, { status: 400, body: 'Bad Request: the device-bound session refresh was refused.\n' });
     await fastify.close();
+  });
+
+  it('a second login (cycleKey) keeps the binding until the browser registers again; then the old DBSC session is told to stop', async () => {
+    const clock = new Clock();
+    const server = await adapters.node!(sessionsFor(new MemoryStore(), clock));
+    try {
+      const c = new DbscClient(server.url);
+      await c.fetch('/login?user=alice');
+      await c.register();
+      const first = c.instructions!.session_identifier;
+      const again = await c.fetch('/login?user=alice'); // e.g. after "enter your password again"
+      assert.match(again.headers.get('secure-session-registration') ?? '', /challenge=/, 'a new registration is offered');
+      assert.notEqual((await me(c)).id, first, 'the session has a new key and public id');
+      // the browser's existing DBSC session still refreshes under the identifier it was given
+      clock.advance(60);
+      const { final } = await c.refresh();
+      assert.equal(final.status, 200);
+      assert.equal((await me(c)).user, 'alice');
+      // the browser takes the new registration: a new key, a new identifier; the old one is ended
+      const oldKey = c.key!;
+      assert.equal((await c.register()).status, 200);
+      assert.notEqual(c.instructions!.session_identifier, first);
+      const stale = await c.fetch('/.sessionkit/dbsc/refresh', { method: 'POST', headers: { 'Sec-Secure-Session-Id': first } });
+      assert.deepEqual(await stale.json(), { continue: false });
+      assert.notEqual(oldKey, c.key);
+      clock.advance(601);
+      assert.equal((await c.refresh()).final.status, 200);
+      assert.equal((await me(c)).bound, true);
+    } finally {
+      await server.close();
+    }
   });
 
   it('RS256 keys register and refresh too', async () => {
