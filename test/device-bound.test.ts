@@ -242,12 +242,12 @@ async function lifeOfABoundSession(url: string, clock: Clock, alg: 'ES256' | 'RS
   assert.equal(reg.status, 200, await reg.clone().text());
   assert.equal(reg.headers.get('cache-control'), 'no-store');
   const bound = reg.headers.getSetCookie().find((s) => s.startsWith('sessionid_bound='));
-  assert.match(bound ?? '', /^sessionid_bound=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+  assert.match(bound ?? '', /^sessionid_bound=[A-Za-z0-9_-]{43}; Max-Age=600; Secure; HttpOnly; Path=\/; SameSite=Lax$/);
   const instructions = c.instructions!;
   assert.equal(instructions.refresh_url, '/.sessionkit/dbsc/refresh');
   assert.deepEqual(instructions.scope, { origin: url, include_site: false });
   assert.deepEqual(instructions.credentials, [
-    { type: 'cookie', name: 'sessionid_bound', attributes: 'Path=/; Secure; HttpOnly; SameSite=Lax' },
+    { type: 'cookie', name: 'sessionid_bound', attributes: 'Secure; HttpOnly; Path=/; SameSite=Lax' },
   ]);
 
   const signedIn = await me(c);

@@ -2,7 +2,7 @@ import { parseSetCookie } from 'cookie';
 import { cookies } from 'next/headers.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
-import type { Sessions } from '../core/sessions.js';
+import { deviceBoundOf, type Sessions } from '../core/sessions.js';
 import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 import { answerResponse } from './fetch.js';
 
@@ -35,7 +35,9 @@ export async function getSession<Data extends Record<string, any>>(sessions: Ses
   let loaded = perJar.get(sessions) as Promise<Session<Data>> | undefined;
   if (loaded === undefined) {
     const value = jar.get(sessions.cookieName)?.value;
-    loaded = sessions.load(value === undefined ? undefined : `${sessions.cookieName}=${encodeURIComponent(value)}`);
+    loaded = sessions.load(
+      value === undefined ? undefined : `${sessions.cookieName}=${encodeURIComponent(value)}${boundCookie(sessions, jar)}`,
+    );
     loaded.then(
       (session) => owners.set(session, { sessions, jar }),
       () => perJar.delete(sessions),
@@ -66,6 +68,13 @@ export async function commitSession<Data extends Record<string, any>>(session: S
       `Next.js refused to set the session cookie (${(err as Error).message}); change the session in a Server Action or a route handler, not in a Server Component`,
     );
   }
+}
+
+/** `; {name}={value}` of the bound cookie (`deviceBound`) when the request carries one, else ''. */
+function boundCookie(sessions: Sessions<any>, jar: Jar): string {
+  const name = deviceBoundOf(sessions)?.options.cookieName;
+  const value = name === undefined ? undefined : jar.get(name)?.value;
+  return value === undefined ? '' : `; ${name}=${encodeURIComponent(value)}`;
 }
 
 /**

@@ -404,9 +404,8 @@ export class DeviceBound {
     this.now = clock;
     this.registerPath = `${options.path}/register`;
     this.refreshPath = `${options.path}/refresh`;
-    let attributes = 'Path=/';
+    let attributes = 'Secure; HttpOnly; Path=/';
     if (cookie.domain !== undefined) attributes += `; Domain=${cookie.domain}`;
-    attributes += '; Secure; HttpOnly';
     if (cookie.sameSite !== false) attributes += `; SameSite=${cookie.sameSite[0]!.toUpperCase()}${cookie.sameSite.slice(1)}`;
     this.attributes = attributes;
     this.trustProxy = trustProxy;
