@@ -32,6 +32,7 @@ import type { SessionsOptions } from '../src/core/options.js';
 import type { Session } from '../src/core/session.js';
 import { makeSessions, type Sessions } from '../src/core/sessions.js';
 import type { AnyStore } from '../src/core/store.js';
+import { CachedStore } from '../src/stores/cached.js';
 import { MemoryStore } from '../src/stores/memory.js';
 import { PostgresStore } from '../src/stores/postgres.js';
 import { RedisStore } from '../src/stores/redis.js';
@@ -551,6 +552,25 @@ describe('the security property on every store (node adapter)', () => {
       pool.on('error', () => {});
       const store = new PostgresStore({ pool });
       return { store, close: () => pool.end() };
+    }));
+
+  it('CachedStore (Redis in front of PostgreSQL)', () =>
+    securityCases(async () => {
+      const client = createClient({ url: redis!.url });
+      await client.connect();
+      const pool = new pg.Pool({ connectionString: postgres!.url, max: 3 });
+      pool.on('error', () => {});
+      const store = new CachedStore({
+        cache: new RedisStore({ client, prefix: `dbsc-cache${Date.now()}:` }),
+        store: new PostgresStore({ pool, table: 'dbsc_cached' }),
+      });
+      return {
+        store,
+        close: async () => {
+          await client.quit();
+          await pool.end();
+        },
+      };
     }));
 
   it('parallel refreshes over one challenge: exactly one gets a bound cookie (SqliteStore, two processes’ worth of engines)', async () => {
