@@ -13,9 +13,6 @@ import { makeKey, proof, type Alg, type KeyPair } from '../test/support/dbsc-cli
 import { median } from './lib/proc.js';
 import { distModule } from './lib/server.js';
 
-const N = Number(process.env.N ?? 200);
-const RUNS = Number(process.env.RUNS ?? 3);
-
 /** µs of process CPU per call of `fn` over `count` calls. */
 async function cpuPer(count: number, fn: (i: number) => Promise<unknown> | unknown): Promise<number> {
   const start = process.cpuUsage();
@@ -26,7 +23,9 @@ async function cpuPer(count: number, fn: (i: number) => Promise<unknown> | unkno
 
 const param = (header: string, name: string) => new RegExp(`${name}="([^"]+)"`).exec(header)![1]!;
 
-export async function deviceBoundBench(): Promise<string> {
+export async function deviceBoundBench(options: { runs?: number; n?: number } = {}): Promise<string> {
+  const N = options.n ?? 200;
+  const RUNS = options.runs ?? 3;
   const sk: Record<string, any> = await import(distModule('index.js'));
   const { deviceBoundRequest } = await import(distModule('core/device-bound-endpoint.js'));
   const dir = mkdtempSync(join(tmpdir(), 'sessionkit-dbsc-bench-'));
@@ -108,4 +107,5 @@ export async function deviceBoundBench(): Promise<string> {
   return text;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await deviceBoundBench();
+if (import.meta.url === `file://${process.argv[1]}`)
+  await deviceBoundBench({ runs: Number(process.env.RUNS ?? 3), n: Number(process.env.N ?? 200) });

@@ -123,9 +123,11 @@ switch (part) {
   case 'micro':
     await micro();
     break;
-  case 'device-bound':
-    await (await import('./device-bound.js')).deviceBoundBench();
+  case 'device-bound': {
+    const text = await (await import('./device-bound.js')).deviceBoundBench({ runs: quick ? 1 : 3, n: quick ? 50 : 200 });
+    if (!quick) replaceBlock(values.out ?? join(root, 'docs', 'device-bound.md'), 'device-bound', text);
     break;
+  }
   case 'redis-micro':
     await (await import('./redis-micro.js')).redisMicro({ filter: values.filter ? new RegExp(values.filter) : null });
     break;

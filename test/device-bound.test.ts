@@ -32,6 +32,7 @@ import type { SessionsOptions } from '../src/core/options.js';
 import type { Session } from '../src/core/session.js';
 import { makeSessions, type Sessions } from '../src/core/sessions.js';
 import type { AnyStore } from '../src/core/store.js';
+import { CachedStore } from '../src/stores/cached.js';
 import { MemoryStore } from '../src/stores/memory.js';
 import { PostgresStore } from '../src/stores/postgres.js';
 import { RedisStore } from '../src/stores/redis.js';
@@ -242,12 +243,12 @@ async function lifeOfABoundSession(url: string, clock: Clock, alg: 'ES256' | 'RS
   assert.equal(reg.status, 200, await reg.clone().text());
   assert.equal(reg.headers.get('cache-control'), 'no-store');
   const bound = reg.headers.getSetCookie().find((s) => s.startsWith('sessionid_bound='));
-  assert.match(bound ?? '', /^sessionid_bound=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+  assert.match(bound ?? '', /^sessionid_bound=[A-Za-z0-9_-]{43}; Max-Age=600; Secure; HttpOnly; Path=\/; SameSite=Lax$/);
   const instructions = c.instructions!;
   assert.equal(instructions.refresh_url, '/.sessionkit/dbsc/refresh');
   assert.deepEqual(instructions.scope, { origin: url, include_site: false });
   assert.deepEqual(instructions.credentials, [
-    { type: 'cookie', name: 'sessionid_bound', attributes: 'Path=/; Secure; HttpOnly; SameSite=Lax' },
+    { type: 'cookie', name: 'sessionid_bound', attributes: 'Secure; HttpOnly; Path=/; SameSite=Lax' },
   ]);
 
   const signedIn = await me(c);
@@ -328,6 +329,37 @@ describe('device-bound sessions on every adapter (MemoryStore)', () => {
     ];
     for (const a of answers) assert.deepEqual(a, { status: 400, body: 'Bad Request: the device-bound session refresh was refused.\n' });
     await fastify.close();
+  });
+
+  it('a second login (cycleKey) keeps the binding until the browser registers again; then the old DBSC session is told to stop', async () => {
+    const clock = new Clock();
+    const server = await adapters.node!(sessionsFor(new MemoryStore(), clock));
+    try {
+      const c = new DbscClient(server.url);
+      await c.fetch('/login?user=alice');
+      await c.register();
+      const first = c.instructions!.session_identifier;
+      const again = await c.fetch('/login?user=alice'); // e.g. after "enter your password again"
+      assert.match(again.headers.get('secure-session-registration') ?? '', /challenge=/, 'a new registration is offered');
+      assert.notEqual((await me(c)).id, first, 'the session has a new key and public id');
+      // the browser's existing DBSC session still refreshes under the identifier it was given
+      clock.advance(60);
+      const { final } = await c.refresh();
+      assert.equal(final.status, 200);
+      assert.equal((await me(c)).user, 'alice');
+      // the browser takes the new registration: a new key, a new identifier; the old one is ended
+      const oldKey = c.key!;
+      assert.equal((await c.register()).status, 200);
+      assert.notEqual(c.instructions!.session_identifier, first);
+      const stale = await c.fetch('/.sessionkit/dbsc/refresh', { method: 'POST', headers: { 'Sec-Secure-Session-Id': first } });
+      assert.deepEqual(await stale.json(), { continue: false });
+      assert.notEqual(oldKey, c.key);
+      clock.advance(601);
+      assert.equal((await c.refresh()).final.status, 200);
+      assert.equal((await me(c)).bound, true);
+    } finally {
+      await server.close();
+    }
   });
 
   it('RS256 keys register and refresh too', async () => {
@@ -520,6 +552,25 @@ describe('the security property on every store (node adapter)', () => {
       pool.on('error', () => {});
       const store = new PostgresStore({ pool });
       return { store, close: () => pool.end() };
+    }));
+
+  it('CachedStore (Redis in front of PostgreSQL)', () =>
+    securityCases(async () => {
+      const client = createClient({ url: redis!.url });
+      await client.connect();
+      const pool = new pg.Pool({ connectionString: postgres!.url, max: 3 });
+      pool.on('error', () => {});
+      const store = new CachedStore({
+        cache: new RedisStore({ client, prefix: `dbsc-cache${Date.now()}:` }),
+        store: new PostgresStore({ pool, table: 'dbsc_cached' }),
+      });
+      return {
+        store,
+        close: async () => {
+          await client.quit();
+          await pool.end();
+        },
+      };
     }));
 
   it('parallel refreshes over one challenge: exactly one gets a bound cookie (SqliteStore, two processes’ worth of engines)', async () => {

@@ -3,7 +3,7 @@ import { cookies } from 'next/headers.js';
 import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
-import type { Sessions } from '../core/sessions.js';
+import { deviceBoundOf, type Sessions } from '../core/sessions.js';
 import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 import { answerResponse } from './fetch.js';
 
@@ -36,7 +36,9 @@ export async function getSession<Data extends Record<string, any>>(sessions: Ses
   let loaded = perJar.get(sessions) as Promise<Session<Data>> | undefined;
   if (loaded === undefined) {
     const value = jar.get(sessions.cookieName)?.value;
-    loaded = sessions.load(value === undefined ? undefined : `${sessions.cookieName}=${encodeURIComponent(value)}`);
+    loaded = sessions.load(
+      value === undefined ? undefined : `${sessions.cookieName}=${encodeURIComponent(value)}${boundCookie(sessions, jar)}`,
+    );
     loaded.then(
       (session) => owners.set(session, { sessions, jar }),
       () => perJar.delete(sessions),
@@ -106,6 +108,13 @@ export function csrfProtection<Rest extends unknown[]>(
     if (verdict.ok) return handler(request, ...rest);
     return onRefused ? onRefused(request, verdict) : csrfRefusal(verdict);
   };
+}
+
+/** `; {name}={value}` of the bound cookie (`deviceBound`) when the request carries one, else ''. */
+function boundCookie(sessions: Sessions<any>, jar: Jar): string {
+  const name = deviceBoundOf(sessions)?.options.cookieName;
+  const value = name === undefined ? undefined : jar.get(name)?.value;
+  return value === undefined ? '' : `; ${name}=${encodeURIComponent(value)}`;
 }
 
 /**

@@ -10,7 +10,6 @@ import {
   type DeviceBound,
   type EndpointRequest,
   isDeviceBound,
-  jwkThumbprint,
   newBoundCookieValue,
   newChallenge,
   type PublicJwk,
@@ -151,7 +150,8 @@ const register: Endpoint = async (sessions, bound, req, session) => {
   if (!verdict.ok) return refused(bound, 'registration', verdict.reason);
   const { jti, alg, authorization } = verdict.proof;
   const jwk = verdict.proof.jwk!;
-  if (session.key === null || session.id === null) return ended();
+  const id = session.id;
+  if (session.key === null || id === null) return ended();
   const now = bound.now();
   const b = bindingOf(session.toJSON());
   const found = consumeChallenge(b, jti, 'reg', now);
@@ -162,28 +162,29 @@ const register: Endpoint = async (sessions, bound, req, session) => {
   const value = newBoundCookieValue();
   const digest = cookieDigest(value);
   const until = now + bound.options.cookieMaxAge * 1000;
-  const jkt = jwkThumbprint(jwk);
+  const jkt = verdict.proof.jkt!;
   session.modify(
     DEVICE_KEY as never,
     ((current: Binding | null) => {
       const again = consumeChallenge(current, jti, 'reg', now) ?? usedInParallel();
-      const next: Binding = { jwk, alg, jkt, at: now, ck: cookiesAfter(current, digest, until, now), ch: again.rest };
+      const next: Binding = { jwk, alg, jkt, at: now, sid: id, ck: cookiesAfter(current, digest, until, now), ch: again.rest };
       return next;
     }) as never,
   );
   const result = await commit(sessions, session, 200);
   if (result === null) return refused(bound, 'registration', 'the challenge was used by a parallel request');
-  return json(200, instructions(bound, req, session.id), [['Set-Cookie', bound.setCookie(value)], ...commitHeaders(result)]);
+  return json(200, instructions(bound, req, id), [['Set-Cookie', bound.setCookie(value)], ...commitHeaders(result)]);
 };
 
 const refresh: Endpoint = async (sessions, bound, req, session) => {
   const id = sfStringValue(dbscHeader(req, 'sec-secure-session-id', 'sec-session-id'));
   if (id === null) return refused(bound, 'refresh', 'no Sec-Secure-Session-Id header');
-  // revoked, flushed, expired, never bound, or another session by now: the browser lets this one go
-  if (session.key === null || session.id !== id) return ended();
+  // revoked, flushed, expired, never bound, or bound to another key since: the browser lets this one go
+  if (session.key === null) return ended();
   const data = session.toJSON();
   if (!isDeviceBound(data)) return ended();
   const b = bindingOf(data)!;
+  if (id !== (b.sid ?? session.id)) return ended();
   const now = bound.now();
   const token = proofOf(req);
   if (token === null) {
@@ -200,7 +201,7 @@ const refresh: Endpoint = async (sessions, bound, req, session) => {
       body: '',
     };
   }
-  const verdict = await verifyProof(token, { jwk: b.jwk as PublicJwk, alg: b.alg as ProofAlg });
+  const verdict = await verifyProof(token, { jwk: b.jwk as PublicJwk, alg: b.alg as ProofAlg, jkt: b.jkt });
   if (!verdict.ok) return refused(bound, 'refresh', verdict.reason);
   const jti = verdict.proof.jti;
   if (consumeChallenge(b, jti, 'ref', now) === null)

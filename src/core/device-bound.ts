@@ -110,6 +110,11 @@ export interface Binding {
   jkt?: string;
   /** When the key was registered. */
   at?: number;
+  /**
+   * The `session_identifier` the browser was given at registration: the session's public id then.
+   * It stays the browser's name for the binding when a later `cycleKey` gives the session a new id.
+   */
+  sid?: string;
   /** The bound cookies still good (the latest and the one before it, for requests already on their way). */
   ck?: BoundCookie[];
   /** Challenges issued and not yet used. */
@@ -188,8 +193,9 @@ export function boundCookieGood(b: Binding, value: string | undefined, now: numb
 /** What a verified proof says. */
 export interface Proof {
   alg: ProofAlg;
-  /** The public key from the header (registration only). */
+  /** The public key from the header and its RFC 7638 thumbprint (registration only). */
   jwk: PublicJwk | null;
+  jkt: string | null;
   jti: string;
   authorization: string | null;
 }
@@ -256,13 +262,16 @@ function importKey(jwk: PublicJwk, alg: ProofAlg, thumbprint: string): Promise<C
   return key;
 }
 
-/** Verifies a compact JWS signature with `jwk` through Web Crypto (ES256: raw r‖s, as JWS has it). */
-export async function verifyJws(token: string, jwk: PublicJwk, alg: ProofAlg): Promise<boolean> {
+/**
+ * Verifies a compact JWS signature with `jwk` through Web Crypto (ES256: raw r‖s, as JWS has it).
+ * `thumbprint` is the key's, when the caller has it already (the imported key is kept under it).
+ */
+export async function verifyJws(token: string, jwk: PublicJwk, alg: ProofAlg, thumbprint?: string): Promise<boolean> {
   const dot = token.lastIndexOf('.');
   const signature = fromBase64url(token.slice(dot + 1));
   if (alg === 'ES256' && signature.length !== 64) return false;
   try {
-    const key = await importKey(jwk, alg, jwkThumbprint(jwk));
+    const key = await importKey(jwk, alg, thumbprint ?? jwkThumbprint(jwk));
     return await globalThis.crypto.subtle.verify(
       ALGS[alg].verify,
       key,
@@ -280,7 +289,7 @@ export async function verifyJws(token: string, jwk: PublicJwk, alg: ProofAlg): P
  * must not carry one, `alg` must be the registered algorithm and the signature is checked with
  * the registered key. The challenge (`jti`) and `authorization` are the caller's to check.
  */
-export async function verifyProof(token: string, key: { jwk: PublicJwk; alg: ProofAlg } | null): Promise<ProofResult> {
+export async function verifyProof(token: string, key: { jwk: PublicJwk; alg: ProofAlg; jkt?: string } | null): Promise<ProofResult> {
   if (typeof token !== 'string' || token.length > MAX_PROOF_LENGTH) return { ok: false, reason: 'no proof, or one too long' };
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every((p) => p !== '' && B64URL_RE.test(p))) return { ok: false, reason: 'not a compact JWS' };
@@ -292,9 +301,11 @@ export async function verifyProof(token: string, key: { jwk: PublicJwk; alg: Pro
   if (alg !== 'ES256' && alg !== 'RS256') return { ok: false, reason: 'alg is neither ES256 nor RS256' };
   if (typeof header.crit !== 'undefined') return { ok: false, reason: 'crit is not understood' };
   let jwk: PublicJwk | null = null;
+  let jkt: string | null = null;
   if (key === null) {
     jwk = publicJwkOf(header.jwk, alg);
     if (jwk === null) return { ok: false, reason: `the header carries no usable ${alg} public key (jwk)` };
+    jkt = jwkThumbprint(jwk);
   } else {
     if (header.jwk !== undefined) return { ok: false, reason: 'a refresh proof carries a jwk' };
     if (alg !== key.alg) return { ok: false, reason: 'alg is not the registered key’s' };
@@ -303,8 +314,8 @@ export async function verifyProof(token: string, key: { jwk: PublicJwk; alg: Pro
   if (typeof jti !== 'string' || jti === '') return { ok: false, reason: 'no jti' };
   const authorization = payload.authorization;
   if (authorization !== undefined && typeof authorization !== 'string') return { ok: false, reason: 'authorization is not a string' };
-  if (!(await verifyJws(token, jwk ?? key!.jwk, alg))) return { ok: false, reason: 'the signature does not verify' };
-  return { ok: true, proof: { alg, jwk, jti, authorization: authorization ?? null } };
+  if (!(await verifyJws(token, jwk ?? key!.jwk, alg, jkt ?? key?.jkt))) return { ok: false, reason: 'the signature does not verify' };
+  return { ok: true, proof: { alg, jwk, jkt, jti, authorization: authorization ?? null } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,9 +404,8 @@ export class DeviceBound {
     this.now = clock;
     this.registerPath = `${options.path}/register`;
     this.refreshPath = `${options.path}/refresh`;
-    let attributes = 'Path=/';
+    let attributes = 'Secure; HttpOnly; Path=/';
     if (cookie.domain !== undefined) attributes += `; Domain=${cookie.domain}`;
-    attributes += '; Secure; HttpOnly';
     if (cookie.sameSite !== false) attributes += `; SameSite=${cookie.sameSite[0]!.toUpperCase()}${cookie.sameSite.slice(1)}`;
     this.attributes = attributes;
     this.trustProxy = trustProxy;
