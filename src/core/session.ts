@@ -3,60 +3,25 @@ import { maskCsrfSecret, newCsrfSecret } from './csrf-token.js';
 import { authenticatedAtOf, isDeviceBound, withinSeconds } from './device-bound.js';
 import { checkValue, emptyData, type SessionData } from './codec.js';
 import { SessionKeyError } from './errors.js';
-import type { MigratedSession } from './migrate.js';
 import type { Op, SessionState } from './session-state.js';
 
 export type { Op, SessionState } from './session-state.js';
+export {
+  FLASH_KEY,
+  replay,
+  clearSiteDataAsked,
+  initialState,
+  loaded,
+  migrated,
+  unresolved,
+  saved,
+  rebased,
+  reset,
+  lost,
+  dirty,
+} from './session-state.js';
+import { clearSiteDataAsked, FLASH_KEY, replay } from './session-state.js';
 import { atBrowserClose, EXPIRY_KEY, expiresAt, expiryAge, expiryValue } from './expiry.js';
-
-/** The reserved key listing the keys set by `flash`, which the next read removes. */
-export const FLASH_KEY = '_flash';
-
-/** Applies this request's changes, in order, to `data` (mutating it). */
-export function replay(data: SessionData, ops: readonly Op[]): SessionData {
-  for (const op of ops) {
-    switch (op.kind) {
-      case 'set':
-        data[op.key] = op.value;
-        break;
-      case 'delete':
-        delete data[op.key];
-        break;
-      case 'modify': {
-        const value = op.fn(Object.hasOwn(data, op.key) ? data[op.key] : undefined);
-        checkValue(op.key, value);
-        data[op.key] = value;
-        break;
-      }
-      case 'clear':
-        for (const k of Object.keys(data)) delete data[k];
-        break;
-      case 'flash':
-        data[op.key] = op.value;
-        markFlash(data, op.key);
-        break;
-      case 'unflash':
-        delete data[op.key];
-        unmarkFlash(data, op.key);
-        break;
-    }
-  }
-  return data;
-}
-
-function markFlash(data: SessionData, key: string): void {
-  const list = data[FLASH_KEY];
-  if (!Array.isArray(list)) data[FLASH_KEY] = [key];
-  else if (!list.includes(key)) data[FLASH_KEY] = [...list, key];
-}
-
-function unmarkFlash(data: SessionData, key: string): void {
-  const list = data[FLASH_KEY];
-  if (!Array.isArray(list)) return;
-  const rest = list.filter((k) => k !== key);
-  if (rest.length === 0) delete data[FLASH_KEY];
-  else data[FLASH_KEY] = rest;
-}
 
 /** What the engine (sessions.ts) needs of a session; not part of the public API. */
 export interface SessionEngine {
@@ -74,96 +39,6 @@ export interface SessionEngine {
   signedIn(state: SessionState, userId: string): Promise<void>;
   /** The public id of the saved session, or null. */
   publicId(state: SessionState): string | null;
-}
-
-/** Sessions whose logout asked for `Clear-Site-Data: "cookies"` (`flush({ clearSiteData: true })`), until committed. */
-export const clearSiteDataAsked = new WeakSet<SessionState>();
-
-/** A request's state before anything is loaded. */
-export function initialState(hadCookie: boolean): SessionState {
-  return {
-    data: emptyData(),
-    key: null,
-    version: 0,
-    ops: null,
-    snapshots: null,
-    accessed: false,
-    modified: false,
-    hadCookie,
-    unresolvedCookie: false,
-    request: undefined,
-    lastSeenAt: null,
-    migrated: null,
-    lost: null,
-    cookieDue: false,
-    replacedBy: null,
-  };
-}
-
-/** The request's cookie named a live session: its data, key and version are this request's. */
-export function loaded(s: SessionState, key: string, data: SessionData, version: number): void {
-  s.data = data;
-  s.key = key;
-  s.version = version;
-}
-
-/** Made from a previous system's session (`migrate`): its data, to be saved under a new key. */
-export function migrated(s: SessionState, data: SessionData, from: MigratedSession): void {
-  s.data = data;
-  s.modified = true;
-  s.migrated = from;
-}
-
-/** The request's cookie named no live session (unknown, tampered, expired): a fresh one, not yet empty (Django). */
-export function unresolved(s: SessionState): void {
-  s.unresolvedCookie = true;
-}
-
-/** Written to the store (or sealed) under `key` at `version`: nothing left to save. */
-export function saved(s: SessionState, key: string, version: number): void {
-  s.lastSeenAt = null; // just written: nothing to touch
-  s.key = key;
-  s.version = version;
-  s.ops = null;
-  s.snapshots = null;
-  s.modified = false;
-  s.unresolvedCookie = false;
-}
-
-/** A conflicting write came first: this request's changes replayed on the fresh record. */
-export function rebased(s: SessionState, data: SessionData, version: number): void {
-  s.data = replay(data, s.ops ?? []);
-  s.version = version;
-}
-
-/** Flushed (logout): no data, no key; a new key is made on the next save. */
-export function reset(s: SessionState): void {
-  s.data = emptyData();
-  s.ops = null;
-  s.snapshots = null;
-  s.key = null;
-  s.version = 0;
-  s.unresolvedCookie = false;
-  s.modified = true;
-}
-
-/** The loaded session is gone for this request (see `SessionState.lost`): empty, no key, nothing to save. */
-export function lost(s: SessionState, why: 'revoked' | 'replaced'): void {
-  s.data = emptyData();
-  s.ops = null;
-  s.snapshots = null;
-  s.key = null;
-  s.version = 0;
-  s.modified = false;
-  s.unresolvedCookie = false;
-  s.cookieDue = false;
-  s.lost = why;
-}
-
-/** To be saved at commit whatever else happened (a new key, a new expiry). */
-export function dirty(s: SessionState): void {
-  s.modified = true;
-  s.unresolvedCookie = false;
 }
 
 type Key<D> = keyof D & string;

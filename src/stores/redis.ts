@@ -1,32 +1,16 @@
 import { consoleLogger, type Logger } from '../core/log.js';
-import { encodeData, type SessionData } from '../core/codec.js';
+import type { SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { hashing, utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
-import { clientFromUrl, driverFor, type NodeSender, type RedisDriver, type RedisStoreClient } from './redis-client.js';
+import { clientFromUrl, driverFor, type NodeSender, type RedisDriver } from './redis-client.js';
 import type { SessionStore, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
 import { type IndexedSession, userIdOf } from '../core/accounts.js';
+import * as wire from './redis-wire.js';
 
 export type { IoredisClient, IoredisCluster, NodeRedisClient, NodeRedisCluster, RedisStoreClient } from './redis-client.js';
 
-export interface RedisStoreOptions {
-  /**
-   * A client the user built and connects: node-redis 4 or later (`createClient()`, or
-   * `createCluster()` for Redis Cluster), ioredis (`new Redis()`, `new Redis.Cluster()`) or
-   * iovalkey (`new Redis()`). The store never closes it.
-   */
-  client: RedisStoreClient;
-  /** Put before every key; keeps sessions apart from other data in the same database. @default 'sessionkit:' */
-  prefix?: string;
-  /** Where corrupt values and client errors are reported. @default console */
-  logger?: Logger;
-  /**
-   * How long one Redis command may take, in milliseconds, before the request fails with
-   * StoreUnavailableError (adapters answer 503) instead of waiting for a server that is down.
-   * @default 2000
-   */
-  timeout?: number;
-}
+export type { RedisStoreOptions } from './redis-wire.js';
 
 /*
  * The value of one session key is JSON text that always starts `{"v":VERSION,"e":EXPIRES_AT,"d":`
@@ -35,112 +19,6 @@ export interface RedisStoreOptions {
  * expiry from that fixed prefix, so they always agree on the version of a value, even a corrupt
  * one (no prefix: version 0), and a save after corruption overwrites it by compare-and-set.
  */
-const HEAD = /^\{"v":(\d+),"e":(-?[\d.]+),(?:"s":(\d+),)?"d":/;
-
-/** `json`, when the engine passes it, is `encodeData(data)` already made. */
-function encodeValue(version: number, expiresAt: number, data: SessionData, seen: number, json?: string): string {
-  return `{"v":${version},"e":${expiresAt},"s":${Math.floor(seen)},"d":${json ?? encodeData(data)}}`;
-}
-
-/**
- * Compare-and-set on one key, atomic because Redis runs a script without interleaving. KEYS[1]
- * the session key; ARGV: expected version, now (ms), TTL (ms; <= 0 means the new value is already
- * expired), the new value. Returns the new version, 'conflict' or 'missing'. A missing key is
- * never written: a session deleted elsewhere is not brought back.
- */
-const UPDATE_SCRIPT = `
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 'missing' end
-local version = 0
-local v, e = string.match(cur, '^{"v":(%d+),"e":(%-?[%d%.]+),"[sd]":')
-if v then
-  version = tonumber(v)
-  if tonumber(e) <= tonumber(ARGV[2]) then return 'missing' end
-end
-if version ~= tonumber(ARGV[1]) then return 'conflict' end
-if tonumber(ARGV[3]) <= 0 then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
-end
-return version + 1
-`;
-
-/** Deletes KEYS[1] if its value says it expired at or before ARGV[1] (ms); returns 1 if it did. */
-const CLEAR_SCRIPT = `
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local e = string.match(cur, '^{"v":%d+,"e":(%-?[%d%.]+),"[sd]":')
-if e and tonumber(e) <= tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-`;
-
-/**
- * A touch: the new expiry and last-seen time written into the value's head, its data and version
- * left as they are (so a touch never conflicts with a parallel save). KEYS[1] the session key;
- * ARGV: now (ms), new expiry (ms), TTL (ms), last seen (ms). Returns 1, or 0 when the session is
- * gone, expired or not a value this store wrote.
- */
-const TOUCH_SCRIPT = `
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local v, e, rest = string.match(cur, '^{"v":(%d+),"e":(%-?[%d%.]+),(".*)$')
-if not v or tonumber(e) <= tonumber(ARGV[1]) then return 0 end
-rest = string.gsub(rest, '^"s":%d+,', '', 1)
-if string.sub(rest, 1, 4) ~= '"d":' then return 0 end
-redis.call('SET', KEYS[1], '{"v":' .. v .. ',"e":' .. ARGV[2] .. ',"s":' .. ARGV[4] .. ',' .. rest, 'PX', ARGV[3])
-return 1
-`;
-
-/** Adds ARGV[1] to the user's set KEYS[1] and keeps the set alive at least ARGV[2] ms (as long as its longest session). */
-const INDEX_SCRIPT = `
-redis.call('SADD', KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1
-`;
-
-const sha1 = (text: string) => hashing.sha1Hex(text);
-const UPDATE_SHA = sha1(UPDATE_SCRIPT);
-const CLEAR_SHA = sha1(CLEAR_SCRIPT);
-const TOUCH_SHA = sha1(TOUCH_SCRIPT);
-const INDEX_SHA = sha1(INDEX_SCRIPT);
-
-/** How many Redis keys of recent sessions a store keeps (about 200 bytes each). */
-const KEYS_KEPT = 4096;
-
-const same = <T>(value: T): T => value;
-const first = <T>(values: readonly [T, ...unknown[]]): T => values[0];
-
-/** The reply of the update script: the new version, 'conflict' or 'missing'. */
-function updateResult(reply: unknown): UpdateResult {
-  if (typeof reply === 'number') return { status: 'ok', version: reply };
-  if (reply === 'conflict') return { status: 'conflict' };
-  if (reply === 'missing') return { status: 'missing' };
-  throw new StoreUnavailableError(`Redis update answered ${JSON.stringify(reply)}, not a version`);
-}
-
-interface Pending {
-  deadline: number;
-  what: string;
-  reject(err: unknown): void;
-}
-
-function unavailable(what: string, err: unknown): StoreUnavailableError {
-  if (err instanceof StoreUnavailableError) return err;
-  return new StoreUnavailableError(
-    `Redis ${what} failed: ${(err as Error)?.message ?? String(err)}; check that Redis is running and reachable`,
-    { cause: err },
-  );
-}
-
-/** Escapes a literal for a SCAN MATCH glob. */
-function globEscape(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
 /**
  * Sessions in Redis, standalone or Cluster: one string key per session,
  * `{prefix}{{sha256 of the session key}}`, whose TTL is the session's expiry, so Redis itself
@@ -154,16 +32,14 @@ export class RedisStore implements SessionStore, UserIndexedStore {
   readonly #logger: Logger;
   readonly #timeout: number;
   /** How long one command may take, in milliseconds, before StoreUnavailableError (the `timeout` option). */
-  get timeout(): number {
-    return this.#timeout;
-  }
+  readonly timeout: number;
   /** Set by fromUrl for the client it created: connected lazily, closed by close(). */
   #owned = false;
   /** For an owned client: the last error message while it is down, null while it is up. */
   #down: string | null = null;
   #waiting: Promise<void> | null = null;
   /** Commands in flight, each with its deadline. */
-  readonly #pending = new Set<Pending>();
+  readonly #pending = new Set<wire.Pending>();
   #sweeper: NodeJS.Timeout | null = null;
   /** Session key → Redis key, the latest KEYS_KEPT (#redisKey). */
   readonly #keys = new Map<string, string>();
@@ -176,17 +52,17 @@ export class RedisStore implements SessionStore, UserIndexedStore {
    * iovalkey. The client connects on the first request and queues nothing while Redis is down, so
    * requests then fail at once with StoreUnavailableError; `close()` closes it.
    */
-  static fromUrl(url: string, options: Omit<RedisStoreOptions, 'client'> = {}): RedisStore {
+  static fromUrl(url: string, options: Omit<wire.RedisStoreOptions, 'client'> = {}): RedisStore {
     if (typeof url !== 'string' || !/^rediss?:\/\//i.test(url))
       throw new ConfigError('url', `${JSON.stringify(url)} is not a Redis URL; write e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)`);
-    const timeout = checkTimeout(options.timeout);
+    const timeout = wire.checkTimeout(options.timeout);
     const store = new RedisStore({ ...options, timeout, client: clientFromUrl(url, timeout) });
     store.#own();
     return store;
   }
 
-  constructor(options: RedisStoreOptions) {
-    const timeout = checkTimeout(options?.timeout);
+  constructor(options: wire.RedisStoreOptions) {
+    const timeout = wire.checkTimeout(options?.timeout);
     const client = driverFor(options?.client, timeout);
     const prefix = options.prefix ?? 'sessionkit:';
     if (typeof prefix !== 'string') throw new ConfigError('prefix', 'give the key prefix as a string, e.g. "sessionkit:"');
@@ -196,6 +72,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
         `${JSON.stringify(prefix)} contains { or }, which would change how Redis Cluster hashes the keys; leave braces out`,
       );
     this.#timeout = timeout;
+    this.timeout = timeout;
     this.#client = client;
     this.#prefix = prefix;
     this.#logger = options.logger ?? consoleLogger;
@@ -227,7 +104,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     let id = keys.get(key);
     if (id === undefined) {
       id = `${this.#prefix}{${digestKey(key)}}`;
-      if (keys.size >= KEYS_KEPT) keys.delete(keys.keys().next().value!);
+      if (keys.size >= wire.KEYS_KEPT) keys.delete(keys.keys().next().value!);
       keys.set(key, id);
     }
     return id;
@@ -245,7 +122,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
   /** Puts a session in its user's set; the set lives as long as the user's longest session. */
   #index(user: string, key: string, ttl: number): Promise<unknown> {
     const set = this.#userKey(user);
-    return this.#script('index', set, ['EVALSHA', INDEX_SHA, '1', set, digestKey(key), String(ttl)], INDEX_SCRIPT);
+    return this.#script('index', set, ['EVALSHA', wire.INDEX_SHA, '1', set, digestKey(key), String(ttl)], wire.INDEX_SCRIPT);
   }
 
   /**
@@ -288,7 +165,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
 
   /** One command on the node that holds `key` (or any node when `key` is undefined), bounded by the timeout. */
   #send(what: string, key: string | undefined, readonly: boolean, args: string[], on?: NodeSender): Promise<unknown> {
-    return this.#run(what, key, readonly, args, same, undefined, on);
+    return this.#run(what, key, readonly, args, wire.same, undefined, on);
   }
 
   /**
@@ -329,7 +206,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     try {
       reply = on ? on(args, deadline) : this.#client.send(key, readonly, args, deadline);
     } catch (err) {
-      return Promise.reject(unavailable(what, err));
+      return Promise.reject(wire.unavailable(what, err));
     }
     const retry =
       script === undefined
@@ -353,11 +230,11 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     what: string,
     promise: Promise<unknown>,
     deadline: number = Date.now() + this.#timeout,
-    decode: (value: unknown) => T | PromiseLike<T> = same as (value: unknown) => T,
+    decode: (value: unknown) => T | PromiseLike<T> = wire.same as (value: unknown) => T,
     retry?: (err: unknown) => Promise<T> | null,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { deadline, what, reject };
+      const entry: wire.Pending = { deadline, what, reject };
       this.#pending.add(entry);
       if (this.#sweeper === null) this.#startSweeper();
       promise.then(
@@ -374,7 +251,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
           this.#pending.delete(entry);
           const again = retry?.(err);
           if (again) resolve(again);
-          else reject(unavailable(what, err));
+          else reject(wire.unavailable(what, err));
         },
       );
     });
@@ -403,7 +280,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
 
   /** `args`, an EVALSHA of `script`, as EVAL when the server (or this Cluster node) has not seen the script yet. */
   #script<T = unknown>(what: string, key: string, args: string[], script: string, decode?: (reply: unknown) => T): Promise<T> {
-    return this.#run(what, key, false, args, decode ?? (same as (reply: unknown) => T), script);
+    return this.#run(what, key, false, args, decode ?? (wire.same as (reply: unknown) => T), script);
   }
 
   load(key: string, now = Date.now()): Promise<StoredSession | null> {
@@ -417,28 +294,15 @@ export class RedisStore implements SessionStore, UserIndexedStore {
 
   #loaded(id: string, text: string | null | undefined, now: number): StoredSession | null | Promise<StoredSession> {
     if (text === null || text === undefined) return null;
-    const head = HEAD.exec(text);
-    if (head) {
-      const expiresAt = Number(head[2]);
-      if (expiresAt <= now) return null;
-      try {
-        const data: unknown = JSON.parse(text.slice(head[0].length, -1));
-        if (text.endsWith('}') && data !== null && typeof data === 'object' && !Array.isArray(data)) {
-          const found: StoredSession = { data: data as SessionData, expiresAt, version: Number(head[1]) };
-          if (head[3] !== undefined) found.lastSeenAt = Number(head[3]);
-          return found;
-        }
-      } catch {
-        // corrupt data after a good head: logged below
-      }
-    }
+    const value = wire.decodeValue(text, now);
+    if (value === null || !('corrupt' in value)) return value;
     // Garbage under the key: an empty session, logged, with the version the update script also
     // reads from it, so the next save overwrites it.
     this.#logger.warn('session data corrupted; reading it as an empty session', { where: 'RedisStore' });
     return this.#send('load', id, true, ['PTTL', id]).then((reply) => {
       const ttl = Number(reply);
-      const expiresAt = head ? Number(head[2]) : ttl > 0 ? now + ttl : Number.MAX_SAFE_INTEGER;
-      return { data: {}, expiresAt, version: head ? Number(head[1]) : 0 };
+      const expiresAt = value.expiresAt ?? (ttl > 0 ? now + ttl : Number.MAX_SAFE_INTEGER);
+      return { data: {}, expiresAt, version: value.version ?? 0 };
     });
   }
 
@@ -449,7 +313,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
       // Already expired: nothing to keep. The key is still create-only.
       return (await this.#send('create', id, true, ['EXISTS', id])) === 1 ? null : 1;
     }
-    const set = this.#send('create', id, false, ['SET', id, encodeValue(1, expiresAt, data, now, json), 'NX', 'PX', String(ttl)]);
+    const set = this.#send('create', id, false, ['SET', id, wire.encodeValue(1, expiresAt, data, now, json), 'NX', 'PX', String(ttl)]);
     const user = userIdOf(data);
     const reply = user === null ? await set : (await Promise.all([set, this.#index(user, key, ttl)]))[0];
     return reply === null || reply === undefined ? null : 1;
@@ -466,12 +330,12 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     try {
       const id = this.#redisKey(key);
       const ttl = Math.ceil(expiresAt - now);
-      const value = encodeValue(expectedVersion + 1, expiresAt, data, now, json);
-      const args = ['EVALSHA', UPDATE_SHA, '1', id, String(expectedVersion), String(now), String(ttl), value];
-      const saved = this.#script('update', id, args, UPDATE_SCRIPT, updateResult);
+      const value = wire.encodeValue(expectedVersion + 1, expiresAt, data, now, json);
+      const args = ['EVALSHA', wire.UPDATE_SHA, '1', id, String(expectedVersion), String(now), String(ttl), value];
+      const saved = this.#script('update', id, args, wire.UPDATE_SCRIPT, wire.updateResult);
       const user = ttl > 0 ? userIdOf(data) : null;
       if (user === null) return saved;
-      return Promise.all([saved, this.#index(user, key, ttl)]).then(first);
+      return Promise.all([saved, this.#index(user, key, ttl)]).then(wire.first);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -500,8 +364,8 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     const id = this.#redisKey(key);
     const ttl = Math.ceil(expiresAt - now);
     if (ttl <= 0) return false;
-    const args = ['EVALSHA', TOUCH_SHA, '1', id, String(now), String(expiresAt), String(ttl), String(Math.floor(now))];
-    const reply = await this.#script('touch', id, args, TOUCH_SCRIPT);
+    const args = ['EVALSHA', wire.TOUCH_SHA, '1', id, String(now), String(expiresAt), String(ttl), String(Math.floor(now))];
+    const reply = await this.#script('touch', id, args, wire.TOUCH_SCRIPT);
     if (reply !== 1) return false;
     if (userId) await this.#index(userId, key, ttl);
     return true;
@@ -519,7 +383,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     const out: IndexedSession[] = [];
     const stale: string[] = [];
     values.forEach((text, i) => {
-      const head = text ? HEAD.exec(text) : null;
+      const head = text ? wire.HEAD.exec(text) : null;
       let data: SessionData | null = null;
       if (head && Number(head[2]) > now) {
         try {
@@ -547,7 +411,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
   /** Calls `each` with every batch of this store's keys, on every master of a Cluster. */
   async #scan(what: string, each: (node: NodeSender | undefined, keys: string[]) => Promise<void>): Promise<void> {
     const nodes: (NodeSender | undefined)[] = this.#client.cluster ? await this.#bounded(what, this.#client.masters()) : [undefined];
-    const match = `${globEscape(this.#prefix)}{*}`;
+    const match = `${wire.globEscape(this.#prefix)}{*}`;
     for (const node of nodes) {
       let cursor = '0';
       do {
@@ -572,8 +436,8 @@ export class RedisStore implements SessionStore, UserIndexedStore {
       const results = await Promise.all(
         keys.map((k) =>
           node
-            ? this.#send('clearExpired', k, false, ['EVAL', CLEAR_SCRIPT, '1', k, String(now)], node)
-            : this.#script('clearExpired', k, ['EVALSHA', CLEAR_SHA, '1', k, String(now)], CLEAR_SCRIPT),
+            ? this.#send('clearExpired', k, false, ['EVAL', wire.CLEAR_SCRIPT, '1', k, String(now)], node)
+            : this.#script('clearExpired', k, ['EVALSHA', wire.CLEAR_SHA, '1', k, String(now)], wire.CLEAR_SCRIPT),
         ),
       );
       for (const r of results) removed += r === 1 ? 1 : 0;
@@ -589,7 +453,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
         if (text === null || text === undefined) continue; // expired between SCAN and GET
         stats.count++;
         stats.bytes += utf8Length(text);
-        const head = HEAD.exec(text);
+        const head = wire.HEAD.exec(text);
         if (head && Number(head[2]) <= now) stats.expired++;
       }
     });
@@ -613,9 +477,4 @@ export class RedisStore implements SessionStore, UserIndexedStore {
       client.destroy();
     }
   }
-}
-
-function checkTimeout(timeout = 2000): number {
-  if (!Number.isInteger(timeout) || timeout <= 0) throw new ConfigError('timeout', 'give whole milliseconds above 0, e.g. 2000');
-  return timeout;
 }

@@ -37,9 +37,9 @@ const WRITES = new Set(['create', 'update', 'delete', 'touch', 'revoke']);
 function gated(store: SessionStore, at: number, competitor: () => Promise<void>): { store: SessionStore; writes: () => number } {
   let writes = 0;
   const proxy = new Proxy(store, {
-    get(target, name, receiver) {
+    get(target, name) {
       if (name === 'loadSync' || name === 'updateSync') return undefined;
-      const value = Reflect.get(target, name, receiver);
+      const value = Reflect.get(target, name, target);
       if (typeof value !== 'function') return value;
       if (typeof name === 'string' && WRITES.has(name)) {
         return async (...args: unknown[]) => {
