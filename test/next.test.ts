@@ -73,13 +73,17 @@ describe('examples/next: Server Component, Server Action and route handler (next
 
   it('csrfProtection (route-handler wrapper): a POST from another site is refused before the handler; its own site passes', async () => {
     const post = (headers: Record<string, string>) => fetch(`${app.url}/api/count`, { method: 'POST', headers });
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }]) {
+    for (const headers of [
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: 'https://evil.example' },
+    ] as Record<string, string>[]) {
       const refused = await post(headers);
       assert.equal(refused.status, 403, JSON.stringify(headers));
       assert.match(await refused.text(), /^Forbidden: /);
       assert.deepEqual(refused.headers.getSetCookie(), [], 'the handler did not run');
     }
-    for (const headers of [{ 'sec-fetch-site': 'same-origin' }, { origin: app.url }]) {
+    for (const headers of [{ 'sec-fetch-site': 'same-origin' }, { origin: app.url }] as Record<string, string>[]) {
       const passed = await post(headers);
       assert.equal(passed.status, 200, JSON.stringify(headers));
       assert.deepEqual(await passed.json(), { count: 1 });

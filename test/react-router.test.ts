@@ -56,19 +56,19 @@ describe('examples/react-router (react-router-serve)', () => {
   it('csrfProtection (React Router middleware): a POST from another site is refused before the action; its own site passes', async () => {
     const action = (headers: Record<string, string>) =>
       fetch(`${app.url}/?index`, { method: 'POST', body: new URLSearchParams(), headers, redirect: 'manual' });
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }]) {
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }] as Record<string, string>[]) {
       const refused = await action(headers);
       assert.equal(refused.status, 403, JSON.stringify(headers));
       assert.match(await refused.text(), /^Forbidden: /);
       assert.equal(sessionCookie(refused), undefined, 'the action did not run');
     }
     // A foreign Origin: React Router's own origin check answers 400 before any middleware runs.
-    for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }]) {
+    for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }] as Record<string, string>[]) {
       const refused = await action(headers);
       assert.ok(refused.status === 400 || refused.status === 403, `${JSON.stringify(headers)}: ${refused.status}`);
       assert.equal(sessionCookie(refused), undefined, 'the action did not run');
     }
-    for (const headers of [{ 'sec-fetch-site': 'same-origin' }, { origin: app.url }]) {
+    for (const headers of [{ 'sec-fetch-site': 'same-origin' }, { origin: app.url }] as Record<string, string>[]) {
       const passed = await action(headers);
       assert.equal(passed.status, 302, JSON.stringify(headers));
       assert.ok(sessionCookie(passed), 'the action ran');

@@ -64,7 +64,11 @@ describe('examples/sveltekit: load, form action and flash through event.locals.s
         headers: { 'content-type': 'application/json', accept: 'text/html', ...headers },
         redirect: 'manual',
       });
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }]) {
+    for (const headers of [
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: 'https://evil.example' },
+    ] as Record<string, string>[]) {
       const refused = await post(headers);
       assert.equal(refused.status, 403, JSON.stringify(headers));
       assert.match(await refused.text(), /^Forbidden: this form was sent from another site/);

@@ -78,6 +78,8 @@ export interface SessionEngine {
   signedIn(state: SessionState, userId: string): Promise<void>;
   /** The public id of the saved session, or null. */
   publicId(state: SessionState): string | null;
+  /** createSessions' `trustProxy` (csrfProtection reads the request's own origin with it). */
+  readonly trustProxy?: boolean | number;
 }
 
 /** The mutable state of one session during one request. */
@@ -180,6 +182,7 @@ export function dirty(s: SessionState): void {
 type Key<D> = keyof D & string;
 
 let stateOf: (session: Session<any>) => SessionState;
+let engineOf: (session: Session<any>) => SessionEngine;
 
 /**
  * One visitor's session during one request: Django's `request.session`, typed by `Data`.
@@ -191,6 +194,7 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
 
   static {
     stateOf = (session) => session.#s;
+    engineOf = (session) => session.#engine;
   }
 
   /** @internal Sessions are made by `sessions.load()`. */
@@ -503,4 +507,4 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
   }
 }
 
-export { stateOf };
+export { engineOf, stateOf };

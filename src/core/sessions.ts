@@ -260,6 +260,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     return this.#o.clock();
   }
 
+  /** The `trustProxy` option (csrfProtection reads the request's own origin with it). */
+  get trustProxy(): boolean | number {
+    return this.#o.accounts.trustProxy;
+  }
+
   #session(state: SessionState): Session<Data> {
     return new Session<Data>(this, state);
   }
