@@ -163,33 +163,62 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     res.redirect(303, '/?signed-out');
   });
 
-  app.get('/shop', (req, res) => render(req, res, 'Shop', views.shop(products)));
-
-  const refuseInShop = (req: Request, res: Response, refusal: views.Refusal) =>
+  const QTY_RULE = `The quantity must be a whole number from 1 to ${MAX_QTY}, written in digits.`;
+  /** Why a cart form was refused, by the code that travels in the address after the redirect. */
+  const REFUSALS: Record<string, (session: Session<Data>, item: string) => string> = {
+    'no-item': () => 'There is no such item in the shop.',
+    qty: () => QTY_RULE,
+    cap: (session, item) =>
+      `A cart holds at most ${MAX_QTY} of an item, and yours has ${session.get('cart', {})[item] ?? 0} × ${productById.get(item)?.name ?? item}.`,
+    'not-in-cart': () => 'That item is not in your cart.',
+    'update-qty': () => `The quantity must be a whole number from 0 (remove it) to ${MAX_QTY}, written in digits.`,
+  };
+  /** The refusal a page was redirected with (`?refused=code&item=…&qty=…`), or undefined. */
+  const refusalOf = (req: Request, query: Record<string, unknown>): views.Refusal | undefined => {
+    const { refused, item, qty } = query;
+    if (typeof refused !== 'string' || !Object.hasOwn(REFUSALS, refused)) return undefined;
+    const about = typeof item === 'string' ? item : '';
+    return {
+      message: REFUSALS[refused]!(getSession<Data>(req), about),
+      item: about || undefined,
+      qty: typeof qty === 'string' ? qty.slice(0, 20) : undefined,
+    };
+  };
+  /**
+   * A refused cart form. A browser is redirected to the page that shows the refusal with the form
+   * (post, redirect, get: a reload posts nothing again); a script gets the 400 answer at once.
+   */
+  const refuse = (req: Request, res: Response, page: '/shop' | '/cart', code: string, refusal: Omit<views.Refusal, 'message'> = {}) => {
+    const query = new URLSearchParams({ refused: code });
+    if (refusal.item !== undefined) query.set('item', refusal.item);
+    if (refusal.qty !== undefined) query.set('qty', refusal.qty.slice(0, 20));
+    if (req.accepts(['text', 'html']) === 'html') return res.redirect(303, `${page}?${query}`);
+    const asRedirected = Object.fromEntries(query); // the refusal as the page after the redirect reads it
+    return page === '/shop' ? shopPage(req, res, asRedirected) : cartPage(req, res, asRedirected);
+  };
+  const shopPage = (req: Request, res: Response, query: Record<string, unknown> = req.query) => {
+    const refusal = refusalOf(req, query);
+    if (refusal === undefined) return render(req, res, 'Shop', views.shop(products));
     fail(req, res, 400, refusal.message, 'Shop', views.shop(products, refusal));
-  const refuseInCart = (req: Request, res: Response, refusal: views.Refusal) => {
+  };
+  const cartPage = (req: Request, res: Response, query: Record<string, unknown> = req.query) => {
     const { items, total } = cartLines(getSession<Data>(req).get('cart', {}));
+    const refusal = refusalOf(req, query);
+    if (refusal === undefined) return render(req, res, 'Your cart', views.cart(items, total));
     fail(req, res, 400, refusal.message, 'Your cart', views.cart(items, total, refusal));
   };
-  const QTY_RULE = `The quantity must be a whole number from 1 to ${MAX_QTY}, written in digits.`;
+
+  app.get('/shop', (req, res) => shopPage(req, res));
 
   app.post('/cart/add', (req, res) => {
     const { item, qty = '1' } = req.body ?? {};
-    if (typeof item !== 'string' || !productById.has(item))
-      return refuseInShop(req, res, { message: 'There is no such item in the shop.' });
+    if (typeof item !== 'string' || !productById.has(item)) return refuse(req, res, '/shop', 'no-item');
     const n = parseQty(qty, 1);
     const typed = typeof qty === 'string' ? qty : undefined;
-    if (n === null) return refuseInShop(req, res, { message: QTY_RULE, item, qty: typed });
+    if (n === null) return refuse(req, res, '/shop', 'qty', { item, qty: typed });
     const session = getSession<Data>(req);
     const had = session.get('cart', {})[item] ?? 0;
-    if (had + n > MAX_QTY) {
-      const name = productById.get(item)!.name;
-      return refuseInShop(req, res, {
-        message: `A cart holds at most ${MAX_QTY} of an item, and yours has ${had} × ${name}.`,
-        item,
-        qty: typed,
-      });
-    }
+    if (had + n > MAX_QTY) return refuse(req, res, '/shop', 'cap', { item, qty: typed });
     // Atomic: when parallel requests add at once, each addition is re-applied on the fresh cart
     // (capped, since the check above saw the cart before the other requests' additions).
     session.modify('cart', (cart = {}) => ({ ...cart, [item]: Math.min(MAX_QTY, (cart[item] ?? 0) + n) }));
@@ -201,15 +230,9 @@ export function createApp(sessions: Sessions<Data>): express.Express {
   app.post('/cart/update', (req, res) => {
     const { item, qty } = req.body ?? {};
     const session = getSession<Data>(req);
-    if (typeof item !== 'string' || !Object.hasOwn(session.get('cart', {}), item))
-      return refuseInCart(req, res, { message: 'That item is not in your cart.' });
+    if (typeof item !== 'string' || !Object.hasOwn(session.get('cart', {}), item)) return refuse(req, res, '/cart', 'not-in-cart');
     const n = parseQty(qty, 0);
-    if (n === null)
-      return refuseInCart(req, res, {
-        message: `The quantity must be a whole number from 0 (remove it) to ${MAX_QTY}, written in digits.`,
-        item,
-        qty: typeof qty === 'string' ? qty : undefined,
-      });
+    if (n === null) return refuse(req, res, '/cart', 'update-qty', { item, qty: typeof qty === 'string' ? qty : undefined });
     session.modify('cart', (cart = {}) => {
       const { [item]: _, ...rest } = cart;
       return n === 0 ? rest : { ...cart, [item]: n };
@@ -232,10 +255,7 @@ export function createApp(sessions: Sessions<Data>): express.Express {
     res.redirect(303, '/cart'); // removing what is not there is done already
   });
 
-  app.get('/cart', (req, res) => {
-    const { items, total } = cartLines(getSession<Data>(req).get('cart', {}));
-    render(req, res, 'Your cart', views.cart(items, total));
-  });
+  app.get('/cart', (req, res) => cartPage(req, res));
 
   app.get('/cart.json', (req, res) => {
     const { items, total } = cartLines(getSession<Data>(req).get('cart', {}));

@@ -180,6 +180,10 @@ describe('demo shop in a browser', () => {
     await card.getByRole('button', { name: 'Add to cart' }).click();
     assert.match(await page.innerText('[role=alert]'), /The quantity must be a whole number from 1 to 99/);
     assert.equal(await page.locator('form[action="/cart/add"]').count(), 5, 'the shop is shown again');
+    assert.equal(await card.locator('input[name=qty]').inputValue(), '1e1', 'with what was typed');
+    const again = await page.reload();
+    assert.equal(again?.request().method(), 'GET', 'a reload after a refused form posts nothing again');
+    assert.match(await page.innerText('[role=alert]'), /The quantity must be a whole number from 1 to 99/);
 
     await page.goto('/cart');
     await page.getByRole('button', { name: 'Check out' }).click();

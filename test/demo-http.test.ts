@@ -491,6 +491,27 @@ describe('demo shop over HTTP', () => {
     assert.equal(sameOrigin.headers.get('location'), '/cart');
   });
 
+  test("a browser's refused cart form is redirected to the page that shows it (a reload posts nothing); a script gets 400", async () => {
+    const v = new Visitor(demo.url);
+    const html = { accept: 'text/html,application/xhtml+xml' };
+    const bad = await v.post('/cart/add', { item: 'mug', qty: '1e1' }, { headers: html });
+    assert.equal(bad.status, 303);
+    assert.equal(bad.headers.get('location'), '/shop?refused=qty&item=mug&qty=1e1');
+    const shown = await v.fetch('/shop?refused=qty&item=mug&qty=1e1', { headers: html });
+    assert.equal(shown.status, 400);
+    const page = await shown.text();
+    assert.match(page, /<p class="error" role="alert">The quantity must be a whole number from 1 to 99, written in digits\.<\/p>/);
+    assert.match(page, /value="mug">\s*<input name="qty" type="number" value="1e1"/);
+    assert.equal(v.cookie, null, 'nothing stored');
+    const made = await v.fetch('/shop?refused=<b>anything</b>', { headers: html });
+    assert.equal(made.status, 200, 'only known refusals are shown: no text of the address reaches the page');
+    assert.doesNotMatch(await made.text(), /anything/);
+    await v.post('/cart/add', { item: 'tea' });
+    const update = await v.post('/cart/update', { item: 'pen', qty: '2' }, { headers: html });
+    assert.equal(update.headers.get('location'), '/cart?refused=not-in-cart');
+    assert.match(await (await v.fetch('/cart?refused=not-in-cart', { headers: html })).text(), /That item is not in your cart\./);
+  });
+
   test('messages after update and remove; a favicon; Sign out in the header of a signed-in visitor', async () => {
     const v = new Visitor(demo.url);
     await v.post('/cart/add', { item: 'tea' });

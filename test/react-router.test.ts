@@ -63,7 +63,7 @@ describe('examples/react-router (react-router-serve)', () => {
       assert.equal(sessionCookie(refused), undefined, 'the action did not run');
     }
     // A foreign Origin: React Router's own origin check answers 400 before any middleware runs.
-    for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }]) {
+    for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }] as Record<string, string>[]) {
       const refused = await action(headers);
       assert.ok(refused.status === 400 || refused.status === 403, `${JSON.stringify(headers)}: ${refused.status}`);
       assert.equal(sessionCookie(refused), undefined, 'the action did not run');

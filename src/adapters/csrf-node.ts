@@ -44,6 +44,7 @@ export function readNodeFormToken(req: IncomingMessage): unknown {
   }
   if (!/^\s*application\/x-www-form-urlencoded\s*(;|$)/i.test(firstHeader(req, 'content-type') ?? '')) return undefined;
   if (Number(firstHeader(req, 'content-length') ?? Number.NaN) > MAX_CSRF_BODY_BYTES) return BODY_TOO_LARGE;
+  if (req.readableEnded) return undefined; // read already by something that kept nothing
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -63,6 +64,7 @@ export function readNodeFormToken(req: IncomingMessage): unknown {
       resolve(fields[CSRF_FIELD]);
     });
     req.on('error', reject);
+    req.on('close', () => resolve(undefined)); // the client went away: no token (settles nothing twice)
   });
 }
 

@@ -362,6 +362,20 @@ export function describeCsrf(
       assert.equal(await noToken.text(), PAGE('token'));
     });
 
+    it("without its own trustProxy, csrfProtection follows createSessions' trustProxy", async () => {
+      const behind = makeSessions<any>({ store: new MemoryStore(), trustProxy: 1 }, () => {
+        throw new Error('unreachable');
+      });
+      const proxied = await start(behind, { trustedOrigins: [] });
+      try {
+        const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example' };
+        assert.equal((await post({ origin: 'https://shop.example', headers }, proxied)).status, 200);
+        assert.equal((await post({ origin: proxied.url, headers }, proxied)).status, 403, 'the address behind the proxy is not the origin');
+      } finally {
+        await proxied.close();
+      }
+    });
+
     it('reads no body when the headers decide, and never more than 1 MiB of one', async () => {
       const { cookie } = await withToken();
       const form = { 'content-type': 'application/x-www-form-urlencoded', cookie };

@@ -1,6 +1,14 @@
 import { type H3Event, type Middleware, toResponse } from 'h3';
 import { ConfigError } from '../core/errors.js';
-import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import {
+  checkRequestCsrf,
+  type CsrfOptions,
+  type CsrfRefusal,
+  csrfRefusal,
+  isSafeMethod,
+  resolveCsrfOptions,
+  withTrustProxyOf,
+} from '../core/csrf.js';
 import type { Session } from '../core/session.js';
 import { loadForRequest, type Sessions } from '../core/sessions.js';
 import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
@@ -82,7 +90,7 @@ export function csrfProtection(options: H3CsrfOptions = {}): Middleware {
     const slot = slots.get(event);
     if (slot?.sessions == null) throw new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it');
     const sessions = slot.sessions;
-    let verdict = checkRequestCsrf(() => useSession(event, sessions), event.req, resolved);
+    let verdict = checkRequestCsrf(() => useSession(event, sessions), event.req, withTrustProxyOf(resolved, sessions));
     if (verdict instanceof Promise) verdict = await verdict;
     if (verdict.ok) return next();
     return onRefused ? onRefused(event, verdict) : csrfRefusal(verdict);

@@ -1,6 +1,14 @@
 import { parseSetCookie } from 'cookie';
 import { cookies } from 'next/headers.js';
-import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import {
+  checkRequestCsrf,
+  type CsrfOptions,
+  type CsrfRefusal,
+  csrfRefusal,
+  isSafeMethod,
+  resolveCsrfOptions,
+  withTrustProxyOf,
+} from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { deviceBoundOf, type Sessions } from '../core/sessions.js';
@@ -96,8 +104,8 @@ export function csrfProtection<Rest extends unknown[]>(
   handler: (request: Request, ...rest: Rest) => Response | Promise<Response>,
   options: NextCsrfOptions = {},
 ): (request: Request, ...rest: Rest) => Promise<Response> {
-  const resolved = resolveCsrfOptions(options);
   const { sessions, onRefused } = options;
+  const resolved = withTrustProxyOf(resolveCsrfOptions(options), sessions);
   if (sessions !== undefined && typeof sessions?.load !== 'function') {
     throw new ConfigError('sessions', 'expected what createSessions() returned: csrfProtection(handler, { sessions })');
   }

@@ -55,13 +55,12 @@ export function csrfProtection(options: RouterCsrfOptions = {}): MiddlewareFunct
   const onRefused = options.onRefused;
   return async ({ request, context }, next) => {
     if (isSafeMethod(request.method)) return next();
-    const session = () => {
-      try {
-        return context.get(sessionContext);
-      } catch {
-        throw new ConfigError('csrfProtection', 'needs a session: put sessionMiddleware(sessions) before it in `middleware`');
-      }
-    };
+    let session: Session<any>;
+    try {
+      session = context.get(sessionContext);
+    } catch {
+      throw new ConfigError('csrfProtection', 'needs a session: put sessionMiddleware(sessions) before it in `middleware`');
+    }
     let verdict = checkRequestCsrf(session, request, resolved);
     if (verdict instanceof Promise) verdict = await verdict;
     if (verdict.ok) return next();

@@ -5,8 +5,7 @@
 import { CSRF_KEY } from './accounts.js';
 import { csrfTokenMatches } from './csrf-token.js';
 import { ConfigError } from './errors.js';
-import type { Session } from './session.js';
-import { stateOf } from './session.js';
+import { engineOf, Session, stateOf } from './session.js';
 
 /** The form field a token is posted in. */
 export const CSRF_FIELD = 'csrf_token';
@@ -45,8 +44,8 @@ export interface CsrfOptions {
    * Whether the request's own origin comes from `X-Forwarded-Proto` and `X-Forwarded-Host`:
    * true trusts their first entry, a number N the entry added by the Nth proxy from the server
    * (as `createSessions`' `trustProxy` reads X-Forwarded-For). Only behind a proxy that sets
-   * them; give the same value as to `createSessions`. @default false (the Host header and the
-   * connection's own scheme)
+   * them. @default the `trustProxy` given to `createSessions` (false there: the Host header and
+   * the connection's own scheme)
    */
   trustProxy?: boolean | number;
 }
@@ -54,7 +53,15 @@ export interface CsrfOptions {
 /** CsrfOptions checked once, when the middleware is made. */
 export interface ResolvedCsrfOptions {
   trusted: ReadonlySet<string>;
-  trustProxy: boolean | number;
+  /** undefined: the session's own (createSessions' `trustProxy`). */
+  trustProxy: boolean | number | undefined;
+}
+
+/** `options` with `trustProxy` from `sessions` (createSessions' option) when the middleware was given none. */
+export function withTrustProxyOf(options: ResolvedCsrfOptions, sessions: unknown): ResolvedCsrfOptions {
+  if (options.trustProxy !== undefined) return options;
+  const fromSessions = (sessions as { trustProxy?: unknown } | null | undefined)?.trustProxy;
+  return { ...options, trustProxy: typeof fromSessions === 'boolean' || typeof fromSessions === 'number' ? fromSessions : false };
 }
 
 /** What `checkCsrf` needs of a request: every adapter translates its framework's request to this. */
@@ -108,8 +115,8 @@ export function resolveCsrfOptions(options: CsrfOptions = {}): ResolvedCsrfOptio
     }
     trusted.add(parsed.origin);
   }
-  const trustProxy = options.trustProxy ?? false;
-  if (typeof trustProxy !== 'boolean' && !(Number.isInteger(trustProxy) && trustProxy > 0)) {
+  const trustProxy = options.trustProxy;
+  if (trustProxy !== undefined && typeof trustProxy !== 'boolean' && !(Number.isInteger(trustProxy) && trustProxy > 0)) {
     throw new ConfigError('trustProxy', `expected true, false or the number of proxies in front of the server, got ${String(trustProxy)}`);
   }
   return { trusted, trustProxy };
@@ -174,7 +181,7 @@ export function checkCsrfHeaders(request: CsrfRequest, options: ResolvedCsrfOpti
   }
   if (origin !== null && origin !== undefined) {
     const claimed = originOf(origin);
-    if (claimed !== null && (claimed === requestOrigin(request, options.trustProxy) || options.trusted.has(claimed))) return OK;
+    if (claimed !== null && (claimed === requestOrigin(request, options.trustProxy ?? false) || options.trusted.has(claimed))) return OK;
     return refused('origin', `the request comes from another origin (Origin: ${origin.slice(0, 100)})`);
   }
   return null;
@@ -215,7 +222,10 @@ export function checkCsrf(
   options: ResolvedCsrfOptions,
   readFormToken?: () => unknown,
 ): CsrfVerdict | Promise<CsrfVerdict> {
-  const byHeaders = checkCsrfHeaders(request, options);
+  const byHeaders = checkCsrfHeaders(
+    request,
+    options.trustProxy === undefined && session instanceof Session ? withTrustProxyOf(options, engineOf(session)) : options,
+  );
   if (byHeaders !== null) return byHeaders;
   const s = typeof session === 'function' ? session() : session;
   if (s instanceof Promise) return s.then((loaded) => tokenStep(loaded, request, readFormToken));

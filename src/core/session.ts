@@ -39,6 +39,8 @@ export interface SessionEngine {
   signedIn(state: SessionState, userId: string): Promise<void>;
   /** The public id of the saved session, or null. */
   publicId(state: SessionState): string | null;
+  /** createSessions' `trustProxy` (csrfProtection reads the request's own origin with it). */
+  readonly trustProxy?: boolean | number;
 }
 
 type Key<D> = keyof D & string;
@@ -50,6 +52,15 @@ const STATE: unique symbol = Symbol('sessionkit.state');
 export function stateOf(session: Session<any>): SessionState {
   const target = (session as { [SESSION_OF]?: Session<any> })[SESSION_OF] ?? session;
   return target[STATE];
+}
+
+/** Where a Session keeps its engine (for csrfProtection's `trustProxy`). */
+const ENGINE: unique symbol = Symbol('sessionkit.engine');
+
+/** The engine of a Session, or of the Session behind a view of it. */
+export function engineOf(session: Session<any>): SessionEngine {
+  const target = (session as { [SESSION_OF]?: Session<any> })[SESSION_OF] ?? session;
+  return target[ENGINE];
 }
 
 /** A view of a Session (sessionkit/express's `req.session`, a Proxy) answers this key with the Session itself. */
@@ -65,12 +76,15 @@ export class Session<Data extends Record<string, any> = Record<string, any>> {
 
   /** @internal The engine's handle on this session's state (see stateOf). */
   readonly [STATE]: SessionState;
+  /** @internal The session's engine (see engineOf). */
+  readonly [ENGINE]: SessionEngine;
 
   /** @internal Sessions are made by `sessions.load()`. */
   constructor(engine: SessionEngine, state: SessionState) {
     this.#engine = engine;
     this.#s = state;
     this[STATE] = state;
+    this[ENGINE] = engine;
   }
 
   /** The session key; null until the session is saved [session_key]. */

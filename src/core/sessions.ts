@@ -169,6 +169,11 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     return this[CORE].o.clock();
   }
 
+  /** The `trustProxy` option (csrfProtection reads the request's own origin with it). */
+  get trustProxy(): boolean | number {
+    return this[CORE].o.accounts.trustProxy;
+  }
+
   load(req?: RequestLike): Promise<Session<Data>> {
     const session = loadObserved(this[CORE], req) as Session<Data> | Promise<Session<Data>>;
     return session instanceof Promise ? session : Promise.resolve(session);
