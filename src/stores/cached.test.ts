@@ -555,6 +555,31 @@ describe('CachedStore specifics', () => {
     assert.equal(hung, 1);
   });
 
+  it('a key made again after its logout is served: the tombstone does not outlive a new durable record', async () => {
+    const { logger, cache, durable, store } = setup();
+    const other = new CachedStore({ cache, store: durable, logger });
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.delete(key);
+    assert.deepEqual((await cache.inner.load(key, now))?.data, { deleted: true });
+    assert.equal(await other.create(key, { a: 2 }, now + 60_000, now), 1);
+    assert.deepEqual((await store.load(key, now))?.data, { a: 2 });
+    assert.deepEqual((await other.load(key, now))?.data, { a: 2 });
+  });
+
+  it('a durable store that fails fails the load, even when the cache holds the session: nothing says it still exists', async () => {
+    const { cache, durable, store } = setup();
+    const key = newSessionKey();
+    const now = Date.now();
+    await store.create(key, { a: 1 }, now + 60_000, now);
+    durable.failReads = true;
+    await assert.rejects(store.load(key, now), StoreUnavailableError);
+    durable.failReads = false;
+    assert.ok(await cache.inner.load(key, now), 'the cache held it');
+    assert.deepEqual((await store.load(key, now))?.data, { a: 1 });
+  });
+
   it('a garbage cache entry is a miss and is replaced', async () => {
     const { logger, cache, store } = setup();
     const key = newSessionKey();

@@ -48,7 +48,7 @@ function entryOf(data: SessionData): Entry | typeof DELETED | null {
 const MAX_SUSPECTS = 10_000;
 const MAX_CACHE_ATTEMPTS = 5;
 /** How long a failed cache is left alone before one probe asks it again, and the least time between two log lines. */
-export const CACHE_RETRY_MS = 1000;
+const CACHE_RETRY_MS = 1000;
 /** The key the probe reads: not a session key (those are 32 characters of [a-z0-9]), so never a session. */
 const PROBE_KEY = 'sessionkit-cache-probe';
 
@@ -70,11 +70,14 @@ class Breaker {
   #held = 0;
   #trip!: { promise: Promise<never>; reject: (err: unknown) => void };
 
-  constructor(
-    private readonly clock: () => number,
-    private readonly logger: Logger,
-    private readonly probe: () => Promise<unknown>,
-  ) {
+  readonly #clock: () => number;
+  readonly #logger: Logger;
+  readonly #probe: () => Promise<unknown>;
+
+  constructor(clock: () => number, logger: Logger, probe: () => Promise<unknown>) {
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#probe = probe;
     this.#arm();
   }
 
@@ -102,16 +105,16 @@ class Breaker {
   }
 
   #maybeProbe(): void {
-    if (this.#probing || this.clock() - this.#openedAt! < CACHE_RETRY_MS) return;
+    if (this.#probing || this.#clock() - this.#openedAt! < CACHE_RETRY_MS) return;
     this.#probing = true;
-    this.probe().then(
+    this.#probe().then(
       () => {
         this.#probing = false;
         this.#close();
       },
       (err: unknown) => {
         this.#probing = false;
-        this.#openedAt = this.clock();
+        this.#openedAt = this.#clock();
         this.#log('probe', err);
       },
     );
@@ -119,7 +122,7 @@ class Breaker {
 
   #fail(what: string, err: unknown): void {
     if (this.#openedAt === null) {
-      this.#openedAt = this.clock();
+      this.#openedAt = this.#clock();
       this.#trip.reject(SKIPPED);
     }
     this.#log(what, err);
@@ -129,7 +132,7 @@ class Breaker {
     if (this.#openedAt === null) return;
     this.#openedAt = null;
     this.#arm();
-    this.logger.warn('session cache answers again; reading it again', { where: 'CachedStore' });
+    this.#logger.warn('session cache answers again; reading it again', { where: 'CachedStore' });
   }
 
   #arm(): void {
@@ -142,7 +145,7 @@ class Breaker {
   }
 
   #log(what: string, err: unknown): void {
-    const now = this.clock();
+    const now = this.#clock();
     if (now - this.#lastLogAt < CACHE_RETRY_MS) {
       this.#held++;
       return;
@@ -150,7 +153,7 @@ class Breaker {
     this.#lastLogAt = now;
     const held = this.#held;
     this.#held = 0;
-    this.logger.warn(`session cache failed on ${what}; serving from the durable store, asking the cache again at most once a second`, {
+    this.#logger.warn(`session cache failed on ${what}; serving from the durable store, asking the cache again at most once a second`, {
       where: 'CachedStore',
       error: messageOf(err),
       ...(held > 0 ? { suppressed: held } : {}),
