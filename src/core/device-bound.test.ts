@@ -212,6 +212,25 @@ describe('the endpoints, framework-free', () => {
     }
   });
 
+  it('a store that cannot be reached answers 503, logged, never a rejection', async () => {
+    class Down extends MemoryStore {
+      override load(): Promise<never> {
+        return Promise.reject(new Error('connection refused'));
+      }
+    }
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+    const store = new Down();
+    const sessions = makeSessions({ store, deviceBound: true, logger }, () => store);
+    const req = new Request('http://x/.sessionkit/dbsc/refresh', {
+      method: 'POST',
+      headers: { cookie: 'sessionid=abcdefghijklmnopqrstuvwxyz012345', 'Sec-Secure-Session-Id': 'x' },
+    });
+    const answer = await deviceBoundRequest(sessions, req)!;
+    assert.equal(answer.status, 503);
+    assert.ok(lines.some((l) => /cannot be reached/.test(l)));
+  });
+
   it('registration keeps the session key; an authorization sent with the challenge must come back in the proof', async () => {
     const store = new MemoryStore();
     const sessions = makeSessions({ store, deviceBound: true }, () => store);
