@@ -24,7 +24,8 @@ export type { SessionTypes, DeclaredSessionData } from './core/session-types.js'
 export type { Sessions, CommitOptions, CommitResponse } from './core/sessions.js';
 export type { SessionCookie, SessionCookieOptions } from './core/cookie.js';
 export type { SessionsOptions, CookieOptions } from './core/options.js';
-export type { DeviceBoundOptions } from './core/device-bound.js';
+export type { DeviceBoundOptions, EndpointRequest } from './core/device-bound.js';
+export { deviceBoundRequest, type DeviceBoundAnswer } from './core/device-bound-endpoint.js';
 export type { SessionMigration, MigratedSession } from './core/migrate.js';
 export type { RequestLike } from './core/cookie.js';
 export type { Logger } from './core/log.js';

@@ -395,6 +395,14 @@ async function securityCases(makeStore: () => Promise<{ store: AnyStore; close()
     assert.equal((await b.register()).status, 200);
     const idB = b.instructions!.session_identifier;
 
+    // the stolen-cookie case on this store: an empty session, nothing written, no cookie sent
+    await a.fetch('/count');
+    const copy = a.stolen();
+    const write = await copy.fetch('/count');
+    assert.equal(await write.text(), '1', 'the copy sees a session of its own, empty');
+    assert.deepEqual(write.headers.getSetCookie(), []);
+    assert.equal((await me(a)).count, 1, 'nothing was written under the bound session');
+
     const list = await sessions.listUserSessions('alice');
     assert.equal(list.length, 1);
     assert.equal(list[0]!.deviceBound, true);

@@ -7,6 +7,7 @@ import { bundleForEdge } from './support/bundle.js';
 import { installedProject, root } from './support/package.js';
 import { binaries, installRuntimes, supported } from './support/runtimes.js';
 import { freePort } from './support/ports.js';
+import { DbscClient } from './support/dbsc-client.js';
 
 /**
  * The app of test/runtimes/app.mjs (Hono + sessionkit/hono over MemoryStore and CookieStore, and
@@ -58,6 +59,21 @@ async function visit(base: string, path: string): Promise<void> {
 
 const PATHS = ['/memory/count', '/cookie/count', '/edge/count'];
 
+/** A device-bound session (ES256 and RS256): sign-in, registration, a copied cookie refused, a refresh. */
+async function visitBound(base: string): Promise<void> {
+  for (const alg of ['ES256', 'RS256'] as const) {
+    const c = new DbscClient(base, alg);
+    await c.fetch('/bound/login');
+    assert.equal(c.registration?.path, '/bound/dbsc/register');
+    const reg = await c.register();
+    assert.equal(reg.status, 200, `${alg} registration: ${await reg.clone().text()}`);
+    assert.equal(await (await c.fetch('/bound/me')).text(), 'alice true', alg);
+    assert.equal(await (await c.stolen().fetch('/bound/me')).text(), 'anonymous false', `${alg}: a copied session cookie`);
+    const { first, final } = await c.refresh();
+    assert.deepEqual([first.status, final.status], [403, 200], `${alg} refresh`);
+  }
+}
+
 describe('sessionkit on real runtimes, over HTTP', { skip: supported ? false : 'runtime binaries are taken for linux-x64 only' }, () => {
   let project: string;
   before(() => {
@@ -75,12 +91,13 @@ describe('sessionkit on real runtimes, over HTTP', { skip: supported ? false : '
     ['Deno', binaries.deno, (port) => ['run', '-A', 'serve-deno.mjs', String(port)]],
   ];
   for (const [name, binary, args] of servers) {
-    it(`${name}: Hono over MemoryStore and CookieStore, and the framework-free API`, async () => {
+    it(`${name}: Hono over MemoryStore and CookieStore, the framework-free API, and device-bound sessions`, async () => {
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
       const child = await start(binary(), args(port), project, base + '/');
       try {
         for (const path of PATHS) await visit(base, path);
+        await visitBound(base);
       } finally {
         stop(child);
       }
@@ -101,6 +118,7 @@ describe('sessionkit on real runtimes, over HTTP', { skip: supported ? false : '
       const child = await start(binaries.workerd(), ['serve', configFile], project, base + '/');
       try {
         for (const path of PATHS) await visit(base, path);
+        await visitBound(base);
       } finally {
         stop(child);
       }

@@ -20,7 +20,8 @@ import {
   withChallenge,
   CHALLENGE_TTL,
 } from './device-bound.js';
-import { SessionError, SessionInterruptedError, sessionErrorResponse } from './errors.js';
+import { SessionInterruptedError } from './errors.js';
+import { answerError } from './response.js';
 import type { Session } from './session.js';
 import { deviceBoundOf, type CommitResponse, type Sessions } from './sessions.js';
 
@@ -53,9 +54,8 @@ async function answer(sessions: Sessions<any>, bound: DeviceBound, req: Endpoint
     bound.markEndpoint(req as object);
     return await endpoint(sessions, bound, req, await sessions.load(req));
   } catch (err) {
-    const a = sessionErrorResponse(err);
-    if (a === null || !(err instanceof SessionError)) throw err;
-    if (a.status >= 500 && a.status !== 503) sessions.logger.error('session error; answering 500', { error: String(err.stack ?? err) });
+    const a = answerError(sessions.logger, err); // a store outage: 503, logged at most once a minute
+    if (a === null) throw err;
     return { status: a.status, headers: [...NO_STORE, ['Content-Type', 'text/plain; charset=utf-8']], body: a.text };
   }
 }

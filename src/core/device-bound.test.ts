@@ -182,6 +182,83 @@ describe('deviceBound option', () => {
   });
 });
 
+describe('the endpoints, framework-free', () => {
+  /** A signed-in session and the challenge of its registration header. */
+  async function signedIn(sessions: ReturnType<typeof makeSessions>) {
+    const session = await sessions.load();
+    await session.login('u1');
+    const result = await sessions.commitResponse(session);
+    const header = result.headers!.find(([n]) => n === 'Secure-Session-Registration')![1];
+    return { cookie: result.setCookie!.split(';')[0]!, challenge: /challenge="([^"]+)"/.exec(header)![1]!, id: session.id! };
+  }
+  const register = (url: string, cookie: string, jwt: string, more: Record<string, string> = {}) =>
+    new Request(url, { method: 'POST', headers: { cookie, 'Secure-Session-Response': jwt, ...more } });
+
+  it('scope.origin is the request’s own origin; X-Forwarded-Proto and -Host count only with trustProxy', async () => {
+    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example' };
+    for (const trustProxy of [false, true]) {
+      const store = new MemoryStore();
+      const sessions = makeSessions({ store, deviceBound: true, trustProxy }, () => store);
+      const { cookie, challenge } = await signedIn(sessions);
+      const key = await makeKey('ES256');
+      const jwt = await proof(key, challenge, { withJwk: true });
+      const answer = await deviceBoundRequest(
+        sessions,
+        register('http://10.0.0.2:8080/.sessionkit/dbsc/register', cookie, jwt, forwarded),
+      )!;
+      assert.equal(answer.status, 200);
+      const scope = JSON.parse(answer.body).scope;
+      assert.deepEqual(scope, { origin: trustProxy ? 'https://shop.example' : 'http://10.0.0.2:8080', include_site: false });
+    }
+  });
+
+  it('a store that cannot be reached answers 503, logged, never a rejection', async () => {
+    class Down extends MemoryStore {
+      override load(): Promise<never> {
+        return Promise.reject(new Error('connection refused'));
+      }
+    }
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+    const store = new Down();
+    const sessions = makeSessions({ store, deviceBound: true, logger }, () => store);
+    const req = new Request('http://x/.sessionkit/dbsc/refresh', {
+      method: 'POST',
+      headers: { cookie: 'sessionid=abcdefghijklmnopqrstuvwxyz012345', 'Sec-Secure-Session-Id': 'x' },
+    });
+    const answer = await deviceBoundRequest(sessions, req)!;
+    assert.equal(answer.status, 503);
+    assert.ok(lines.some((l) => /cannot be reached/.test(l)));
+  });
+
+  it('registration keeps the session key; an authorization sent with the challenge must come back in the proof', async () => {
+    const store = new MemoryStore();
+    const sessions = makeSessions({ store, deviceBound: true }, () => store);
+    const { cookie, id } = await signedIn(sessions);
+    // a registration challenge that went out with an authorization parameter
+    const session = await sessions.load(cookie);
+    session.set('_session_device' as never, { ch: [{ c: 'chal-1', k: 'reg', u: Date.now() + 60_000, a: 'ac' }] } as never);
+    await sessions.commit(session);
+    const key = await makeKey('ES256');
+    const url = 'http://x/.sessionkit/dbsc/register';
+    const without = await deviceBoundRequest(sessions, register(url, cookie, await proof(key, 'chal-1', { withJwk: true })))!;
+    assert.equal(without.status, 400, 'no authorization claim');
+    const wrong = await deviceBoundRequest(
+      sessions,
+      register(url, cookie, await proof(key, 'chal-1', { withJwk: true, authorization: 'xx' })),
+    )!;
+    assert.equal(wrong.status, 400, 'another authorization');
+    const right = await deviceBoundRequest(
+      sessions,
+      register(url, cookie, await proof(key, 'chal-1', { withJwk: true, authorization: 'ac' })),
+    )!;
+    assert.equal(right.status, 200);
+    assert.equal(JSON.parse(right.body).session_identifier, id);
+    const sessionCookie = right.headers.find(([n, v]) => n === 'Set-Cookie' && v.startsWith('sessionid='));
+    assert.equal(sessionCookie?.[1].split(';')[0], cookie, 'the session key is kept');
+  });
+});
+
 describe('fresh authentication', () => {
   it('authenticatedAt is set by login, renewed by a second login of the same user, not by cycleKey', async () => {
     let now = 1_000_000;

@@ -137,6 +137,13 @@ export function isDeviceBound(data: SessionData): boolean {
   return b !== null && typeof b.jkt === 'string' && b.jwk !== undefined;
 }
 
+/** The binding's challenges that have the shape this file writes. */
+function challengesOf(b: Binding | null): Challenge[] {
+  const list = b?.ch;
+  if (!Array.isArray(list)) return [];
+  return list.filter((c) => c !== null && typeof c === 'object' && typeof c.c === 'string' && typeof c.u === 'number');
+}
+
 /** A new challenge value: 32 random bytes, base64url (only characters an sf-string carries unescaped). */
 export function newChallenge(): string {
   return toBase64url(fillRandom(new Uint8Array(32)));
@@ -144,7 +151,7 @@ export function newChallenge(): string {
 
 /** The binding with `challenge` added; expired ones and the oldest beyond MAX_CHALLENGES dropped. */
 export function withChallenge(b: Binding | null, challenge: Challenge, now: number): Binding {
-  const kept = (b?.ch ?? []).filter((c) => c.u > now);
+  const kept = challengesOf(b).filter((c) => c.u > now);
   kept.push(challenge);
   return { ...b, ch: kept.slice(-MAX_CHALLENGES) };
 }
@@ -159,11 +166,11 @@ export function consumeChallenge(
   kind: Challenge['k'],
   now: number,
 ): { rest: Challenge[]; used: Challenge } | null {
-  const list = b?.ch ?? [];
+  const list = challengesOf(b);
   let used: Challenge | null = null;
   const rest: Challenge[] = [];
   for (const c of list) {
-    if (used === null && c.k === kind && c.u > now && typeof c.c === 'string' && timingSafeEqual(c.c, value)) used = c;
+    if (used === null && c.k === kind && c.u > now && timingSafeEqual(c.c, value)) used = c;
     else if (c.u > now) rest.push(c);
   }
   return used === null ? null : { rest, used };

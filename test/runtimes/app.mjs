@@ -28,6 +28,15 @@ export function makeApp(stores = {}) {
     const setCookie = await edge.commit(session);
     return new Response(String(count), { headers: setCookie ? { 'set-cookie': setCookie } : {} });
   });
+  // Device-bound sessions: registration and refresh proofs verified with the runtime's own Web Crypto.
+  const bound = new Hono();
+  bound.use(sessionMiddleware(createSessions({ store: new MemoryStore(), deviceBound: { path: '/bound/dbsc' } })));
+  bound.get('/login', async (c) => {
+    await c.get('session').login('alice');
+    return c.text('signed in');
+  });
+  bound.get('/me', (c) => c.text(`${c.get('session').userId ?? 'anonymous'} ${c.get('session').deviceBound}`));
+  app.route('/bound', bound);
   app.get('/', (c) => c.text([...Object.keys(all), 'edge'].join(',')));
   return app;
 }
