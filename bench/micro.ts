@@ -2,6 +2,7 @@
  * `npm run bench -- micro`: the session work of one request without HTTP (load, read or write,
  * commit) in µs of CPU per request, on MemoryStore and SqliteStore. For before/after figures of a
  * hot-path change: steadier than req/s on a shared machine. Median of 7 runs of 100k requests.
+ * BENCH_OBSERVE=events or otel: the same with an `onEvent` handler, or the OpenTelemetry SDK registered.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,9 @@ export async function micro(): Promise<string> {
       ['MemoryStore', new sk.MemoryStore()],
       ['SqliteStore', new sk.SqliteStore({ path: join(dir, 'm.sqlite3') })],
     ] as const) {
-      const sessions = sk.createSessions({ store });
+      // BENCH_OBSERVE=events|otel: with an onEvent handler, or with the OpenTelemetry SDK registered (bench/servers/observe.ts)
+      const observe = process.env.BENCH_OBSERVE ? (await import('./servers/observe.js')).observeOptions() : {};
+      const sessions = sk.createSessions({ store, ...observe });
       const cookies: string[] = [];
       for (let i = 0; i < 256; i++) {
         const s = await sessions.load({ headers: {} });

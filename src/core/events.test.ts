@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { withSession } from '../adapters/node.js';
 import {
@@ -328,6 +329,32 @@ describe('onEvent', () => {
     const { cookie } = await saved(sessions);
     assert.match(cookie, /^sessionid=/);
     assert.equal(calls, 1);
+  });
+
+  it('an audit log: a handler that returns what stream.write returns, each event a JSON line', async () => {
+    const lines: string[] = [];
+    const log = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const sessions = createSessions({
+      store: new MemoryStore(),
+      clock: () => T0,
+      onEvent: (event) => log.write(`${JSON.stringify(event)}\n`),
+    });
+    const session = await sessions.load(undefined);
+    await session.login('42');
+    await sessions.commit(session);
+    await settle();
+    assert.deepEqual(
+      lines.map((line) => JSON.parse(line)),
+      [
+        { type: 'created', id: session.id, userId: '42', at: new Date(T0).toISOString() },
+        { type: 'login', id: session.id, previousId: null, userId: '42', userAgent: null, ip: null, at: new Date(T0).toISOString() },
+      ],
+    );
   });
 
   it('device_bound goes out through emitSessionEvent, the hook for code that binds sessions to devices', async () => {

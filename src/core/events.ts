@@ -55,7 +55,7 @@ export interface SessionEvent {
  * not awaited, and a throw or rejection is logged (the `logger` option), never answered to the
  * request. Keep it quick, or hand the work on (a queue, `setImmediate`).
  */
-export type SessionEventHandler = (event: SessionEvent) => void | PromiseLike<void>;
+export type SessionEventHandler = (event: SessionEvent) => unknown;
 
 /** The fields of an event other than `type` and `at`. */
 export type SessionEventFields = Omit<SessionEvent, 'type' | 'at' | 'id' | 'userId'> & { id: string | null; userId?: string | null };
@@ -76,8 +76,8 @@ export class EventSink {
     const event: SessionEvent = { type, ...fields, id: fields.id, userId: fields.userId ?? null, at: new Date(this.#clock()) };
     try {
       const result = this.#handler(event);
-      if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
-        result.then(undefined, (err: unknown) => this.#failed(type, err));
+      if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+        (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.#failed(type, err));
       }
     } catch (err) {
       this.#failed(type, err);

@@ -69,7 +69,7 @@ function watchSync(store: SessionStore, fn: Method, operation: string, watcher: 
   return (...args: unknown[]) => {
     const duration = watcher.instruments.duration;
     if (duration === null && watcher.events === null) return fn.apply(store, args);
-    const start = performance.now();
+    const start = duration === null ? 0 : performance.now();
     try {
       return fn.apply(store, args);
     } catch (err) {
