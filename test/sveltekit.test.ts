@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeAdapter } from '../src/testing/adapter-suite.js';
-import { linkPackage, root, run, start, type StartedApp } from './support/apps.js';
+import { linkPackage, run, start, type StartedApp, suiteApp } from './support/apps.js';
 
-const dir = join(root, 'examples', 'sveltekit');
+// examples/sveltekit copied with the suite's routes added (test/fixtures/sveltekit), in test/.apps/sveltekit
+let dir = '';
 
 // One `vite build` (adapter-node) for the whole file; each server below is `node build` on it.
 before(
   async () => {
     linkPackage();
+    dir = suiteApp('sveltekit');
     await run('vite', ['build'], dir, { SESSION_STORE: 'memory:' });
   },
   { timeout: 240_000 },

@@ -180,6 +180,12 @@ export function loadForRequest<Data extends Record<string, any>>(
   return loadNow(sessions, req) as Session<Data> | Promise<Session<Data>>;
 }
 
+/** The Set-Cookie that re-sends the session's cookie with its current expiry, writing nothing (an expired cookie when it has no key). */
+export function currentCookie(sessions: Sessions<any>, session: Session<any>): string {
+  if (!(sessions instanceof Engine)) throw new ConfigError('sessions', 'expected the result of createSessions()');
+  return sessions.currentCookie(session);
+}
+
 /** @internal createSessions without the default store (core imports no store). */
 export function makeSessions<Data extends Record<string, any>>(
   options: SessionsOptions<AnyStore>,
@@ -346,6 +352,12 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
         },
       );
     });
+  }
+
+  /** @internal The Set-Cookie that re-sends the session's cookie with its current expiry, writing nothing; an expired cookie when it has no key (the React Router drop-in). */
+  currentCookie(session: Session<Data>): string {
+    const s = stateOf(session);
+    return s.key === null ? deletionCookie(this.#o.cookie) : this.#committed(s, false).setCookie!;
   }
 
   #committed(s: SessionState, vary: boolean, expireCookies?: readonly string[]): CommitResponse {

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { serialize } from 'cookie';
+import { serialize } from '../core/set-cookie.js';
 import type { SessionData } from '../core/codec.js';
 import { readCookie } from '../core/cookie.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';

@@ -1,22 +1,10 @@
 import type { ReactNode } from 'react';
 import { type MiddlewareFunction, Outlet, Scripts } from 'react-router';
 import { sessionMiddleware } from 'sessionkit/react-router';
-import { remoteSuite } from 'sessionkit/testing/remote';
 import { sessions } from './sessions.server';
 
-const app = sessionMiddleware(sessions);
-
-// When sessionkit's test suite starts this app, /suite/* serves its adapter behaviour table.
-const suite = process.env.SESSIONKIT_HARNESS ? remoteSuite(process.env.SESSIONKIT_HARNESS) : null;
-
-export const middleware: MiddlewareFunction<Response>[] = [
-  async (args, next) => {
-    if (suite !== null && new URL(args.request.url).pathname.startsWith('/suite/')) {
-      return sessionMiddleware(await suite.sessions())(args, next);
-    }
-    return app(args, next);
-  },
-];
+// Loads the session before the loaders and actions run, commits it after them.
+export const middleware: MiddlewareFunction<Response>[] = [sessionMiddleware(sessions)];
 
 export function Layout({ children }: { children: ReactNode }) {
   return (

@@ -1,14 +1,5 @@
-import type { Handle } from '@sveltejs/kit';
 import { sessionHandle } from 'sessionkit/sveltekit';
-import { remoteSuite } from 'sessionkit/testing/remote';
 import { sessions } from '$lib/server/sessions';
 
-const app = sessionHandle(sessions);
-
-// When sessionkit's test suite starts this app, /suite/* serves its adapter behaviour table.
-const suite = process.env.SESSIONKIT_HARNESS ? remoteSuite(process.env.SESSIONKIT_HARNESS) : null;
-
-export const handle: Handle = async (input) => {
-  if (suite !== null && input.event.url.pathname.startsWith('/suite/')) return sessionHandle(await suite.sessions())(input);
-  return app(input);
-};
+// Loads the session into event.locals.session before each request, commits it after.
+export const handle = sessionHandle(sessions);
