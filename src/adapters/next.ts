@@ -33,9 +33,8 @@ export async function getSession<Data extends Record<string, any>>(sessions: Ses
   let loaded = perJar.get(sessions) as Promise<Session<Data>> | undefined;
   if (loaded === undefined) {
     const value = jar.get(sessions.cookieName)?.value;
-    loaded = sessions.load(
-      value === undefined ? undefined : requestOf(await headers(), `${sessions.cookieName}=${encodeURIComponent(value)}`),
-    );
+    const cookie = value === undefined ? undefined : `${sessions.cookieName}=${encodeURIComponent(value)}`;
+    loaded = sessions.load(requestOf(await headers(), cookie));
     loaded.then(
       (session) => owners.set(session, { sessions, jar }),
       () => perJar.delete(sessions),
