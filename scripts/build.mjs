@@ -28,7 +28,11 @@ function walk(dir, out = []) {
 }
 
 rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+// No source maps: the ES build is tsc's readable output, and maps (with the sources they need)
+// would triple the installed size.
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--sourceMap', 'false'], {
+  stdio: 'inherit',
+});
 
 const sources = walk(join(root, 'src')).filter(
   (f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !ESM_ONLY.has(relative(join(root, 'src'), f).split('/')[0]),
@@ -40,7 +44,6 @@ await build({
   format: 'cjs',
   platform: 'neutral',
   target: 'es2022',
-  sourcemap: true,
   bundle: false,
   logLevel: 'warning',
   // `import.meta` only appears behind a `typeof require` check (src/core/require.ts): CommonJS has require.

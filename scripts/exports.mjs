@@ -22,16 +22,28 @@ export const ENTRIES = {
   './express-session': 'express-session/index',
   './django': 'django/index',
   './testing': 'testing/index',
-  './testing/remote': 'testing/remote',
 };
+
+/**
+ * Runtimes without SQLite (Workers, edge, browsers) get `edge` instead of `index` for the main entry
+ * point: the same exports, but no default store, so their bundles hold no SQLite code. The types
+ * are index's in both cases.
+ */
+const EDGE_CONDITIONS = ['workerd', 'worker', 'edge-light', 'browser'];
+
+const dual = (file, types = file) => ({
+  import: { types: `./dist/${types}.d.ts`, default: `./dist/${file}.js` },
+  require: { types: `./dist/cjs/${types}.d.ts`, default: `./dist/cjs/${file}.js` },
+});
 
 export function exportsField() {
   const out = {};
   for (const [subpath, file] of Object.entries(ENTRIES)) {
-    out[subpath] = {
-      import: { types: `./dist/${file}.d.ts`, default: `./dist/${file}.js` },
-      require: { types: `./dist/cjs/${file}.d.ts`, default: `./dist/cjs/${file}.js` },
-    };
+    if (subpath === '.') {
+      out[subpath] = {};
+      for (const condition of EDGE_CONDITIONS) out[subpath][condition] = dual('edge', file);
+      Object.assign(out[subpath], dual(file));
+    } else out[subpath] = dual(file);
   }
   out['./package.json'] = './package.json';
   return out;

@@ -12,7 +12,8 @@ import type { DeclaredSessionData } from './core/session-types.js';
 
 /**
  * Sessions for a web application, with Django's semantics. Options are checked here, once:
- * a bad one throws ConfigError naming it.
+ * a bad one throws ConfigError naming it. Without `store`, sessions go to SQLite at
+ * `./sessions.sqlite3` (on Workers and edge runtimes, which have no SQLite, `store` is required).
  */
 export function createSessions<Data extends Record<string, any> = DeclaredSessionData>(
   options: SessionsOptions<AnyStore> = {},
@@ -20,63 +21,4 @@ export function createSessions<Data extends Record<string, any> = DeclaredSessio
   return makeSessions<Data>(options, () => new SqliteStore({ path: './sessions.sqlite3' }));
 }
 
-export type { SessionTypes, DeclaredSessionData } from './core/session-types.js';
-export type { Sessions, CommitOptions, CommitResponse } from './core/sessions.js';
-export type { SessionCookie, SessionCookieOptions } from './core/cookie.js';
-export type { SessionsOptions, CookieOptions } from './core/options.js';
-export type { DeviceBoundOptions, EndpointRequest } from './core/device-bound.js';
-export { deviceBoundRequest, type DeviceBoundAnswer } from './core/device-bound-endpoint.js';
-export type { SessionMigration, MigratedSession } from './core/migrate.js';
-export type { RequestLike } from './core/cookie.js';
-export type { Logger } from './core/log.js';
-export type { SessionEvent, SessionEventType, SessionEventHandler } from './core/events.js';
-export type { Secret } from './core/signing.js';
-export type { SessionData } from './core/codec.js';
-export { Session } from './core/session.js';
-export {
-  SessionError,
-  SessionKeyError,
-  SessionDataError,
-  SessionInterruptedError,
-  StoreUnavailableError,
-  ConfigError,
-  sessionErrorResponse,
-  type SessionErrorOptions,
-} from './core/errors.js';
-export type {
-  SessionStore,
-  ClientSideStore,
-  AnyStore,
-  StoredSession,
-  UpdateResult,
-  StoreStats,
-  UserIndexedStore,
-  StoredSessionData,
-  CreateStoreOptions,
-} from './core/store.js';
-export { type UserSession, type IndexedSession, userIdOf } from './core/accounts.js';
-export {
-  verifyCsrfToken,
-  checkCsrf,
-  checkRequestCsrf,
-  resolveCsrfOptions,
-  CSRF_FIELD,
-  CSRF_HEADER,
-  CSRF_REFUSED_TEXT,
-  type CsrfRequest,
-  type CsrfOptions,
-  type CsrfVerdict,
-  type CsrfRefusal,
-  type CsrfRefusalReason,
-  type ResolvedCsrfOptions,
-} from './core/csrf.js';
-export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export { SqliteStore, type SqliteStoreOptions, type SqliteDriverName } from './stores/sqlite.js';
-export type { SqliteConnection, SqliteStatement } from './stores/sql/sqlite.js';
-export { RedisStore, type RedisStoreOptions, type RedisStoreClient } from './stores/redis.js';
-export type { NodeRedisClient, NodeRedisCluster, IoredisClient, IoredisCluster } from './stores/redis-client.js';
-export { CookieStore, type CookieStoreOptions } from './stores/cookie.js';
-export { PostgresStore, type PostgresStoreOptions } from './stores/postgres.js';
-export type { PgPool } from './stores/sql/postgres.js';
-export { CachedStore, type CachedStoreOptions } from './stores/cached.js';
-export { createStore } from './stores/url.js';
+export * from './public.js';

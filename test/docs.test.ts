@@ -2,7 +2,7 @@
 // TypeScript snippet complete and compiling under `tsc --strict` against the package as built.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -110,6 +110,27 @@ describe('README and docs', () => {
     assert.deepEqual(broken, []);
   });
 
+  it('every page with TypeScript snippets says how to run them (tsx, an ES module project)', () => {
+    const missing = files
+      .filter((f) => f.tokens.some(({ token }) => token.type === 'code' && /^(ts|typescript)\b/.test((token as Tokens.Code).lang ?? '')))
+      .filter((f) => !/npx tsx/.test(f.source) || !/"type": "module"/.test(f.source))
+      .map((f) => f.name);
+    assert.deepEqual(missing, []);
+  });
+
+  it('the install lines work on Node.js 20, 22 and 24, and say how to install from a checkout', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const firstScreen = readme.split('\n').slice(0, 12).join('\n');
+    assert.match(firstScreen, /npm install && npm start/, 'the demo command on the first screen');
+    assert.match(firstScreen, /npm test/, 'the test command on the first screen');
+    for (const page of [readme, readFileSync(join(docsDir, 'getting-started.md'), 'utf8')]) {
+      assert.match(page, /npm install sessionkit better-sqlite3@12 .*# Node\.js 20/);
+      assert.match(page, /npm install sessionkit better-sqlite3 .*# Node\.js 22 and 24/);
+      assert.match(page, /pnpm approve-builds/);
+      assert.match(page, /npm pack/);
+    }
+  });
+
   it('the API reference builds from the JSDoc of every entry point without a warning (npm run docs)', async () => {
     const typedoc = join(root, 'node_modules', 'typedoc', 'bin', 'typedoc');
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [typedoc, '--emit', 'none', '--logLevel', 'Warn'], {
@@ -131,6 +152,7 @@ describe('README and docs', () => {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const origin = new Map<string, { file: string; line: number }>();
+    const separate: string[] = [];
     for (const f of files) {
       let n = 0;
       for (const { token, line } of f.tokens) {
@@ -138,7 +160,11 @@ describe('README and docs', () => {
         const [lang = '', ...flags] = ((token as Tokens.Code).lang ?? '').split(/\s+/);
         if (!['ts', 'typescript'].includes(lang) || flags.includes('nocheck')) continue;
         const name = `${f.name.replace(/[/\\.]/g, '_')}_${++n}.ts`;
-        writeFileSync(join(dir, name), `${(token as Tokens.Code).text}\n`);
+        // a snippet that declares SessionTypes would type every other one: it compiles on its own
+        const own = /declare module 'sessionkit'/.test((token as Tokens.Code).text);
+        if (own) mkdirSync(join(dir, name.slice(0, -3)), { recursive: true });
+        writeFileSync(join(dir, own ? join(name.slice(0, -3), name) : name), `${(token as Tokens.Code).text}\n`);
+        if (own) separate.push(join(dir, name.slice(0, -3)));
         origin.set(name, { file: f.name, line: line + 1 });
       }
     }
@@ -161,13 +187,16 @@ describe('README and docs', () => {
       }),
     );
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const result = await promisify(execFile)(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json'), '--pretty', 'false'], {
-      cwd: dir,
-      maxBuffer: 16 * 1024 * 1024,
-    }).then(
-      () => '',
-      (err: { stdout?: string; message: string }) => err.stdout || err.message,
-    );
+    const compile = (project: string) =>
+      promisify(execFile)(process.execPath, [tsc, '-p', join(project, 'tsconfig.json'), '--pretty', 'false'], {
+        cwd: project,
+        maxBuffer: 16 * 1024 * 1024,
+      }).then(
+        () => '',
+        (err: { stdout?: string; message: string }) => err.stdout || err.message,
+      );
+    for (const project of separate) copyFileSync(join(dir, 'tsconfig.json'), join(project, 'tsconfig.json'));
+    const result = (await Promise.all([dir, ...separate].map(compile))).join('\n');
     // Point each error at the markdown line it comes from.
     const errors = result
       .split('\n')

@@ -4,23 +4,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeAdapter } from '../src/testing/adapter-suite.js';
-import { linkPackage, root, run, start, type StartedApp } from './support/apps.js';
+import { nextProject, run, start, type StartedApp } from './support/apps.js';
 
-const dir = join(root, 'examples', 'next');
-
-// One `next build` for the whole file; each server below is `next start` on that build.
+/*
+ * examples/next copied into a fresh project that installed the packed tarball and Next.js from
+ * npm, with no next.config at all: `next build` (which loads the routes, and so opens the default
+ * SQLite store) then `next start`. The suite's routes are added by the test (test/fixtures/next).
+ */
+let dir = '';
 before(
   async () => {
-    linkPackage();
-    await run('next', ['build'], dir, { SESSION_STORE: 'memory:' });
+    dir = nextProject();
+    await run(join(dir, 'node_modules', '.bin', 'next'), ['build'], dir);
   },
-  { timeout: 240_000 },
+  { timeout: 300_000 },
 );
+
+const nextStart = (env: NodeJS.ProcessEnv) =>
+  start(join(dir, 'node_modules', '.bin', 'next'), (port) => ['start', '-p', String(port), '-H', '127.0.0.1'], dir, env);
 
 describeAdapter('Next.js 16 route handler (sessionkit/web) in a built app: next build && next start', {
   frameworkVary: true,
   async serve(harness) {
-    const app = await start('next', (port) => ['start', '-p', String(port), '-H', '127.0.0.1'], dir, { SESSIONKIT_HARNESS: harness });
+    const app = await nextStart({ SESSIONKIT_HARNESS: harness });
     return { url: `${app.url}/suite`, close: app.close };
   },
 });
@@ -32,7 +38,7 @@ describe('examples/next: Server Component, Server Action and route handler (next
     // SQLite in a temporary folder, as a deployment would keep it
     store = mkdtempSync(join(tmpdir(), 'sessionkit-next-'));
     const SESSION_STORE = `sqlite:${join(store, 'sessions.sqlite3')}`;
-    app = await start('next', (port) => ['start', '-p', String(port), '-H', '127.0.0.1'], dir, { SESSION_STORE });
+    app = await nextStart({ SESSION_STORE });
   });
   after(async () => {
     await app?.close();
@@ -88,5 +94,42 @@ describe('examples/next: Server Component, Server Action and route handler (next
       assert.equal(passed.status, 200, JSON.stringify(headers));
       assert.deepEqual(await passed.json(), { count: 1 });
     }
+  });
+});
+
+describe('Next.js with no config and the default store (SQLite at ./sessions.sqlite3, better-sqlite3 found at run time)', () => {
+  let app!: StartedApp;
+  before(async () => {
+    rmSync(join(dir, 'sessions.sqlite3'), { force: true });
+    app = await nextStart({});
+  });
+  after(() => app?.close());
+
+  it('counts through the route handler on the default store', async () => {
+    const first = await fetch(`${app.url}/api/count`, { method: 'POST' });
+    assert.equal(first.status, 200, await first.clone().text());
+    assert.deepEqual(await first.json(), { count: 1 });
+    const cookie = first.headers.getSetCookie()[0]!.split(';')[0]!;
+    assert.deepEqual(await (await fetch(`${app.url}/api/count`, { method: 'POST', headers: { cookie } })).json(), { count: 2 });
+  });
+
+  it('a login through sessionkit/next records the user agent and the address', async () => {
+    const user = `u${Date.now()}`;
+    const login = await fetch(`${app.url}/devices?user=${user}`, {
+      method: 'POST',
+      headers: { 'user-agent': 'Firefox/140 (sessionkit test)' },
+    });
+    assert.equal(login.status, 200, await login.clone().text());
+    const { id } = (await login.json()) as { id: string };
+    assert.match(login.headers.getSetCookie().join('\n'), /^sessionid=[a-z0-9]{32};/m);
+    const devices = (await (await fetch(`${app.url}/devices?user=${user}`)).json()) as {
+      id: string;
+      userAgent: string | null;
+      ip: string | null;
+    }[];
+    assert.equal(devices.length, 1);
+    assert.equal(devices[0]!.id, id);
+    assert.equal(devices[0]!.userAgent, 'Firefox/140 (sessionkit test)');
+    assert.match(devices[0]!.ip ?? '', /^(127\.0\.0\.1|::1)$/);
   });
 });

@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { describeAdapter } from '../src/testing/adapter-suite.js';
-import { linkPackage, root, run, start, type StartedApp } from './support/apps.js';
+import { linkPackage, run, start, type StartedApp, suiteApp } from './support/apps.js';
 
-const dir = join(root, 'examples', 'react-router');
+// examples/react-router copied with the suite's routes added (test/fixtures/react-router), in test/.apps/react-router
+let dir = '';
 const serve = (env: NodeJS.ProcessEnv) => start('react-router-serve', () => ['./build/server/index.js'], dir, env);
 
 // One `react-router build` for the whole file; each server below is react-router-serve on it.
 before(
   async () => {
     linkPackage();
+    dir = suiteApp('react-router');
     await run('react-router', ['build'], dir, { SESSION_STORE: 'memory:' });
   },
   { timeout: 240_000 },
@@ -84,6 +86,24 @@ describe('examples/react-router (react-router-serve)', () => {
     assert.equal(sessionCookie(read)?.split(';')[0], cookie, 'reading the flash changed the session: saved under the same key');
     const again = await fetch(`${app.url}/theme`, { headers: { cookie } });
     assert.deepEqual(await again.json(), { theme: 'dark', notice: null });
-    assert.equal(sessionCookie(again), undefined, 'nothing changed: no store write, no cookie');
+    const resent = sessionCookie(again) ?? '';
+    assert.equal(resent.split(';')[0], cookie, 'nothing changed: the same cookie re-sent, never an empty Set-Cookie');
+    assert.match(resent, /; Max-Age=\d+;/);
+    assert.ok(!again.headers.getSetCookie().includes(''), 'no empty Set-Cookie header');
+    assert.match(again.headers.get('vary') ?? '', /Cookie/, 'the session was read: Vary: Cookie');
+  });
+
+  it('sessionStorage: login() on the drop-in session binds the user; session.id is the public id, never the key', async () => {
+    const user = `u${Date.now()}`;
+    const signedIn = await fetch(`${app.url}/drop-in?user=${user}`, { method: 'POST', redirect: 'manual' });
+    const body = (await signedIn.json()) as { id: string; userId: string };
+    assert.equal(body.userId, user);
+    const cookie = sessionCookie(signedIn)!.split(';')[0]!;
+    const key = cookie.slice('sessionid='.length);
+    assert.match(body.id, /^[0-9a-f]{64}$/);
+    assert.equal(body.id, createHash('sha256').update(key).digest('hex'), 'the SHA-256 digest of the key');
+    const read = await fetch(`${app.url}/drop-in`, { headers: { cookie } });
+    assert.deepEqual(await read.json(), { id: body.id, theme: null, userId: user });
+    assert.equal(sessionCookie(read)?.split(';')[0], cookie);
   });
 });

@@ -36,6 +36,9 @@ const LATEST = {
   fastify: devVersions.fastify!,
 };
 const EXPRESS4 = { '@types/node': node, '@types/express': '^4' };
+/** SvelteKit 2 (as in the repository) and 3: its declarations import `cookie` (0.6, typed by @types/cookie in Kit 2). */
+const KIT2 = { '@types/node': node, '@sveltejs/kit': devVersions['@sveltejs/kit']! };
+const KIT3 = { '@types/node': node, '@sveltejs/kit': '^3.2.0' };
 const CASES: [file: string, project: string, deps: Record<string, string>][] = [
   ['core.ts', 'types', LATEST],
   ['commonjs.cts', 'types', LATEST],
@@ -43,6 +46,8 @@ const CASES: [file: string, project: string, deps: Record<string, string>][] = [
   ['express-session.ts', 'types', LATEST],
   ['fastify.ts', 'types', LATEST],
   ['express.ts', 'types-express4', EXPRESS4],
+  ['sveltekit2.ts', 'types-kit2', KIT2],
+  ['sveltekit3.ts', 'types-kit3', KIT3],
 ];
 
 describe('public types in fresh projects, skipLibCheck off', () => {

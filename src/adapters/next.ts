@@ -1,5 +1,5 @@
-import { parseSetCookie } from 'cookie';
-import { cookies } from 'next/headers.js';
+import { parseSetCookie } from '../core/set-cookie.js';
+import { cookies, headers } from 'next/headers.js';
 import {
   checkRequestCsrf,
   type CsrfOptions,
@@ -44,9 +44,8 @@ export async function getSession<Data extends Record<string, any>>(sessions: Ses
   let loaded = perJar.get(sessions) as Promise<Session<Data>> | undefined;
   if (loaded === undefined) {
     const value = jar.get(sessions.cookieName)?.value;
-    loaded = sessions.load(
-      value === undefined ? undefined : `${sessions.cookieName}=${encodeURIComponent(value)}${boundCookie(sessions, jar)}`,
-    );
+    const cookie = value === undefined ? undefined : `${sessions.cookieName}=${encodeURIComponent(value)}${boundCookie(sessions, jar)}`;
+    loaded = sessions.load(requestOf(await headers(), cookie));
     loaded.then(
       (session) => owners.set(session, { sessions, jar }),
       () => perJar.delete(sessions),
@@ -54,6 +53,23 @@ export async function getSession<Data extends Record<string, any>>(sessions: Ses
     perJar.set(sessions, loaded);
   }
   return loaded;
+}
+
+/**
+ * The request as `login` reads it: the cookie from Next's jar (which sees cookies a Server Action
+ * set earlier), the user agent, and the client address. `next start` puts the socket's address
+ * in X-Forwarded-For when the request had none, so its last entry stands for the socket (with
+ * `trustProxy`, the header is read as behind any proxy).
+ */
+function requestOf(incoming: Headers, cookie: string | undefined): { headers: Record<string, string>; socket: { remoteAddress?: string } } {
+  const forwarded = incoming.get('x-forwarded-for') ?? '';
+  const last = forwarded.slice(forwarded.lastIndexOf(',') + 1).trim();
+  const headers: Record<string, string> = cookie === undefined ? {} : { cookie };
+  for (const name of ['user-agent', 'x-forwarded-for']) {
+    const value = incoming.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  return { headers, socket: last === '' ? {} : { remoteAddress: last } };
 }
 
 /**

@@ -8,7 +8,7 @@ import {
 import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
-import { loadForRequest, type Sessions } from '../core/sessions.js';
+import { currentCookie, loadForRequest, type Sessions } from '../core/sessions.js';
 import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
 import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 
@@ -32,7 +32,7 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
       return errorAnswer(sessions, err);
     }
     context.set(sessionContext, session);
-    return commitToResponse(sessions, session, await next());
+    return varyOnSessionCookie(sessions, await commitToResponse(sessions, session, await next()));
   };
 }
 
@@ -68,6 +68,25 @@ export function csrfProtection(options: RouterCsrfOptions = {}): MiddlewareFunct
   };
 }
 
+/**
+ * A response that carries the session cookie set by the drop-in's `commitSession` (a loader that
+ * read the session) varies on Cookie too, as the middleware's own session does.
+ */
+function varyOnSessionCookie(sessions: Sessions<any>, response: Response): Response {
+  const prefix = `${sessions.cookieName}=`;
+  if (!response.headers.getSetCookie().some((c) => c.startsWith(prefix))) return response;
+  const vary = response.headers.get('Vary') ?? '';
+  if (/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary)) return response;
+  try {
+    response.headers.set('Vary', vary === '' ? 'Cookie' : `${vary}, Cookie`);
+    return response;
+  } catch {
+    const copy = new Response(response.body, response);
+    copy.headers.set('Vary', vary === '' ? 'Cookie' : `${vary}, Cookie`);
+    return copy;
+  }
+}
+
 /** The request's session in a loader, action or later middleware: `getSession<Data>(context)`. */
 export function getSession<Data extends Record<string, any> = Record<string, any>>(
   context: Readonly<RouterContextProvider>,
@@ -75,10 +94,18 @@ export function getSession<Data extends Record<string, any> = Record<string, any
   return context.get(sessionContext) as Session<Data>;
 }
 
-/** A session from `sessionStorage(...).getSession()`: React Router's Session, plus `cycleKey` for a login. */
+/**
+ * A session from `sessionStorage(...).getSession()`: React Router's Session, plus `cycleKey` and
+ * `login` as on sessionkit's own sessions. `id` is the public id (the SHA-256 digest of the key,
+ * safe to show and log; '' until saved), never the key.
+ */
 export interface StorageSession<Data extends Record<string, any> = Record<string, any>> extends RouterSession<Data, Data> {
   /** Keeps the data under a new key and deletes the old one (call it at login, against fixation). */
   cycleKey(): Promise<void>;
+  /** Signs the user in: a new key, bound to `userId` for listUserSessions / revokeUserSessions, with user agent and address. */
+  login(userId: string): Promise<void>;
+  /** The user this session is signed in as, or null. */
+  readonly userId: string | null;
 }
 
 const inner = new WeakMap<object, Session<any>>();
@@ -86,7 +113,10 @@ const inner = new WeakMap<object, Session<any>>();
 function wrap<Data extends Record<string, any>>(session: Session<Data>): StorageSession<Data> {
   const wrapper: StorageSession<Data> = {
     get id() {
-      return session.key ?? '';
+      return session.id ?? '';
+    },
+    get userId() {
+      return session.userId;
     },
     get data() {
       return structuredClone(session.toJSON()) as Partial<Data>;
@@ -97,6 +127,7 @@ function wrap<Data extends Record<string, any>>(session: Session<Data>): Storage
     flash: (name, value) => session.flash(name, value),
     unset: (name) => void session.delete(name),
     cycleKey: () => session.cycleKey(),
+    login: (userId) => session.login(userId),
   };
   inner.set(wrapper, session);
   return wrapper;
@@ -114,12 +145,15 @@ interface CommitOptions {
  * return: `const { getSession, commitSession, destroySession } = sessionStorage(sessions)`.
  * An app written against React Router's (or Remix's) session API switches by changing the storage
  * factory only, and keeps sessionkit's behaviour: parallel requests' changes merged, a store write
- * only when the session changed (`commitSession` then answers `''`, no cookie), flash values read
- * once. `commitSession`'s `maxAge` / `expires` set the session's expiry.
+ * only when the session changed, flash values read once. `commitSession` always answers a cookie,
+ * as React Router's own storages do: the saved one, or, when nothing changed, the session's
+ * cookie re-sent with its current expiry (no store write); never an empty string.
+ * `commitSession`'s `maxAge` / `expires` set the session's expiry. With `sessionMiddleware` in
+ * root.tsx, a response carrying this cookie also gets `Vary: Cookie`.
  */
 export function sessionStorage<Data extends Record<string, any> = Record<string, any>>(
   sessions: Sessions<Data>,
-): SessionStorage<Data, Data> & {
+): Omit<SessionStorage<Data, Data>, 'getSession'> & {
   getSession(cookieHeader?: string | null): Promise<StorageSession<Data>>;
 } {
   const unwrap = (session: RouterSession<Data, Data>): Session<Data> => {
@@ -136,12 +170,12 @@ export function sessionStorage<Data extends Record<string, any> = Record<string,
       const s = unwrap(session);
       if (options?.expires !== undefined) s.setExpiry(options.expires);
       else if (options?.maxAge !== undefined) s.setExpiry(options.maxAge);
-      return (await sessions.commit(s)) ?? '';
+      return (await sessions.commit(s)) ?? currentCookie(sessions, s);
     },
     async destroySession(session) {
       const s = unwrap(session);
       await s.flush();
-      return (await sessions.commit(s)) ?? '';
+      return (await sessions.commit(s)) ?? currentCookie(sessions, s);
     },
   };
 }

@@ -1,4 +1,3 @@
-import type { Handle, RequestEvent } from '@sveltejs/kit';
 import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
@@ -7,13 +6,31 @@ import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
 import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 
 /**
+ * The part of SvelteKit's `RequestEvent` the hook reads and writes; Kit 2 and Kit 3 events both have it.
+ */
+export interface SessionRequestEvent {
+  request: Request;
+  locals: object;
+}
+
+/**
+ * A SvelteKit `Handle` (Kit 2 declares it in `@sveltejs/kit`, Kit 3 in `@sveltejs/kit/hooks`),
+ * declared here by its shape so that sessionkit's types hold with either, under
+ * `skipLibCheck: false`: assignable to `Handle` and usable in `sequence(...)`.
+ */
+export type SessionHandle = <Event extends SessionRequestEvent>(input: {
+  event: Event;
+  resolve: (event: Event) => Response | Promise<Response>;
+}) => Promise<Response>;
+
+/**
  * SvelteKit's server hook: `export const handle = sessionHandle(sessions)` in src/hooks.server.ts
  * (or one step of `sequence(...)`). Loads the session into `event.locals.session` before the
  * route's load functions, actions and endpoints run, and commits it on the response `resolve`
  * gives (pages, `__data.json`, form actions, `+server` endpoints alike), with `Set-Cookie` and
  * `Vary: Cookie`. Type it in src/app.d.ts: `interface Locals { session: Session<Data> }`.
  */
-export function sessionHandle<Data extends Record<string, any>>(sessions: Sessions<Data>): Handle {
+export function sessionHandle<Data extends Record<string, any>>(sessions: Sessions<Data>): SessionHandle {
   return async ({ event, resolve }) => {
     const dbsc = deviceBoundRequest(sessions, event.request); // POST {deviceBound.path}/register or /refresh
     if (dbsc !== null) return answerResponse(await dbsc);
@@ -34,7 +51,7 @@ export function sessionHandle<Data extends Record<string, any>>(sessions: Sessio
 /** The options of `csrfProtection` (sessionkit/sveltekit). */
 export interface SvelteKitCsrfOptions extends CsrfOptions {
   /** Answers a refused request instead of the default 403 text (e.g. the site's own error page). */
-  onRefused?: (event: RequestEvent, refusal: CsrfRefusal) => Response | Promise<Response>;
+  onRefused?: (event: SessionRequestEvent, refusal: CsrfRefusal) => Response | Promise<Response>;
 }
 
 /**
@@ -46,7 +63,7 @@ export interface SvelteKitCsrfOptions extends CsrfOptions {
  * when the session holds one, in the X-CSRF-Token header or the `csrf_token` form field (read from
  * a copy of the body, only then and at most 1 MiB). Refused: 403.
  */
-export function csrfProtection(options: SvelteKitCsrfOptions = {}): Handle {
+export function csrfProtection(options: SvelteKitCsrfOptions = {}): SessionHandle {
   const resolved = resolveCsrfOptions(options);
   const onRefused = options.onRefused;
   return async ({ event, resolve }) => {

@@ -1,4 +1,4 @@
-import { serialize } from 'cookie';
+import { serialize } from './set-cookie.js';
 
 /** The cookie options, validated once by createSessions (see CookieOptions). */
 export interface ResolvedCookie {

@@ -14,7 +14,8 @@ import {
   signedIn,
   signIn,
 } from './engine/account-service.js';
-import { commitNow } from './engine/commit.js';
+import { commitNow, committedFor } from './engine/commit.js';
+import { deletionCookie } from './cookie.js';
 import type { CommitOptions, CommitResponse } from './engine/committed.js';
 import { type Core, rethrowUnavailable, syncTwin } from './engine/core.js';
 import { loadObserved } from './engine/load.js';
@@ -24,7 +25,7 @@ import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
 import { observe } from './observe.js';
 import { resolveOptions, type ResolvedOptions, type SessionsOptions } from './options.js';
-import { Session, type SessionEngine, type SessionState } from './session.js';
+import { Session, type SessionEngine, type SessionState, stateOf } from './session.js';
 import type { AnyStore, ClientSideStore, SessionStore } from './store.js';
 
 export type { CommitOptions, CommitResponse } from './engine/committed.js';
@@ -109,6 +110,14 @@ export function loadForRequest<Data extends Record<string, any>>(
 ): Session<Data> | Promise<Session<Data>> {
   const core = coreOf(sessions);
   return (core === undefined ? sessions.load(req) : loadObserved(core, req)) as Session<Data> | Promise<Session<Data>>;
+}
+
+/** The Set-Cookie that re-sends the session's cookie with its current expiry, writing nothing (an expired cookie when it has no key). */
+export function currentCookie(sessions: Sessions<any>, session: Session<any>): string {
+  const core = coreOf(sessions);
+  if (core === undefined) throw new ConfigError('sessions', 'expected the result of createSessions()');
+  const s = stateOf(session);
+  return s.key === null ? deletionCookie(core.o.cookie) : committedFor(core, s, false).setCookie!;
 }
 
 /** @internal createSessions without the default store (core imports no store). */

@@ -207,3 +207,47 @@ describe('DjangoStore specifics', () => {
     await pool.end();
   });
 });
+
+describe('DjangoStore with absoluteTimeout', () => {
+  it('a session ends absoluteTimeout seconds after it began, however active, and after a login, from the login', async () => {
+    const db = new Database(join(dir, 'absolute.sqlite3'));
+    db.exec(SQLITE_DDL);
+    let now = Date.UTC(2026, 0, 1);
+    const { createSessions } = await import('../index.js');
+    const sessions = createSessions<{ n: number }>({
+      store: new DjangoStore({ db, secret: SECRET }),
+      absoluteTimeout: 3600,
+      touchInterval: 0,
+      clock: () => now,
+    });
+    const request = async (cookie: string | undefined) => {
+      const session = await sessions.load(cookie);
+      session.set('n', session.get('n', 0) + 1);
+      const setCookie = await sessions.commit(session);
+      return { n: session.get('n'), cookie: setCookie?.split(';')[0] ?? cookie };
+    };
+    let visit = await request(undefined);
+    // active every ten minutes: the idle expiry (two weeks) never comes, the absolute one does
+    for (let minute = 10; minute < 60; minute += 10) {
+      now += 10 * 60_000;
+      visit = await request(visit.cookie);
+    }
+    assert.equal(visit.n, 6, 'the session lived through 50 minutes of activity');
+    const raw = db.prepare('SELECT expire_date FROM django_session').get() as { expire_date: string };
+    assert.equal(parseSqliteDate(raw.expire_date), Date.UTC(2026, 0, 1) + 3600_000, 'Django sees the absolute end as expire_date');
+    now += 10 * 60_000 + 1; // 60 minutes and 1 ms after the session began
+    const after = await sessions.load(visit.cookie);
+    assert.equal(after.get('n'), undefined, 'past absoluteTimeout the session is gone');
+
+    // a login starts the hour again
+    const fresh = await sessions.load(undefined);
+    fresh.set('n', 1);
+    await fresh.login('7');
+    const cookie = (await sessions.commit(fresh))!.split(';')[0]!;
+    now += 3599_000;
+    assert.equal((await sessions.load(cookie)).userId, '7', 'signed in until the hour after login');
+    now += 2_000;
+    assert.equal((await sessions.load(cookie)).userId, null, 'signed out an hour after login');
+    db.close();
+  });
+});

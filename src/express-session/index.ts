@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { serialize } from 'cookie';
+import { serialize } from '../core/set-cookie.js';
 import type { SessionData } from '../core/codec.js';
 import { readCookie } from '../core/cookie.js';
 import { MAX_USER_ID_LENGTH } from '../core/accounts.js';

@@ -288,6 +288,56 @@ describe('SqliteStore drivers', () => {
   });
 });
 
+describe('SqliteStore driver errors name the cause', () => {
+  const failing = (err: unknown) => ({
+    'better-sqlite3': () => {
+      throw err;
+    },
+    'node:sqlite': () => {
+      throw new Error('No such built-in module: node:sqlite');
+    },
+    'bun:sqlite': () => {
+      throw new Error('Cannot find module bun:sqlite');
+    },
+  });
+  const cases: [string, unknown, RegExp][] = [
+    [
+      'not installed',
+      Object.assign(new Error("Cannot find module 'better-sqlite3'"), { code: 'MODULE_NOT_FOUND' }),
+      /better-sqlite3 is not installed: npm install better-sqlite3/,
+    ],
+    [
+      'not built',
+      new Error('Could not locate the bindings file. Tried:\n → /app/node_modules/better-sqlite3/build/better_sqlite3.node'),
+      /not built.*pnpm approve-builds/,
+    ],
+    [
+      'built for another Node.js',
+      new Error(
+        'The module was compiled against a different Node.js version using NODE_MODULE_VERSION 127. This version of Node.js requires NODE_MODULE_VERSION 115.',
+      ),
+      /built for another Node\.js version.*npm rebuild better-sqlite3/,
+    ],
+    [
+      'inside a bundle (Turbopack)',
+      new Error('dynamic usage of require is not supported'),
+      /cannot be loaded inside this server bundle.*serverExternalPackages: \['sessionkit'\]/,
+    ],
+  ];
+  for (const [cause, err, message] of cases) {
+    it(`${cause}: the ConfigError says so, and the fix`, () => {
+      assert.throws(
+        () => loadSqliteDriver(undefined, failing(err)),
+        (e: unknown) => e instanceof ConfigError && e.option === 'driver' && message.test(e.message),
+      );
+      assert.throws(
+        () => loadSqliteDriver('better-sqlite3', failing(err)),
+        (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      );
+    });
+  }
+});
+
 describe('SqliteStore clearExpired in batches', () => {
   /** Adds `count` expired rows with one expiry and keys in order: a batch then writes few pages, as after a burst of one day's sessions. */
   const fillInOrder = (file: string, count: number, now: number) => {

@@ -84,3 +84,24 @@ export function routesFor(store: SessionStore): Routes {
     }
   };
 }
+
+/** The web Response for a route's result (streamed in two chunks when asked). */
+export function respond(r: RouteResult): Response {
+  const headers = new Headers(r.headers);
+  for (const cookie of r.cookies ?? []) headers.append('Set-Cookie', cookie);
+  if (r.status !== 303) headers.set('Content-Type', 'text/plain');
+  if (r.stream) {
+    const [a, b] = r.body.split('/');
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(encoder.encode(`${a}/`));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        controller.enqueue(encoder.encode(b!));
+        controller.close();
+      },
+    });
+    return new Response(body, { status: r.status, headers });
+  }
+  return new Response(r.status === 303 ? null : r.body, { status: r.status, headers });
+}

@@ -1034,7 +1034,10 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
       });
     });
 
-    describe('synchronous twins (loadSync, updateSync)', () => {
+    // Only a store that answers synchronously has twins: on the others the whole section does not
+    // apply, and is skipped once, with that reason, rather than case by case.
+    const sync = { skip: options.synchronous ? false : 'this store answers asynchronously: it has no synchronous twins' };
+    describe('synchronous twins (loadSync, updateSync)', sync, () => {
       /** The store's twins, or null when it has none (then the cases are skipped, unless options.synchronous says it must have them). */
       const twins = () => {
         if (!serverSide()) return null;

@@ -4,12 +4,13 @@
  * free port. Every process started here is killed by its `close()`, and at exit as a last resort.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { freePort } from './ports.js';
+import { freshProject } from './package.js';
 
 export const root = join(import.meta.dirname, '..', '..');
-const bin = (name: string) => join(root, 'node_modules', '.bin', name);
+const bin = (name: string) => (isAbsolute(name) ? name : join(root, 'node_modules', '.bin', name));
 
 /**
  * Installs this checkout as node_modules/sessionkit (its package.json and dist/, as `npm install`
@@ -22,6 +23,65 @@ export function linkPackage(): void {
   mkdirSync(target);
   copyFileSync(join(root, 'package.json'), join(target, 'package.json'));
   cpSync(join(root, 'dist'), join(target, 'dist'), { recursive: true });
+}
+
+/** What a copy of an example leaves out: what its build and install make. */
+const BUILT = /(^|\/)(node_modules|\.next|\.svelte-kit|\.react-router|build|next-env\.d\.ts)$|\.sqlite3/;
+
+/** Where each framework app keeps its own modules: the behaviour table's app side goes there. */
+const LIB: Record<SuiteFramework, string> = { next: 'lib', sveltekit: 'src/lib', 'react-router': 'app' };
+
+export type SuiteFramework = 'next' | 'sveltekit' | 'react-router';
+
+/**
+ * Copies examples/<framework> into `dir` as a user copies it, then adds the behaviour table's
+ * `/suite` routes over it (test/fixtures/<framework>, test/fixtures/remote-suite.ts and
+ * src/testing/routes.ts): the examples carry no test plumbing; the tests bring it.
+ */
+export function copyExampleWithSuite(framework: SuiteFramework, dir: string, keepPackageJson = false): string {
+  const filter = (path: string) => !BUILT.test(path) && !(keepPackageJson && path.endsWith(`${framework}/package.json`));
+  cpSync(join(root, 'examples', framework), dir, { recursive: true, filter });
+  cpSync(join(root, 'test', 'fixtures', framework), dir, { recursive: true });
+  const lib = join(dir, LIB[framework]);
+  mkdirSync(lib, { recursive: true });
+  copyFileSync(join(root, 'test', 'fixtures', 'remote-suite.ts'), join(lib, 'remote-suite.ts'));
+  // the table's routes import sessionkit's types from its sources; in the app, from the package
+  const routes = readFileSync(join(root, 'src', 'testing', 'routes.ts'), 'utf8').replace(/'\.\.\/core\/[a-z-]+\.js'/g, "'sessionkit'");
+  writeFileSync(join(lib, 'suite-routes.ts'), routes);
+  return dir;
+}
+
+/**
+ * examples/<framework> with the suite routes, in test/.apps/<framework> (git-ignored), built
+ * with the repository's node_modules and this checkout as node_modules/sessionkit (linkPackage).
+ */
+export function suiteApp(framework: SuiteFramework): string {
+  const dir = join(root, 'test', '.apps', framework);
+  rmSync(dir, { recursive: true, force: true });
+  return copyExampleWithSuite(framework, dir);
+}
+
+/** The devDependencies' versions of `names`, for a fresh project. */
+export function devVersions(...names: string[]): Record<string, string> {
+  const dev = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies as Record<string, string>;
+  return Object.fromEntries(names.map((n) => [n, dev[n]!.replace(/^[\^~]/, '')]));
+}
+
+/**
+ * A fresh project with the packed tarball and Next.js installed from npm (install scripts off, as
+ * pnpm and npm 11 leave them until approved), examples/next copied in with the suite routes, and
+ * better-sqlite3's addon taken from this checkout's build (the install script would build it).
+ * Returns the folder; `next build` is the caller's.
+ */
+export function nextProject(): string {
+  const dir = freshProject('next-app', 'module', {
+    ...devVersions('next', 'react', 'react-dom', 'better-sqlite3', 'typescript', '@types/react', '@types/node'),
+  });
+  for (const name of ['app', 'lib']) rmSync(join(dir, name), { recursive: true, force: true });
+  // the fresh project's package.json stays: it installed the packed tarball
+  copyExampleWithSuite('next', dir, true);
+  cpSync(join(root, 'node_modules', 'better-sqlite3', 'build'), join(dir, 'node_modules', 'better-sqlite3', 'build'), { recursive: true });
+  return dir;
 }
 
 const live = new Set<ChildProcess>();

@@ -1,1 +1,1 @@
-export { respond as routeResponse } from '../../src/testing/remote.js';
+export { respond as routeResponse } from '../../src/testing/routes.js';

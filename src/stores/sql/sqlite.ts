@@ -1,5 +1,5 @@
 import { ConfigError } from '../../core/errors.js';
-import { requireOptional } from '../../core/require.js';
+import { bundlerRefusal, loadPackage, packageManifest, requireOptional } from '../../core/require.js';
 import type { Dialect, FailureKind, SqlDriver, SyncStatement } from './engine.js';
 
 /**
@@ -32,12 +32,73 @@ type Loader = () => SqliteOpener;
 
 const runtime = globalThis as { Bun?: unknown; Deno?: unknown };
 
+const nodeMajor = (): number =>
+  Number(/^(\d+)\./.exec((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ?? '')?.[1] ?? 0);
+
+/** What to install on this Node.js: better-sqlite3 13 and later need Node.js 22; on Node.js 20, 12 is the last that works. */
+const installLine = (): string => (nodeMajor() > 0 && nodeMajor() < 22 ? 'npm install better-sqlite3@12' : 'npm install better-sqlite3');
+
+/** A driver that cannot work here, found before it is loaded (loading it would crash the process). */
+class Unsupported {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * better-sqlite3 13 needs Node.js 22 and crashes the process (no exception) when its addon is
+ * loaded by an older one; its package.json says so in `engines`, which is read first.
+ */
+function refuseUnsupportedNode(): void {
+  const manifest = packageManifest('better-sqlite3');
+  const needs = /^\s*>=\s*v?(\d+)/.exec(manifest?.engines?.node ?? '')?.[1];
+  if (needs !== undefined && nodeMajor() > 0 && nodeMajor() < Number(needs)) {
+    throw new Unsupported(
+      `better-sqlite3 ${manifest?.version ?? ''} needs Node.js ${needs} or later and this is Node.js ${nodeMajor()}: ${installLine()}`,
+    );
+  }
+}
+
+/** Defined by webpack inside its bundles only. */
+declare const __webpack_require__: unknown;
+
+/** True inside a server bundle (webpack, Turbopack), whose module loader is not Node.js's. */
+function inBundle(): boolean {
+  if (typeof __webpack_require__ === 'function') return true;
+  return typeof (globalThis as { __turbopack_external_require__?: unknown }).__turbopack_external_require__ === 'function';
+}
+
+/**
+ * Why `name` did not load, from the error it threw: not installed, never built (pnpm and npm 11
+ * skip install scripts until approved), built for another Node.js, or not loadable in a bundle.
+ */
+export function whyNotLoaded(name: SqliteDriverName, err: unknown): string {
+  if (err instanceof Unsupported) return err.reason;
+  const message = String((err as Error)?.message ?? err);
+  if (name === 'better-sqlite3') {
+    if (/NODE_MODULE_VERSION/.test(message))
+      return `better-sqlite3 was built for another Node.js version (${message.split('\n')[0]}): npm rebuild better-sqlite3`;
+    if (/bindings file|better_sqlite3\.node|ERR_DLOPEN_FAILED/.test(message) || (err as { code?: unknown })?.code === 'ERR_DLOPEN_FAILED')
+      return 'better-sqlite3 is installed but its native addon was not built (pnpm and npm 11 skip install scripts until approved): run `pnpm approve-builds` with pnpm, `npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3` with npm, or `npm rebuild better-sqlite3`';
+    if (
+      bundlerRefusal(err) ||
+      (/Cannot find module/.test(message) && /better-sqlite3/.test(message) && !/better-sqlite3[\\/]/.test(message))
+    ) {
+      return inBundle() || bundlerRefusal(err)
+        ? "better-sqlite3 cannot be loaded inside this server bundle: keep sessionkit out of it (Next.js: serverExternalPackages: ['sessionkit'] in next.config)"
+        : `better-sqlite3 is not installed: ${installLine()}`;
+    }
+    return `better-sqlite3 did not load (${message.split('\n')[0]}): ${installLine()}, or npm rebuild better-sqlite3`;
+  }
+  if (name === 'node:sqlite') return 'node:sqlite needs Node.js 22.5 or later (or Deno)';
+  return 'bun:sqlite needs Bun';
+}
+
 /** How each driver is loaded: at construction of a store, never when sessionkit is imported. */
 export const SQLITE_LOADERS: Readonly<Record<SqliteDriverName, Loader>> = {
   'better-sqlite3': () => {
-    const Database = requireOptional<new (path: string) => SqliteConnection>('better-sqlite3');
-    // The native addon loads with the first database: one built for another Node.js ABI, or a
-    // runtime that cannot load it, fails here and the next driver is tried.
+    refuseUnsupportedNode();
+    const Database = loadPackage<new (path: string) => SqliteConnection>('better-sqlite3');
+    // The native addon loads with the first database: one never built, built for another
+    // Node.js ABI, or a runtime that cannot load it, fails here and the next driver is tried.
     new Database(':memory:').close();
     return (path) => new Database(path);
   },
@@ -89,6 +150,7 @@ export function loadSqliteDriver(
       'driver',
       `${JSON.stringify(choice)} is not a SQLite driver sessionkit knows; use one of ${SQLITE_DRIVERS.join(', ')}`,
     );
+  const reasons: string[] = [];
   for (const name of choice ? [choice] : preference()) {
     const loaded = loaders === SQLITE_LOADERS ? openers.get(name) : undefined;
     if (loaded) return { name, open: loaded };
@@ -96,20 +158,15 @@ export function loadSqliteDriver(
       const open = loaders[name]();
       if (loaders === SQLITE_LOADERS) openers.set(name, open);
       return { name, open };
-    } catch {
-      // not installed, or not on this runtime: try the next one
+    } catch (err) {
+      // not installed, not built, or not on this runtime: say why, and try the next one
+      reasons.push(whyNotLoaded(name, err));
     }
   }
-  if (choice)
-    throw new ConfigError(
-      'driver',
-      choice === 'better-sqlite3'
-        ? 'better-sqlite3 is not installed (or not built for this runtime): npm install better-sqlite3'
-        : `${choice} is not available on this runtime (node:sqlite needs Node.js 22.5 or later, bun:sqlite needs Bun)`,
-    );
+  if (choice) throw new ConfigError('driver', reasons[0]!);
   throw new ConfigError(
     'driver',
-    'SqliteStore needs a SQLite driver and this runtime has none: npm install better-sqlite3, or run on Node.js 22.5+ (node:sqlite), Deno (node:sqlite) or Bun (bun:sqlite)',
+    `SqliteStore needs a SQLite driver and none loaded: ${reasons.join('; ')}. Otherwise run on Node.js 22.5+ (node:sqlite), Deno (node:sqlite) or Bun (bun:sqlite), or pass another store (RedisStore, PostgresStore, CookieStore)`,
   );
 }
 
