@@ -135,6 +135,29 @@ describe('OpenTelemetry, from the packed package', () => {
     assert.deepEqual(counts, { create: 1, load: 5, update: 4 });
   });
 
+  it('works the same from CommonJS (the require build), with the SDK registered through require', async () => {
+    writeFileSync(
+      join(project, 'commonjs.cjs'),
+      `const { trace } = require('@opentelemetry/api');
+      const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+      const { createSessions, MemoryStore } = require('sessionkit');
+      const spans = new InMemorySpanExporter();
+      trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+      (async () => {
+        const sessions = createSessions({ store: new MemoryStore() });
+        const session = await sessions.load(undefined);
+        session.set('n', 1);
+        await sessions.commit(session);
+        console.log(JSON.stringify(spans.getFinishedSpans().map((s) => [s.name, s.attributes['sessionkit.outcome']])));
+      })();`,
+    );
+    const { stdout } = await run(process.execPath, ['commonjs.cjs'], { cwd: project });
+    assert.deepEqual(JSON.parse(stdout), [
+      ['sessionkit.load', 'absent'],
+      ['sessionkit.commit', 'created'],
+    ]);
+  });
+
   it('a store failure ends the span with an error status and the outcome unavailable', async () => {
     const out = await script(
       'failed.mjs',
