@@ -88,15 +88,13 @@ export class Observer {
   /** A store operation failed (`store_error`); `subject` is the key or public id it was about. */
   storeFailed(operation: string, err: unknown, subject: unknown, data: unknown): void {
     if (this.events === null || (err instanceof SessionError && !(err instanceof StoreUnavailableError))) return;
-    const id =
-      typeof subject === 'string'
-        ? isWellFormedKey(subject)
-          ? digestKey(subject)
-          : /^[0-9a-f]{64}$/.test(subject)
-            ? subject
-            : null
-        : null;
-    const userId = data !== null && typeof data === 'object' ? userIdOf(data as SessionData) : null;
+    let id: string | null = null;
+    if (typeof subject === 'string') {
+      if (operation === 'revoke')
+        id = subject; // revoke takes the public id
+      else if (KEYED.has(operation) && isWellFormedKey(subject)) id = digestKey(subject);
+    }
+    const userId = KEYED.has(operation) && data !== null && typeof data === 'object' ? userIdOf(data as SessionData) : null;
     this.events.emit('store_error', { id, userId, operation, error: String((err as Error)?.message ?? err) });
   }
 
@@ -225,6 +223,9 @@ export class Observer {
     this.events?.emit('conflict', { id: this.#id(key), userId: userIdOf(s.data) });
   }
 }
+
+/** The store operations whose first argument is a session key (and, for writes, the second its data). */
+const KEYED = new Set(['load', 'create', 'update', 'delete', 'touch', 'exists']);
 
 function outcomeOf(err: unknown): string {
   return err instanceof SessionInterruptedError ? 'interrupted' : err instanceof StoreUnavailableError ? 'unavailable' : 'error';
