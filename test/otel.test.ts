@@ -158,6 +158,51 @@ describe('OpenTelemetry, from the packed package', () => {
     ]);
   });
 
+  it("spans nest: under the application's active span, and a store driver's spans under sessionkit's", async () => {
+    const out = await script(
+      'nested.mjs',
+      `import { AsyncLocalStorage } from 'node:async_hooks';
+      import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+      import { createSessions, MemoryStore } from 'sessionkit';
+      ${SDK}
+      // what @opentelemetry/context-async-hooks does, in a few lines
+      const als = new AsyncLocalStorage();
+      context.setGlobalContextManager({
+        active: () => als.getStore() ?? ROOT_CONTEXT,
+        with: (ctx, fn, self, ...args) => als.run(ctx, () => fn.apply(self, args)),
+        bind: (ctx, target) => target,
+        enable() { return this; },
+        disable() { return this; },
+      });
+      register();
+      const driver = trace.getTracer('driver');
+      class InstrumentedStore extends MemoryStore {
+        async load(key, now) {
+          await null;
+          driver.startSpan('driver.get').end(); // what a Redis or pg instrumentation records per command
+          return super.load(key, now);
+        }
+      }
+      const sessions = createSessions({ store: new InstrumentedStore() });
+      const app = trace.getTracer('app');
+      await app.startActiveSpan('GET /', async (request) => {
+        const session = await sessions.load('sessionid=' + 'x'.repeat(32));
+        session.set('n', 1);
+        await sessions.commit(session);
+        request.end();
+      });
+      const finished = spans.getFinishedSpans();
+      const idOf = (name) => finished.find((s) => s.name === name).spanContext().spanId;
+      const parentOf = (name) => { const s = finished.find((s) => s.name === name); return (s.parentSpanContext ?? { spanId: s.parentSpanId }).spanId; };
+      console.log(JSON.stringify({
+        load: parentOf('sessionkit.load') === idOf('GET /'),
+        commit: parentOf('sessionkit.commit') === idOf('GET /'),
+        driver: parentOf('driver.get') === idOf('sessionkit.load'),
+      }));`,
+    );
+    assert.deepEqual(out, { load: true, commit: true, driver: true });
+  });
+
   it('a store failure ends the span with an error status and the outcome unavailable', async () => {
     const out = await script(
       'failed.mjs',

@@ -100,10 +100,11 @@ export class Observer {
 
   /** `sessions.load`: the `sessionkit.load` span, and `rejected_cookie` or `expired`. */
   load<S extends Session<any>>(req: RequestLike, read: (req: RequestLike) => S | Promise<S>): S | Promise<S> {
-    const span = this.instruments.tracer?.startSpan('sessionkit.load', { attributes: { 'sessionkit.store': this.#storeName } }) ?? null;
+    const { tracer, within } = this.instruments;
+    const span = tracer?.startSpan('sessionkit.load', { attributes: { 'sessionkit.store': this.#storeName } }) ?? null;
     let out: S | Promise<S>;
     try {
-      out = read(req);
+      out = span === null ? read(req) : within!(span, () => read(req));
     } catch (err) {
       if (span !== null) failSpan(span, outcomeOf(err), err);
       throw err;
@@ -152,12 +153,13 @@ export class Observer {
 
   /** `sessions.commitResponse`: the `sessionkit.commit` span. */
   commit<A extends Answer>(session: Session<any>, run: () => A | Promise<A>): A | Promise<A> {
-    const span = this.instruments.tracer!.startSpan('sessionkit.commit', { attributes: { 'sessionkit.store': this.#storeName } });
+    const { tracer, within } = this.instruments;
+    const span = tracer!.startSpan('sessionkit.commit', { attributes: { 'sessionkit.store': this.#storeName } });
     const s = stateOf(session);
     const before = s.key;
     let out: A | Promise<A>;
     try {
-      out = run();
+      out = within!(span, run);
     } catch (err) {
       failSpan(span, outcomeOf(err), err);
       throw err;
