@@ -89,6 +89,11 @@ export class Observer {
   storeFailed(operation: string, err: unknown, subject: unknown, data: unknown): void {
     if (this.events === null || (err instanceof SessionError && !(err instanceof StoreUnavailableError))) return;
     let id: string | null = null;
+    if (subject !== null && typeof subject === 'object' && 'key' in subject) {
+      // a write that takes one object ({ key, data, ... })
+      data = (subject as { data?: unknown }).data;
+      subject = (subject as { key: unknown }).key;
+    }
     if (typeof subject === 'string') {
       if (operation === 'revoke')
         id = subject; // revoke takes the public id
