@@ -136,6 +136,74 @@ describe('OpenTelemetry, from the packed package', () => {
     assert.deepEqual(counts, { create: 1, load: 6, update: 4 });
   });
 
+  it('works the same from CommonJS (the require build), with the SDK registered through require', async () => {
+    writeFileSync(
+      join(project, 'commonjs.cjs'),
+      `const { trace } = require('@opentelemetry/api');
+      const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+      const { createSessions, MemoryStore } = require('sessionkit');
+      const spans = new InMemorySpanExporter();
+      trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+      (async () => {
+        const sessions = createSessions({ store: new MemoryStore() });
+        const session = await sessions.load(undefined);
+        session.set('n', 1);
+        await sessions.commit(session);
+        console.log(JSON.stringify(spans.getFinishedSpans().map((s) => [s.name, s.attributes['sessionkit.outcome']])));
+      })();`,
+    );
+    const { stdout } = await run(process.execPath, ['commonjs.cjs'], { cwd: project });
+    assert.deepEqual(JSON.parse(stdout), [
+      ['sessionkit.load', 'absent'],
+      ['sessionkit.commit', 'created'],
+    ]);
+  });
+
+  it("spans nest: under the application's active span, and a store driver's spans under sessionkit's", async () => {
+    const out = await script(
+      'nested.mjs',
+      `import { AsyncLocalStorage } from 'node:async_hooks';
+      import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+      import { createSessions, MemoryStore } from 'sessionkit';
+      ${SDK}
+      // what @opentelemetry/context-async-hooks does, in a few lines
+      const als = new AsyncLocalStorage();
+      context.setGlobalContextManager({
+        active: () => als.getStore() ?? ROOT_CONTEXT,
+        with: (ctx, fn, self, ...args) => als.run(ctx, () => fn.apply(self, args)),
+        bind: (ctx, target) => target,
+        enable() { return this; },
+        disable() { return this; },
+      });
+      register();
+      const driver = trace.getTracer('driver');
+      class InstrumentedStore extends MemoryStore {
+        async load(key, now) {
+          await null;
+          driver.startSpan('driver.get').end(); // what a Redis or pg instrumentation records per command
+          return super.load(key, now);
+        }
+      }
+      const sessions = createSessions({ store: new InstrumentedStore() });
+      const app = trace.getTracer('app');
+      await app.startActiveSpan('GET /', async (request) => {
+        const session = await sessions.load('sessionid=' + 'x'.repeat(32));
+        session.set('n', 1);
+        await sessions.commit(session);
+        request.end();
+      });
+      const finished = spans.getFinishedSpans();
+      const idOf = (name) => finished.find((s) => s.name === name).spanContext().spanId;
+      const parentOf = (name) => { const s = finished.find((s) => s.name === name); return (s.parentSpanContext ?? { spanId: s.parentSpanId }).spanId; };
+      console.log(JSON.stringify({
+        load: parentOf('sessionkit.load') === idOf('GET /'),
+        commit: parentOf('sessionkit.commit') === idOf('GET /'),
+        driver: parentOf('driver.get') === idOf('sessionkit.load'),
+      }));`,
+    );
+    assert.deepEqual(out, { load: true, commit: true, driver: true });
+  });
+
   it('a store failure ends the span with an error status and the outcome unavailable', async () => {
     const out = await script(
       'failed.mjs',

@@ -300,6 +300,29 @@ describe('onEvent', () => {
     assert.deepEqual(events, []);
   });
 
+  it('store_error on a write names the session and its user', async () => {
+    const store = new MemoryStore();
+    const { sessions } = setup({ store });
+    const first = await sessions.load(undefined);
+    await first.login('42');
+    const cookie = cookieOf(await sessions.commit(first));
+    const broken = new Proxy(store, {
+      get(target, name) {
+        if (name === 'update' || name === 'updateSync') return () => Promise.reject(new Error('read-only replica'));
+        const value = Reflect.get(target, name);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const failing = setup({ store: broken });
+    const session = await failing.sessions.load(cookie);
+    session.set('n', 2);
+    await assert.rejects(failing.sessions.commit(session), StoreUnavailableError);
+    assert.deepEqual(
+      failing.events.map(({ at, ...e }) => e),
+      [{ type: 'store_error', id: first.id, userId: '42', operation: 'update', error: 'read-only replica' }],
+    );
+  });
+
   it('a handler that throws or rejects is logged and never breaks the request; a slow one never delays it', async () => {
     for (const onEvent of [
       () => {

@@ -20,12 +20,11 @@ type Method = (...args: unknown[]) => unknown;
 
 /** A plain object with the store's members: the watched operations wrapped, the rest bound to the store or read through. */
 export function watchStore(store: SessionStore, watcher: StoreWatcher): SessionStore {
-  const out: Record<string, unknown> = {};
-  const target = store as unknown as Record<string, unknown>;
+  const out = {} as SessionStore & Record<string, unknown>;
   for (const name of memberNames(store)) {
-    const value = target[name];
+    const value: unknown = Reflect.get(store, name);
     if (typeof value !== 'function') {
-      Object.defineProperty(out, name, { get: () => target[name], enumerable: true });
+      Object.defineProperty(out, name, { get: () => Reflect.get(store, name), enumerable: true });
     } else if (TWINS[name] !== undefined) {
       // The engine uses a twin only beside the very method it mirrors (a wrapper that replaced
       // `load` must be heard): keep that rule by offering the twin only when the store would.
@@ -33,7 +32,7 @@ export function watchStore(store: SessionStore, watcher: StoreWatcher): SessionS
     } else if (WATCHED.has(name)) out[name] = watchAsync(store, value as Method, name, watcher);
     else out[name] = (value as Method).bind(store);
   }
-  return out as unknown as SessionStore;
+  return out;
 }
 
 function watchAsync(store: SessionStore, fn: Method, operation: string, watcher: StoreWatcher): Method {

@@ -88,24 +88,28 @@ export class Observer {
   /** A store operation failed (`store_error`); `subject` is the key or public id it was about. */
   storeFailed(operation: string, err: unknown, subject: unknown, data: unknown): void {
     if (this.events === null || (err instanceof SessionError && !(err instanceof StoreUnavailableError))) return;
-    const id =
-      typeof subject === 'string'
-        ? isWellFormedKey(subject)
-          ? digestKey(subject)
-          : /^[0-9a-f]{64}$/.test(subject)
-            ? subject
-            : null
-        : null;
-    const userId = data !== null && typeof data === 'object' ? userIdOf(data as SessionData) : null;
+    let id: string | null = null;
+    if (subject !== null && typeof subject === 'object' && 'key' in subject) {
+      // a write that takes one object ({ key, data, ... })
+      data = (subject as { data?: unknown }).data;
+      subject = (subject as { key: unknown }).key;
+    }
+    if (typeof subject === 'string') {
+      if (operation === 'revoke')
+        id = subject; // revoke takes the public id
+      else if (KEYED.has(operation) && isWellFormedKey(subject)) id = digestKey(subject);
+    }
+    const userId = KEYED.has(operation) && data !== null && typeof data === 'object' ? userIdOf(data as SessionData) : null;
     this.events.emit('store_error', { id, userId, operation, error: String((err as Error)?.message ?? err) });
   }
 
   /** `sessions.load`: the `sessionkit.load` span, and `rejected_cookie` or `expired`. */
   load<S extends Session<any>>(req: RequestLike, read: (req: RequestLike) => S | Promise<S>): S | Promise<S> {
-    const span = this.instruments.tracer?.startSpan('sessionkit.load', { attributes: { 'sessionkit.store': this.#storeName } }) ?? null;
+    const { tracer, within } = this.instruments;
+    const span = tracer?.startSpan('sessionkit.load', { attributes: { 'sessionkit.store': this.#storeName } }) ?? null;
     let out: S | Promise<S>;
     try {
-      out = read(req);
+      out = span === null ? read(req) : within!(span, () => read(req));
     } catch (err) {
       if (span !== null) failSpan(span, outcomeOf(err), err);
       throw err;
@@ -154,12 +158,13 @@ export class Observer {
 
   /** `sessions.commitResponse`: the `sessionkit.commit` span. */
   commit<A extends Answer>(session: Session<any>, run: () => A | Promise<A>): A | Promise<A> {
-    const span = this.instruments.tracer!.startSpan('sessionkit.commit', { attributes: { 'sessionkit.store': this.#storeName } });
+    const { tracer, within } = this.instruments;
+    const span = tracer!.startSpan('sessionkit.commit', { attributes: { 'sessionkit.store': this.#storeName } });
     const s = stateOf(session);
     const before = s.key;
     let out: A | Promise<A>;
     try {
-      out = run();
+      out = within!(span, run);
     } catch (err) {
       failSpan(span, outcomeOf(err), err);
       throw err;
@@ -225,6 +230,9 @@ export class Observer {
     this.events?.emit('conflict', { id: this.#id(key), userId: userIdOf(s.data) });
   }
 }
+
+/** The store operations whose first argument is a session key (and, for writes, the second its data). */
+const KEYED = new Set(['load', 'create', 'update', 'delete', 'touch', 'exists']);
 
 function outcomeOf(err: unknown): string {
   return err instanceof SessionInterruptedError ? 'interrupted' : err instanceof StoreUnavailableError ? 'unavailable' : 'error';

@@ -32,7 +32,8 @@ interface TracerProviderLike {
   getDelegateTracer?(name: string): OtelTracer | undefined;
 }
 interface OtelApi {
-  trace: { getTracerProvider(): TracerProviderLike };
+  trace: { getTracerProvider(): TracerProviderLike; setSpan(context: unknown, span: OtelSpan): unknown };
+  context: { active(): unknown; with<T>(context: unknown, fn: () => T): T };
   metrics: { getMeter(name: string): OtelMeter };
   createNoopMeter(): OtelMeter;
 }
@@ -53,7 +54,13 @@ let api: OtelApi | null | undefined;
 export function otelApi(): OtelApi | null {
   if (api === undefined) {
     const found = tryRequire<OtelApi>('@opentelemetry/api');
-    api = typeof found?.trace?.getTracerProvider === 'function' && typeof found.metrics?.getMeter === 'function' ? found : null;
+    api =
+      typeof found?.trace?.getTracerProvider === 'function' &&
+      typeof found.trace.setSpan === 'function' &&
+      typeof found.context?.with === 'function' &&
+      typeof found.metrics?.getMeter === 'function'
+        ? found
+        : null;
   }
   return api;
 }
@@ -61,6 +68,11 @@ export function otelApi(): OtelApi | null {
 /** What a registered provider gives sessionkit; each is null when no provider of its kind is registered. */
 export interface Instruments {
   tracer: OtelTracer | null;
+  /**
+   * Runs `fn` with `span` as the active span, so spans that a store's driver instrumentation makes
+   * (a Redis command, a SQL query) are its children; null without a tracer.
+   */
+  within: (<T>(span: OtelSpan, fn: () => T) => T) | null;
   created: OtelCounter | null;
   conflicts: OtelCounter | null;
   duration: OtelHistogram | null;
@@ -68,16 +80,19 @@ export interface Instruments {
 
 /** Asks the registered providers for sessionkit's tracer and instruments (at the first request). */
 export function instruments(otel: OtelApi | null): Instruments {
-  if (otel === null) return { tracer: null, created: null, conflicts: null, duration: null };
+  if (otel === null) return { tracer: null, within: null, created: null, conflicts: null, duration: null };
   // Without a registered provider, the API hands out no-op tracers and meters: take none, so an
   // application without an SDK pays for no span objects on the hot path.
   const provider = otel.trace.getTracerProvider();
   const tracer = typeof provider.getDelegateTracer === 'function' ? (provider.getDelegateTracer(SCOPE) ?? null) : provider.getTracer(SCOPE);
+  const within =
+    tracer === null ? null : <T>(span: OtelSpan, fn: () => T): T => otel.context.with(otel.trace.setSpan(otel.context.active(), span), fn);
   const meter = otel.metrics.getMeter(SCOPE);
   if (typeof otel.createNoopMeter !== 'function' || meter === otel.createNoopMeter())
-    return { tracer, created: null, conflicts: null, duration: null };
+    return { tracer, within, created: null, conflicts: null, duration: null };
   return {
     tracer,
+    within,
     created: meter.createCounter('sessionkit.sessions.created', {
       description: 'New sessions saved for the first time',
       unit: '{session}',
