@@ -9,7 +9,7 @@ import { SessionDataError } from '../core/errors.js';
 import type { RequestLike } from '../core/cookie.js';
 import type { SessionStore } from '../core/store.js';
 
-import type { SuiteContext } from './store-suite.js';
+import type { SuiteContext } from './store-suite-context.js';
 
 type Data = Record<string, any>;
 

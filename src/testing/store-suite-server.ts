@@ -5,7 +5,7 @@ import { SessionDataError, SessionInterruptedError } from '../core/errors.js';
 import { MAX_DEPTH } from '../core/codec.js';
 import { newSessionKey } from '../core/keys.js';
 
-import type { SuiteContext } from './store-suite.js';
+import type { SuiteContext } from './store-suite-context.js';
 
 type Data = Record<string, any>;
 

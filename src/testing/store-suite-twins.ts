@@ -7,7 +7,7 @@ import { newSessionKey } from '../core/keys.js';
 import type { SessionData, SessionStore, UpdateResult } from '../core/store.js';
 import { META_KEY } from '../core/accounts.js';
 
-import type { SuiteContext } from './store-suite.js';
+import type { SuiteContext } from './store-suite-context.js';
 
 type Data = Record<string, any>;
 
