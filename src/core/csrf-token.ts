@@ -37,7 +37,8 @@ export function csrfTokenMatches(secret: string, token: string): boolean {
   const length = plain.length * 2;
   if (token.length === Math.ceil((length * 4) / 3) && TOKEN_RE.test(token)) {
     const bytes = fromBase64url(token);
-    if (bytes.length !== length) return false;
+    // only the canonical encoding: a last character that differs in its unused bits is another token
+    if (bytes.length !== length || toBase64url(bytes) !== token) return false;
     let diff = 0;
     for (let i = 0; i < plain.length; i++) diff |= bytes[plain.length + i]! ^ bytes[i]! ^ plain[i]!;
     return diff === 0;
