@@ -9,6 +9,7 @@ import { describeStore, recordingLogger } from '../testing/store-suite.js';
 import { CookieStore, MAX_COOKIE_JSON_BYTES } from './cookie.js';
 
 describeStore('CookieStore', {
+  clientSide: true,
   setup(logger) {
     return { store: new CookieStore({ secret: SECRET_A, logger }) };
   },

@@ -26,6 +26,10 @@ export interface GuaranteeContext {
   noUserIndex(): boolean;
   /** Whether the store keeps sessions on the server (the matrix is skipped for the cookie store). */
   serverSide(): boolean;
+  /** Known when the suite is defined: the store keeps sessions in the cookie (the matrix is left out). */
+  clientSide: boolean;
+  /** Known when the suite is defined: the store cannot revoke by id (the revoke rows are left out). */
+  noRevoke: boolean;
 }
 
 const WRITES = new Set(['create', 'update', 'delete', 'touch', 'revoke']);
@@ -76,7 +80,8 @@ interface Outcome {
 export function describeGuarantees(ctx: GuaranteeContext): void {
   let run = 0;
 
-  describe('guarantees in every combination (competing operation x in-flight request x each write)', () => {
+  const matrix = { skip: ctx.clientSide ? 'the cookie store keeps no records to race on' : false };
+  describe('guarantees in every combination (competing operation x in-flight request x each write)', matrix, () => {
     /**
      * One case: a session signed in as a fresh user with a cart; request R loads it; the
      * competitor runs just before R's `at`-th write; R finishes (its op, then its commit).
@@ -155,57 +160,60 @@ export function describeGuarantees(ctx: GuaranteeContext): void {
     }
 
     for (const competitor of COMPETITORS) {
-      for (const inFlight of IN_FLIGHT) {
-        it(`${competitor} before each write of an in-flight ${inFlight}`, async (t) => {
-          if (!ctx.serverSide()) return t.skip('the cookie store has no records to race on');
-          if (competitor === 'revoke' && ctx.noUserIndex()) return t.skip('this store cannot revoke by id');
-          // As many interleavings as the in-flight request makes writes (and one after them all).
-          const dry = await interleave('touch', inFlight, Number.MAX_SAFE_INTEGER);
-          for (let at = 0; at <= dry.writes; at++) {
-            const o = await interleave(competitor, inFlight, at);
-            const where = `${competitor} before write ${at} of ${inFlight}`;
-            if (o.inFlightError !== null) {
-              assert.ok(o.inFlightError instanceof SessionInterruptedError, `${where}: ${String(o.inFlightError)}`);
-            }
-            if (o.competitorError !== null) {
-              assert.ok(o.competitorError instanceof SessionInterruptedError, `${where}: ${String(o.competitorError)}`);
-            }
-            const cookies = [...new Set([o.base, o.inFlightCookie, o.competitorCookie])];
-            const live = (await Promise.all(cookies.map(dataOf))).filter((d): d is Data => d !== null && 'cart' in d);
-            const loggedOut = (competitor === 'revoke' || competitor === 'flush') && o.competitorRan && o.competitorError === null;
-            if (inFlight === 'flush' || loggedOut) {
-              // A logout or revoke always wins: nothing of the session is reachable, by any cookie or by user.
-              assert.deepEqual(live, [], `${where}: a logged-out session came back`);
+      const rows = { skip: competitor === 'revoke' && ctx.noRevoke ? 'this store cannot revoke by id' : false };
+      describe(`${competitor} as the competitor`, rows, () => {
+        for (const inFlight of IN_FLIGHT) {
+          it(`${competitor} before each write of an in-flight ${inFlight}`, async (t) => {
+            if (!ctx.serverSide()) return t.skip('the cookie store has no records to race on');
+            if (competitor === 'revoke' && ctx.noUserIndex()) return t.skip('this store cannot revoke by id');
+            // As many interleavings as the in-flight request makes writes (and one after them all).
+            const dry = await interleave('touch', inFlight, Number.MAX_SAFE_INTEGER);
+            for (let at = 0; at <= dry.writes; at++) {
+              const o = await interleave(competitor, inFlight, at);
+              const where = `${competitor} before write ${at} of ${inFlight}`;
+              if (o.inFlightError !== null) {
+                assert.ok(o.inFlightError instanceof SessionInterruptedError, `${where}: ${String(o.inFlightError)}`);
+              }
+              if (o.competitorError !== null) {
+                assert.ok(o.competitorError instanceof SessionInterruptedError, `${where}: ${String(o.competitorError)}`);
+              }
+              const cookies = [...new Set([o.base, o.inFlightCookie, o.competitorCookie])];
+              const live = (await Promise.all(cookies.map(dataOf))).filter((d): d is Data => d !== null && 'cart' in d);
+              const loggedOut = (competitor === 'revoke' || competitor === 'flush') && o.competitorRan && o.competitorError === null;
+              if (inFlight === 'flush' || loggedOut) {
+                // A logout or revoke always wins: nothing of the session is reachable, by any cookie or by user.
+                assert.deepEqual(live, [], `${where}: a logged-out session came back`);
+                if (!ctx.noUserIndex()) {
+                  const left = await ctx.make({}).listUserSessions(o.user);
+                  assert.deepEqual(left, [], `${where}: the user still has sessions`);
+                }
+                continue;
+              }
+              // Otherwise exactly one session lives on, with the cart, and no cookie names a second one.
+              assert.equal(live.length, 1, `${where}: ${live.length} sessions live`);
               if (!ctx.noUserIndex()) {
                 const left = await ctx.make({}).listUserSessions(o.user);
-                assert.deepEqual(left, [], `${where}: the user still has sessions`);
+                assert.equal(left.length, 1, `${where}: the user has ${left.length} sessions`);
               }
-              continue;
+              const rotated = competitor === 'cycleKey' || competitor === 'login';
+              if (rotated && o.competitorError === null && o.competitorRan) {
+                // The competitor replaced the key first: the in-flight request changes nothing and sets no cookie.
+                assert.ok(o.inFlightError instanceof SessionInterruptedError || inFlight === 'commit', where);
+                assert.equal(o.inFlightSetCookie, null, `${where}: a replaced key's response set a cookie`);
+                assert.equal(live[0]!.mine, undefined, where);
+              }
+              if (competitor === 'commit' || competitor === 'touch') {
+                assert.equal(o.inFlightError, null, `${where}: ${String(o.inFlightError)}`);
+                if (inFlight === 'commit') assert.equal(live[0]!.mine, true, `${where}: the in-flight change was lost`);
+                const counted = competitor === 'commit' && o.competitorRan && o.competitorError === null;
+                const expected = (counted ? 1 : 0) + (inFlight === 'save' ? 1 : 0);
+                assert.equal(live[0]!.n ?? 0, expected, `${where}: counter`);
+                if (inFlight === 'save') assert.equal(o.inFlightSession!.get('n'), expected, `${where}: save() reads the stored record`);
+              }
             }
-            // Otherwise exactly one session lives on, with the cart, and no cookie names a second one.
-            assert.equal(live.length, 1, `${where}: ${live.length} sessions live`);
-            if (!ctx.noUserIndex()) {
-              const left = await ctx.make({}).listUserSessions(o.user);
-              assert.equal(left.length, 1, `${where}: the user has ${left.length} sessions`);
-            }
-            const rotated = competitor === 'cycleKey' || competitor === 'login';
-            if (rotated && o.competitorError === null && o.competitorRan) {
-              // The competitor replaced the key first: the in-flight request changes nothing and sets no cookie.
-              assert.ok(o.inFlightError instanceof SessionInterruptedError || inFlight === 'commit', where);
-              assert.equal(o.inFlightSetCookie, null, `${where}: a replaced key's response set a cookie`);
-              assert.equal(live[0]!.mine, undefined, where);
-            }
-            if (competitor === 'commit' || competitor === 'touch') {
-              assert.equal(o.inFlightError, null, `${where}: ${String(o.inFlightError)}`);
-              if (inFlight === 'commit') assert.equal(live[0]!.mine, true, `${where}: the in-flight change was lost`);
-              const counted = competitor === 'commit' && o.competitorRan && o.competitorError === null;
-              const expected = (counted ? 1 : 0) + (inFlight === 'save' ? 1 : 0);
-              assert.equal(live[0]!.n ?? 0, expected, `${where}: counter`);
-              if (inFlight === 'save') assert.equal(o.inFlightSession!.get('n'), expected, `${where}: save() reads the stored record`);
-            }
-          }
-        });
-      }
+          });
+        }
+      });
     }
 
     it('a request with a key that login replaced moments ago sees an empty session, cannot write, and sets no cookie', async (t) => {

@@ -36,6 +36,11 @@ export interface DescribeStoreOptions {
    * promise, and (for every store that has them) that they answer exactly as `load` and `update`.
    */
   synchronous?: boolean;
+  /**
+   * The store keeps the whole session in the cookie (CookieStore): the cases about stored records
+   * (conflicts, tombstones, rows at rest, the guarantees matrix) are left out, with that reason.
+   */
+  clientSide?: boolean;
 }
 
 type Data = Record<string, any>;

@@ -10,7 +10,8 @@ import type { SuiteContext } from './store-suite-context.js';
 type Data = Record<string, any>;
 
 export function serverSideCases(x: SuiteContext): void {
-  describe('server-side stores', () => {
+  const records = { skip: x.options.clientSide ? 'the cookie store keeps no records on the server' : false };
+  describe('server-side stores', records, () => {
     it('save makes a record; delete removes it', async (ctx) => {
       if (!x.serverSide()) return ctx.skip('the cookie store has no records');
       const key = x.keyOf(await x.saved((s) => s.set('x', 1)));

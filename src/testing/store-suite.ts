@@ -64,6 +64,8 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
       },
       noUserIndex: () => options.noUserIndex === true || Boolean((t.store as { noUserIndex?: string }).noUserIndex),
       serverSide,
+      clientSide: options.clientSide === true,
+      noRevoke: options.noUserIndex === true,
     });
 
     it('a new session is neither modified nor accessed, and empty', async () => {
