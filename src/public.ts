@@ -34,6 +34,7 @@ export type {
   UpdateResult,
   StoreStats,
   UserIndexedStore,
+  StoreCapabilities,
   StoredSessionData,
   CreateStoreOptions,
 } from './core/store.js';

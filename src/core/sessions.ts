@@ -26,7 +26,7 @@ import type { Logger } from './log.js';
 import { observe } from './observe.js';
 import { resolveOptions, type ResolvedOptions, type SessionsOptions } from './options.js';
 import { Session, type SessionEngine, type SessionState, stateOf } from './session.js';
-import type { AnyStore, ClientSideStore, SessionStore } from './store.js';
+import { type AnyStore, capabilitiesOf, type ClientSideStore, type SessionStore } from './store.js';
 
 export type { CommitOptions, CommitResponse } from './engine/committed.js';
 export { MAX_COMMIT_ATTEMPTS } from './engine/core.js';
@@ -151,6 +151,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     this.cookieName = o.cookie.name;
     this.logger = o.logger;
     const clientSide = (store as ClientSideStore).clientSide === true;
+    const can = capabilitiesOf(store);
     const obs = observe(this, o, store);
     const server = clientSide ? null : (obs?.store(store as SessionStore) ?? (store as SessionStore));
     this[CORE] = {
@@ -161,12 +162,12 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       maxAge: o.cookie.maxAge,
       expireAtBrowserClose: o.expireAtBrowserClose,
       logger: o.logger,
-      noTouch: Boolean((store as { noUserIndex?: string }).noUserIndex),
+      noTouch: can.userIndex !== true,
       touchedAt: new Map(),
       loadSync: server ? syncTwin(server, 'load', 'loadSync') : undefined,
       updateSync: server ? syncTwin(server, 'update', 'updateSync') : undefined,
       inFlight: new Map(),
-      keysInClear: (store as { keysInClear?: boolean }).keysInClear === true,
+      keysInClear: can.keysInClear,
       obs,
       bound: o.deviceBound === null ? null : new DeviceBound(o.deviceBound, o.cookie, o.accounts.trustProxy, o.logger, o.clock),
       now: o.clock,

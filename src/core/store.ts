@@ -15,6 +15,41 @@ export interface StoredSession {
   lastSeenAt?: number;
 }
 
+/**
+ * What a store can do and cannot guarantee, declared so that sessionkit (and the conformance
+ * suite) never guess from its methods. A store that declares none is read from its methods.
+ */
+export interface StoreCapabilities {
+  /**
+   * `true` when the store finds sessions by user (listByUser, revoke and touch: accounts and
+   * devices, idleTimeout, maxSessionsPerUser), else a sentence saying why it cannot, which
+   * sessionkit puts in its ConfigError.
+   */
+  readonly userIndex: true | string;
+  /** The store answers load and update synchronously underneath (its private `loadSync`/`updateSync` facet). */
+  readonly synchronous: boolean;
+  /** Session keys are kept in clear at rest (Django's own table), not as their SHA-256 digest. */
+  readonly keysInClear: boolean;
+  /** The store forgets expired records by itself (a Redis TTL): `clearExpired` has nothing left to count. */
+  readonly selfExpiring: boolean;
+}
+
+const NO_INDEX = 'this store cannot find sessions by user (it has no listByUser, revoke and touch)';
+
+/** A store's declared capabilities, or, for a store that declares none, what its methods say. */
+export function capabilitiesOf(store: AnyStore): StoreCapabilities {
+  const declared = (store as { capabilities?: StoreCapabilities }).capabilities;
+  if (declared !== undefined) return declared;
+  const s = store as Partial<SessionStore & UserIndexedStore> & { noUserIndex?: string; keysInClear?: boolean };
+  const indexed = s.listByUser !== undefined && s.revoke !== undefined && s.touch !== undefined;
+  return {
+    userIndex: s.noUserIndex ? s.noUserIndex : indexed ? true : NO_INDEX,
+    synchronous: typeof s.loadSync === 'function',
+    keysInClear: s.keysInClear === true,
+    selfExpiring: false,
+  };
+}
+
 /** The result of a conditional update. */
 export type UpdateResult =
   | { status: 'ok'; version: number }
@@ -54,6 +89,8 @@ export interface SessionStore {
    * same session waits at most this plus a second without progress. @default 5000
    */
   readonly timeout?: number;
+  /** What the store can do and cannot guarantee (see StoreCapabilities). */
+  readonly capabilities?: StoreCapabilities;
 
   // Accounts and devices (see UserIndexedStore): every server-side store of sessionkit has them.
   touch?: UserIndexedStore['touch'];

@@ -140,7 +140,14 @@ function configure(options: DjangoStoreOptions): SqlStoreConfig {
   const codec = djangoDataCodec(options.secret, logger);
   const timeout = resolveMilliseconds('timeout', options.timeout, 5000, 1);
   const { db } = options;
-  const common = { shape: DJANGO_TABLE, table, codec, createTable: false, missingTable: "run Django's manage.py migrate, or pass table" };
+  const common = {
+    shape: DJANGO_TABLE,
+    keysInClear: true,
+    table,
+    codec,
+    createTable: false,
+    missingTable: "run Django's manage.py migrate, or pass table",
+  };
   if (isPool(db)) return { ...common, driver: pgDriver(db, { timeout, logger, label: 'DjangoStore' }), label: 'Django PostgreSQL' };
   if (isSqliteConnection(db)) return { ...common, driver: sqliteDriver(db, { lockTimeout: timeout }), label: 'Django SQLite' };
   throw new ConfigError(

@@ -2,7 +2,15 @@ import { consoleLogger, type Logger } from '../core/log.js';
 import type { SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import type { IndexedSession } from '../core/accounts.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
+import {
+  capabilitiesOf,
+  type SessionStore,
+  type StoreCapabilities,
+  type StoredSession,
+  type StoreStats,
+  type UpdateResult,
+  type UserIndexedStore,
+} from '../core/store.js';
 
 export interface CachedStoreOptions {
   /**
@@ -185,6 +193,8 @@ class Breaker {
 export class CachedStore implements SessionStore, UserIndexedStore {
   /** Why this store cannot list or revoke by user (its durable store's reason), or undefined. */
   readonly noUserIndex: string | undefined;
+  /** Its durable store's user index and keys at rest; never synchronous (the cache is asked too). */
+  readonly capabilities: StoreCapabilities;
   readonly #cache: SessionStore;
   readonly #store: SessionStore;
   readonly #logger: Logger;
@@ -210,6 +220,13 @@ export class CachedStore implements SessionStore, UserIndexedStore {
       : !durable.listByUser || !durable.revoke || !durable.touch
         ? 'the durable store of this CachedStore cannot find sessions by user'
         : undefined;
+    const durableCan = capabilitiesOf(options.store);
+    this.capabilities = {
+      userIndex: this.noUserIndex ?? true,
+      synchronous: false,
+      keysInClear: durableCan.keysInClear,
+      selfExpiring: false,
+    };
     this.#logger = options.logger ?? consoleLogger;
     this.#breaker = new Breaker(options.clock ?? Date.now, this.#logger, () => this.#cache.exists(PROBE_KEY));
   }

@@ -5,7 +5,7 @@ import { EXPIRY_KEY, expiresAt } from '../core/expiry.js';
 import { utf8Length } from '../core/crypto.js';
 import { createSigner, type Secret, type Signer } from '../core/signing.js';
 import type { SessionData } from '../core/codec.js';
-import type { ClientSideStore, StoredSessionData } from '../core/store.js';
+import type { ClientSideStore, StoreCapabilities, StoredSessionData } from '../core/store.js';
 
 /** Django's signed_cookies salt: cookies are readable by a Django site with the same SECRET_KEY. */
 export const SIGNED_COOKIES_SALT = 'django.contrib.sessions.backends.signed_cookies';
@@ -50,6 +50,13 @@ export interface CookieStoreOptions {
  */
 export class CookieStore implements ClientSideStore {
   readonly clientSide = true as const;
+  readonly capabilities: StoreCapabilities = {
+    userIndex:
+      "CookieStore keeps each session only in its visitor's signed cookie, so the server can neither find a user's sessions nor end one before its cookie expires",
+    synchronous: true,
+    keysInClear: false,
+    selfExpiring: true,
+  };
   /** Why listUserSessions, revokeSession, revokeUserSessions, idleTimeout and maxSessionsPerUser are refused (ConfigError). */
   readonly noUserIndex =
     "CookieStore keeps each session only in its visitor's signed cookie, so the server can neither find a user's sessions nor end one before its cookie expires";

@@ -3,7 +3,7 @@ import { decodeData, encodeData, type SessionData } from '../core/codec.js';
 import { utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
 import { type IndexedSession, userIdOf } from '../core/accounts.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
+import type { SessionStore, StoreCapabilities, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
 
 interface Row {
   json: string;
@@ -38,6 +38,7 @@ const CLEAR_BATCH = 5_000;
  * is bounded by the live sessions without a timer or a clearExpired call.
  */
 export class MemoryStore implements SessionStore, UserIndexedStore {
+  readonly capabilities: StoreCapabilities = { userIndex: true, synchronous: true, keysInClear: false, selfExpiring: false };
   /**
    * Rows by session key. Unlike the durable stores, which keep only `digestKey(key)`, process
    * memory is not a copy anyone can walk away with, and not hashing the key saves a SHA-256

@@ -4,7 +4,7 @@ import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { hashing, utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
 import { clientFromUrl, driverFor, type NodeSender, type RedisDriver } from './redis-client.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
+import type { SessionStore, StoreCapabilities, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
 import { type IndexedSession, userIdOf } from '../core/accounts.js';
 import * as wire from './redis-wire.js';
 
@@ -33,6 +33,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
   readonly #timeout: number;
   /** How long one command may take, in milliseconds, before StoreUnavailableError (the `timeout` option). */
   readonly timeout: number;
+  readonly capabilities: StoreCapabilities = { userIndex: true, synchronous: false, keysInClear: false, selfExpiring: true };
   /** Set by fromUrl for the client it created: connected lazily, closed by close(). */
   #owned = false;
   /** For an owned client: the last error message while it is down, null while it is up. */

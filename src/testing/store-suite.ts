@@ -4,7 +4,7 @@ import { makeSessions, type Sessions } from '../core/sessions.js';
 import { SessionDataError, SessionKeyError } from '../core/errors.js';
 import { MAX_DEPTH } from '../core/codec.js';
 import type { Session } from '../core/session.js';
-import { isClientSide, type AnyStore, type SessionStore } from '../core/store.js';
+import { capabilitiesOf, isClientSide, type AnyStore, type SessionStore, type UserIndexedStore } from '../core/store.js';
 import { describeGuarantees } from './guarantees.js';
 import { accountsCases } from './store-suite-accounts.js';
 import { serverSideCases } from './store-suite-server.js';
@@ -66,6 +66,25 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
       serverSide,
       clientSide: options.clientSide === true,
       noRevoke: options.noUserIndex === true,
+    });
+
+    it('the store declares what it can do, and the declaration is what it does', async () => {
+      const can = capabilitiesOf(t.store);
+      const s = t.store as Partial<SessionStore & UserIndexedStore>;
+      if (can.userIndex === true) {
+        assert.equal(typeof s.listByUser, 'function');
+        assert.equal(typeof s.revoke, 'function');
+        assert.equal(typeof s.touch, 'function');
+      } else assert.match(can.userIndex, /\w{3,}.* /, 'a store without a user index says why');
+      assert.equal(can.userIndex !== true, options.noUserIndex === true || options.clientSide === true, 'noUserIndex/clientSide');
+      assert.equal(can.keysInClear, options.keysInClear === true, 'keysInClear');
+      assert.equal(can.selfExpiring, options.selfExpiring === true || options.clientSide === true, 'selfExpiring');
+      if (!isClientSide(t.store)) {
+        // a wrapper may hide a synchronous store's twins (the engine then awaits); a store that says
+        // it is asynchronous must have none
+        if (!can.synchronous) assert.equal(typeof s.loadSync, 'undefined', 'synchronous');
+        if (options.synchronous) assert.equal(can.synchronous, true, 'synchronous');
+      }
     });
 
     it('a new session is neither modified nor accessed, and empty', async () => {

@@ -10,7 +10,7 @@ import {
   type UserSession,
 } from '../accounts.js';
 import { digestKey } from '../keys.js';
-import type { AnyStore, UserIndexedStore } from '../store.js';
+import { type AnyStore, capabilitiesOf, type UserIndexedStore } from '../store.js';
 import { ConfigError } from '../errors.js';
 import { Session, type SessionState } from '../session.js';
 import { type Core, rethrowUnavailable } from './core.js';
@@ -35,12 +35,9 @@ export function publicId(c: Core, s: SessionState): string | null {
 }
 
 export function indexed(c: Core, what: string): UserIndexedStore {
-  const store = (c.server ?? c.store) as Partial<UserIndexedStore> & { noUserIndex?: string };
-  if (store.listByUser && store.revoke && store.touch && !store.noUserIndex) return store as UserIndexedStore;
-  throw new ConfigError(
-    'store',
-    `${what}: ${store.noUserIndex ?? 'this store cannot find sessions by user (it has no listByUser, revoke and touch)'}`,
-  );
+  const can = capabilitiesOf(c.store).userIndex;
+  if (can === true) return (c.server ?? c.store) as UserIndexedStore;
+  throw new ConfigError('store', `${what}: ${can}`);
 }
 
 export async function listUserSessions(c: Core, userId: string): Promise<UserSession[]> {
@@ -80,9 +77,10 @@ export async function revokeUserSessions(
 
 /** Options that need a user index or a server-side expiry: refused at createSessions on a store that has none. */
 export function checkAccountSupport(o: AccountOptions, store: AnyStore): void {
-  const s = store as Partial<UserIndexedStore> & { noUserIndex?: string; clientSide?: boolean };
-  const indexed = s.listByUser !== undefined && s.revoke !== undefined && s.touch !== undefined && !s.noUserIndex;
-  const why = s.noUserIndex ?? 'this store cannot find sessions by user (it has no listByUser, revoke and touch)';
+  const can = capabilitiesOf(store).userIndex;
+  const indexed = can === true;
+  const why = can === true ? '' : can;
+  const s = store as { clientSide?: boolean };
   if (o.idleTimeout !== null && !indexed)
     throw new ConfigError(
       'idleTimeout',

@@ -244,6 +244,8 @@ export function upgradeSql(dialect: Dialect, shape: TableShape, table: TableName
 
 export interface SqlStoreConfig {
   driver: SqlDriver;
+  /** The table keeps session keys in clear (Django's). */
+  keysInClear?: boolean;
   /** How long one statement may take, in milliseconds (PostgreSQL's `timeout` option); see SessionStore.timeout. */
   timeout?: number;
   shape: TableShape;
