@@ -326,7 +326,7 @@ export async function verifyProof(token: string, key: { jwk: PublicJwk; alg: Pro
 }
 
 export { sfString, sfStringValue } from './structured-fields.js';
-import { sfString, sfStringValue } from './structured-fields.js';
+import { sfString } from './structured-fields.js';
 
 // ---------------------------------------------------------------------------------------------
 // One Sessions' device binding, made by the engine from the resolved options.

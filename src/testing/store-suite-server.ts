@@ -7,8 +7,6 @@ import { newSessionKey } from '../core/keys.js';
 
 import type { SuiteContext } from './store-suite-context.js';
 
-type Data = Record<string, any>;
-
 export function serverSideCases(x: SuiteContext): void {
   const records = { skip: x.options.clientSide ? 'the cookie store keeps no records on the server' : false };
   describe('server-side stores', records, () => {

@@ -9,8 +9,6 @@ import { META_KEY } from '../core/accounts.js';
 
 import type { SuiteContext } from './store-suite-context.js';
 
-type Data = Record<string, any>;
-
 export function twinsCases(x: SuiteContext): void {
   // Only a store that answers synchronously has twins: on the others the whole section does not
   // apply, and is skipped once, with that reason, rather than case by case.
