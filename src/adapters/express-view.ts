@@ -183,7 +183,7 @@ for (const name of Object.getOwnPropertyNames(Session.prototype)) {
   if (typeof d.value === 'function') {
     const fn = d.value as AnyFn;
     members.set(name, function (this: unknown) {
-      return fn.apply(sessionOf(this), arguments as unknown as unknown[]);
+      return Reflect.apply(fn, sessionOf(this), arguments);
     });
   } else members.set(name, 'getter');
 }
@@ -200,7 +200,7 @@ const handler: ProxyHandler<Holder> = {
     if (typeof name !== 'string') {
       if (name === SESSION) return h.session;
       if (name === HOLDER) return h;
-      return Object.hasOwn(h, name) ? (h as unknown as Record<symbol, unknown>)[name] : Reflect.get(h.session, name, h.session);
+      return Object.hasOwn(h, name) ? Reflect.get(h, name) : Reflect.get(h.session, name, h.session);
     }
     const member = members.get(name);
     if (member !== undefined) {
@@ -217,7 +217,7 @@ const handler: ProxyHandler<Holder> = {
   },
   set(h, name, value) {
     if (typeof name !== 'string') {
-      (h as unknown as Record<symbol, unknown>)[name] = value;
+      Reflect.set(h, name, value);
       return true;
     }
     if (h.detached !== null) {
@@ -230,7 +230,7 @@ const handler: ProxyHandler<Holder> = {
       return true;
     }
     if (SETTABLE.has(name)) {
-      (h.session as unknown as Record<string, unknown>)[name] = value;
+      Reflect.set(h.session, name, value);
       return true;
     }
     if (members.has(name)) refuse(name, 'is part of the Session API; store data under this name with req.session.set(name, value)');

@@ -97,7 +97,7 @@ function makeHooks(originals: (res: ServerResponse, p: Pending | undefined) => O
   return {
     writeHead(this: ServerResponse) {
       const p = pendingByResponse.get(this);
-      if (p === undefined || p.done) return originals(this, p).writeHead.apply(this, arguments as unknown as unknown[]);
+      if (p === undefined || p.done) return Reflect.apply(originals(this, p).writeHead, this, arguments);
       p.head = arguments;
       if (typeof arguments[0] === 'number') this.statusCode = arguments[0];
       return this;
@@ -105,13 +105,13 @@ function makeHooks(originals: (res: ServerResponse, p: Pending | undefined) => O
     write(this: ServerResponse) {
       const p = pendingByResponse.get(this);
       const o = originals(this, p);
-      if (p === undefined || p.done) return o.write.apply(this, arguments as unknown as unknown[]);
+      if (p === undefined || p.done) return Reflect.apply(o.write, this, arguments);
       return start(this, p, o, o.write, arguments);
     },
     end(this: ServerResponse) {
       const p = pendingByResponse.get(this);
       const o = originals(this, p);
-      if (p === undefined || p.done) return o.end.apply(this, arguments as unknown as unknown[]);
+      if (p === undefined || p.done) return Reflect.apply(o.end, this, arguments);
       start(this, p, o, o.end, arguments);
       return this;
     },
@@ -156,7 +156,7 @@ function start(res: ServerResponse, p: Pending, o: Originals, fn: AnyFn, args: I
   }
   if (!(result instanceof Promise)) {
     release(res, p, o, result);
-    return fn.apply(res, args as unknown as unknown[]);
+    return Reflect.apply(fn, res, args);
   }
   p.queue = [[fn, args]];
   result.then(
@@ -164,7 +164,7 @@ function start(res: ServerResponse, p: Pending, o: Originals, fn: AnyFn, args: I
       release(res, p, o, r);
       const queue = p.queue!;
       p.queue = null;
-      for (const [f, a] of queue) f.apply(res, a as unknown as unknown[]);
+      for (const [f, a] of queue) Reflect.apply(f, res, a);
     },
     (err) => {
       p.done = true;
@@ -178,7 +178,7 @@ function start(res: ServerResponse, p: Pending, o: Originals, fn: AnyFn, args: I
 function release(res: ServerResponse, p: Pending, o: Originals, result: CommitResponse): void {
   applyCommit(res, nodeHeaders, result);
   p.done = true;
-  if (p.head !== null) o.writeHead.apply(res, p.head as unknown as unknown[]);
+  if (p.head !== null) Reflect.apply(o.writeHead, res, p.head);
 }
 
 /**

@@ -198,7 +198,7 @@ export function describeStore(name: string, options: DescribeStoreOptions): void
         { u: undefined },
       ]) {
         assert.throws(
-          () => s.set('bad', bad as any),
+          () => s.set('bad', bad as never),
           (err: unknown) => err instanceof SessionDataError && err.key === 'bad' && /"bad"/.test(err.message),
         );
       }

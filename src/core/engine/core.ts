@@ -37,7 +37,7 @@ export const DEFAULT_STORE_TIMEOUT_MS = 5000;
  */
 export interface InFlight {
   /** Settles when the last queued commit is done. */
-  tail: Promise<void>;
+  tail: Promise<void> | null;
   /** When a commit of this key last finished (Date.now()). */
   progressAt: number;
   /** The last commit that finished failed for the store: the ones queued behind it give up at once. */

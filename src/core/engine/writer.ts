@@ -43,7 +43,7 @@ export async function write(c: Core, s: SessionState): Promise<void> {
   let flight = c.inFlight.get(key);
   let run: Promise<void>;
   if (flight === undefined) {
-    flight = { tail: null as unknown as Promise<void>, last: null, progressAt: Date.now(), down: false };
+    flight = { tail: null, last: null, progressAt: Date.now(), down: false };
     run = updateLoop(c, s, key, now, flight);
   } else {
     const f = flight;
@@ -167,7 +167,7 @@ export async function saveNow(c: Core, s: SessionState): Promise<void> {
  * failed for the store, or when the queue made no progress for `limit` milliseconds.
  */
 export function waitTurn(f: InFlight, limit: number): Promise<void> {
-  const tail = f.tail;
+  const tail = f.tail ?? Promise.resolve();
   return new Promise((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout>;
     const check = () => {
