@@ -72,6 +72,10 @@ describe('moving from express-session + connect-redis (sessionkit/express-sessio
       const keys = [...req.session.keys()].sort().join(',');
       res.send(`user=${req.session.get('userId') ?? 'anonymous'} cart=${(req.session.get('cart') ?? []).join('+')} keys=${keys}`);
     });
+    app.post('/login', async (req, res) => {
+      await req.session.login('7');
+      res.send(`user=${req.session.userId} cart=${(req.session.get('cart') ?? []).join('+')}`);
+    });
     app.get('/who', (req, res) => {
       const s = req.session;
       res.json({
@@ -118,6 +122,18 @@ describe('moving from express-session + connect-redis (sessionkit/express-sessio
     const next = await fetch(`${newApp.url}/me`, { headers: { cookie: pair(sessionid) } });
     assert.equal(await next.text(), 'user=42 cart=apple keys=_session_expiry,cart,userId');
     assert.deepEqual(next.headers.getSetCookie(), []);
+  });
+
+  it('a login on the very request that moves the old session: the new key is sent, the old record destroyed and its cookie expired', async () => {
+    const { cookie, sid } = await logInOnOldApp();
+    const res = await fetch(`${newApp.url}/login`, { method: 'POST', headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    assert.equal(await res.text(), 'user=7 cart=apple', 'the moved session was bound to no user: the login keeps its data');
+    const sessionid = cookieNamed(res, 'sessionid');
+    assert.match(sessionid ?? '', /^sessionid=[a-z0-9]{32};/);
+    assert.match(cookieNamed(res, 'connect.sid') ?? '', /^connect\.sid=; Max-Age=0/);
+    assert.equal(await client.exists(`sess:${sid}`), 0, 'the old record is destroyed');
+    const me = await fetch(`${newApp.url}/who`, { headers: { cookie: pair(sessionid) } });
+    assert.equal(((await me.json()) as { userId: string }).userId, '7');
   });
 
   it('a cookie signed with an older secret of the array is moved too', async () => {

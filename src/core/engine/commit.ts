@@ -24,6 +24,9 @@ export function decide(c: Core, session: Session<any>, s: SessionState, options?
   if (s.hadCookie && session.isEmpty) {
     return new Committed(deletionCookie(c.o.cookie), true, () => cookieParts(c.o.cookie, '', 0, 0));
   }
+  // written before the commit on the request that moved a previous system's session in: the
+  // commit still has to end that session (its record destroyed, its cookie expired)
+  if (s.cookieDue && s.migrated !== null) s.modified = true;
   const vary = s.accessed;
   if (!(s.modified || c.o.saveEveryRequest) || session.isEmpty || status >= 500) {
     if (s.cookieDue && status < 500 && !session.isEmpty) {
