@@ -7,7 +7,7 @@ import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import express from 'express';
 import expressSession from 'express-session';
 import { createClient } from 'redis';
-import { sessionMiddleware } from '../src/adapters/express.js';
+import { getSession, sessionMiddleware } from '../src/adapters/express.js';
 import { fromExpressSession } from '../src/express-session/index.js';
 import { ConfigError, createSessions, MemoryStore, RedisStore } from '../src/index.js';
 import { startRedis, stopAll } from './support/redis.js';
@@ -72,6 +72,11 @@ describe('moving from express-session + connect-redis (sessionkit/express-sessio
       const keys = [...req.session.keys()].sort().join(',');
       res.send(`user=${req.session.get('userId') ?? 'anonymous'} cart=${(req.session.get('cart') ?? []).join('+')} keys=${keys}`);
     });
+    app.post('/save', async (req, res) => {
+      req.session.set('saved', true);
+      await getSession(req).save();
+      res.send('saved');
+    });
     app.post('/login', async (req, res) => {
       await req.session.login('7');
       res.send(`user=${req.session.userId} cart=${(req.session.get('cart') ?? []).join('+')}`);
@@ -134,6 +139,18 @@ describe('moving from express-session + connect-redis (sessionkit/express-sessio
     assert.equal(await client.exists(`sess:${sid}`), 0, 'the old record is destroyed');
     const me = await fetch(`${newApp.url}/who`, { headers: { cookie: pair(sessionid) } });
     assert.equal(((await me.json()) as { userId: string }).userId, '7');
+  });
+
+  it('save() on the very request that moves the old session: the cookie is still sent and the old session ended', async () => {
+    const { cookie, sid } = await logInOnOldApp();
+    const res = await fetch(`${newApp.url}/save`, { method: 'POST', headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    assert.equal(await res.text(), 'saved');
+    const sessionid = cookieNamed(res, 'sessionid');
+    assert.match(sessionid ?? '', /^sessionid=[a-z0-9]{32};/);
+    assert.match(cookieNamed(res, 'connect.sid') ?? '', /^connect\.sid=; Max-Age=0/);
+    assert.equal(await client.exists(`sess:${sid}`), 0, 'the old record is destroyed');
+    const me = await fetch(`${newApp.url}/me`, { headers: { cookie: pair(sessionid) } });
+    assert.match(await me.text(), /^user=42 cart=apple/);
   });
 
   it('a cookie signed with an older secret of the array is moved too', async () => {

@@ -160,6 +160,8 @@ export async function saveNow(c: Core, s: SessionState): Promise<void> {
     return;
   }
   await write(c, s);
+  // moved in from a previous system on this request: its cookie and the old session's end are still due
+  if (s.migrated !== null) s.cookieDue = true;
 }
 
 /**
