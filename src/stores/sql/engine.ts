@@ -75,16 +75,8 @@ interface Step {
 export class SqlStore implements SessionStore, UserIndexedStore {
   /** Why listing and revoking by user is refused (a table without the user index), or undefined. A field, not a getter: stores may be wrapped in a Proxy. */
   readonly noUserIndex: string | undefined;
-  readonly #keysInClear: boolean;
   /** See StoreCapabilities: from the table shape (a user column or not) and the driver (SQLite answers synchronously). */
-  get capabilities(): StoreCapabilities {
-    return {
-      userIndex: this.noUserIndex ?? true,
-      synchronous: typeof this.loadSync === 'function' && typeof this.updateSync === 'function',
-      keysInClear: this.#keysInClear,
-      selfExpiring: false,
-    };
-  }
+  readonly capabilities: StoreCapabilities;
   /** See SessionStore.timeout. */
   readonly timeout: number | undefined;
   readonly #driver: SqlDriver;
@@ -108,7 +100,12 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     this.#sync = config.driver.sync;
     this.#shape = config.shape;
     this.noUserIndex = 'noUserIndex' in config.shape.accounts ? config.shape.accounts.noUserIndex : undefined;
-    this.#keysInClear = config.keysInClear === true;
+    this.capabilities = {
+      userIndex: this.noUserIndex ?? true,
+      synchronous: config.driver.sync !== undefined,
+      keysInClear: config.keysInClear === true,
+      selfExpiring: false,
+    };
     this.#codec = config.codec;
     this.#label = config.label;
     this.#missingTable = config.missingTable;
