@@ -1,7 +1,7 @@
 // Accounts and devices: who a session belongs to, where it was signed in, and the limits on its life.
 import type { SessionData } from './codec.js';
 import { ConfigError, SessionDataError } from './errors.js';
-import type { RequestLike } from './cookie.js';
+import { type RequestLike, requestHeader } from './cookie.js';
 import { digestKey } from './keys.js';
 import { isDeviceBound } from './device-bound.js';
 
@@ -109,29 +109,17 @@ export function checkUserId(userId: unknown): string {
 
 const MAX_USER_AGENT = 512;
 
-function header(req: RequestLike, name: string): string | undefined {
-  if (req === undefined || req === null || typeof req === 'string') return undefined;
-  if ('headers' in req) {
-    const headers = req.headers as { get?: unknown } & Record<string, string | string[] | undefined>;
-    if (typeof headers.get === 'function') return (headers.get as (n: string) => string | null)(name) ?? undefined;
-    const v = headers[name];
-    return Array.isArray(v) ? v.join(', ') : v;
-  }
-  if (typeof (req as { get?: unknown }).get === 'function') return (req as { get(n: string): string | null }).get(name) ?? undefined;
-  return undefined;
-}
-
 /**
  * The client's user agent and address. The address is the socket's, or, with `trustProxy`, the
  * one X-Forwarded-For names: `true` trusts the whole header (its first entry), a number N trusts
  * the N proxies nearest the server (the Nth entry from the right), as Express's `trust proxy`.
  */
 export function clientOf(req: RequestLike, trustProxy: boolean | number): { userAgent: string | null; ip: string | null } {
-  const agent = header(req, 'user-agent');
+  const agent = requestHeader(req, 'user-agent');
   const userAgent = agent ? agent.slice(0, MAX_USER_AGENT) : null;
   let ip: string | null = null;
   if (trustProxy !== false) {
-    const hops = (header(req, 'x-forwarded-for') ?? '')
+    const hops = (requestHeader(req, 'x-forwarded-for') ?? '')
       .split(',')
       .map((h) => h.trim())
       .filter((h) => h !== '');

@@ -35,6 +35,19 @@ export function cookieHeader(req: RequestLike): string | undefined {
   return undefined;
 }
 
+/** A request header's value (repeated headers joined with `, `), from any RequestLike that carries headers. */
+export function requestHeader(req: RequestLike, name: string): string | undefined {
+  if (req === undefined || req === null || typeof req === 'string') return undefined;
+  if ('headers' in req) {
+    const headers = req.headers as { get?: unknown } & Record<string, string | string[] | undefined>;
+    if (typeof headers.get === 'function') return (headers.get as (n: string) => string | null)(name) ?? undefined;
+    const v = headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+  if (typeof (req as { get?: unknown }).get === 'function') return (req as { get(n: string): string | null }).get(name) ?? undefined;
+  return undefined;
+}
+
 /** The session cookie's value; a cheap scan first, so requests without it parse nothing. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (header === undefined || !header.includes(name)) return undefined;

@@ -2,7 +2,7 @@
 // the options, the record a bound session keeps, its challenges, the bound cookie and the proof
 // JWTs, verified through Web Crypto (globalThis.crypto.subtle) so it runs on every runtime.
 import type { SessionData } from './codec.js';
-import { cookieHeader, readCookie, type RequestLike, type ResolvedCookie } from './cookie.js';
+import { cookieHeader, readCookie, type RequestLike, requestHeader, type ResolvedCookie } from './cookie.js';
 import { fillRandom, fromBase64url, hashing, timingSafeEqual, toBase64url } from './crypto.js';
 import { ConfigError } from './errors.js';
 import { rateLimited, type Logger } from './log.js';
@@ -334,21 +334,9 @@ import { sfString } from './structured-fields.js';
 /** A request as every adapter can give it: node's IncomingMessage or a fetch Request. */
 export type EndpointRequest = RequestLike & { method?: string; url?: string; originalUrl?: string };
 
-function headerOf(req: RequestLike, name: string): string | undefined {
-  if (req === undefined || req === null || typeof req === 'string') return undefined;
-  if ('headers' in req) {
-    const headers = req.headers as { get?: unknown } & Record<string, string | string[] | undefined>;
-    if (typeof headers.get === 'function') return (headers.get as (n: string) => string | null)(name) ?? undefined;
-    const v = headers[name];
-    return Array.isArray(v) ? v.join(', ') : v;
-  }
-  if (typeof (req as { get?: unknown }).get === 'function') return (req as { get(n: string): string | null }).get(name) ?? undefined;
-  return undefined;
-}
-
 /** The first value of a header that has a current and a legacy (`Sec-Session-*`) name. */
 export function dbscHeader(req: RequestLike, name: string, legacy: string): string | undefined {
-  return headerOf(req, name) ?? headerOf(req, legacy);
+  return requestHeader(req, name) ?? requestHeader(req, legacy);
 }
 
 export class DeviceBound {

@@ -169,13 +169,8 @@ export function reset(s: SessionState): void {
 
 /** The loaded session is gone for this request (see `SessionState.lost`): empty, no key, nothing to save. */
 export function lost(s: SessionState, why: 'revoked' | 'replaced'): void {
-  s.data = emptyData();
-  s.ops = null;
-  s.snapshots = null;
-  s.key = null;
-  s.version = 0;
+  reset(s);
   s.modified = false;
-  s.unresolvedCookie = false;
   s.cookieDue = false;
   s.lost = why;
 }
