@@ -1,7 +1,12 @@
 import { addsNothing, answerError, applyCommit, webHeaders } from '../core/response.js';
-import type { Session } from '../core/session.js';
 import type { CommitResponse, Sessions } from '../core/sessions.js';
 import type { DeviceBoundAnswer } from '../core/device-bound-endpoint.js';
+import type { Translation } from './sequence.js';
+
+/**
+ * The translation every fetch-style adapter shares (web, React Router, SvelteKit, h3): a
+ * Request in, a Response out, through the adapter sequence. No policy lives here.
+ */
 
 /** A DBSC endpoint's answer as a fetch Response. */
 export function answerResponse(a: DeviceBoundAnswer): Response {
@@ -9,11 +14,6 @@ export function answerResponse(a: DeviceBoundAnswer): Response {
   for (const [name, value] of a.headers) headers.append(name, value);
   return new Response(a.status === 204 ? null : a.body, { status: a.status, headers });
 }
-
-/**
- * The translation every fetch-style adapter shares (web, React Router, SvelteKit, h3): a
- * Request in, a Response out, through `sessions.commitResponse`. No policy lives here.
- */
 
 /** The plain-text Response for a sessionkit error (400, 503, or a logged 500); anything else is rethrown to the framework. */
 export function errorAnswer(sessions: Sessions<any>, err: unknown): Response {
@@ -35,19 +35,23 @@ export function withCommit(response: Response, result: CommitResponse): Response
   }
 }
 
-/** Commits the session for `response` and answers the response to send (an error answer when the commit fails). */
-export async function commitToResponse<Data extends Record<string, any>>(
-  sessions: Sessions<Data>,
-  session: Session<Data>,
-  response: Response,
-): Promise<Response> {
-  let result: CommitResponse | Promise<CommitResponse>;
-  try {
-    result = sessions.commitResponse(session, { status: response.status });
-    if (result instanceof Promise) result = await result;
-  } catch (err) {
-    await response.body?.cancel().catch(() => {});
-    return errorAnswer(sessions, err);
-  }
-  return withCommit(response, result);
+/** What a fetch-style adapter answers at each step of the sequence: Responses, whatever its request and its application. */
+export type FetchAnswers<A, B> = Omit<Translation<any, A, B, Response>, 'request' | 'endpointRequest' | 'run'>;
+
+/**
+ * The Responses of the sequence for a fetch-style adapter: the DBSC endpoint's answer, the
+ * application's Response with the commit's headers, and a failed load's or commit's error answer
+ * (the application's Response dropped, its body cancelled).
+ */
+export function fetchAnswers<A, B>(sessions: Sessions<any>): FetchAnswers<A, B> {
+  return {
+    deviceBound: answerResponse,
+    status: (response) => response.status,
+    commit: withCommit,
+    loadFailed: (err) => errorAnswer(sessions, err),
+    commitFailed: async (err, response) => {
+      await response.body?.cancel().catch(() => {});
+      return errorAnswer(sessions, err);
+    },
+  };
 }

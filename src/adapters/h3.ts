@@ -10,8 +10,9 @@ import {
   withTrustProxyOf,
 } from '../core/csrf.js';
 import type { Session } from '../core/session.js';
-import { loadForRequest, type Sessions } from '../core/sessions.js';
-import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
+import type { Sessions } from '../core/sessions.js';
+import { answerResponse, errorAnswer, fetchAnswers } from './fetch.js';
+import { commitSequence, loadPromise } from './sequence.js';
 import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 
 /** Per event: the session's load (memoised, so concurrent callers load once) and its Sessions. */
@@ -28,6 +29,7 @@ const slots = new WeakMap<H3Event, Slot>();
  * leaves; a request that never asks for its session costs nothing.
  */
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): Middleware {
+  const answers = fetchAnswers<H3Event, undefined>(sessions);
   return async (event, next) => {
     const dbsc = deviceBoundRequest(sessions, event.req); // POST {deviceBound.path}/register or /refresh
     if (dbsc !== null) return answerResponse(await dbsc);
@@ -47,7 +49,7 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
     } catch (err) {
       return errorAnswer(sessions, err);
     }
-    return commitToResponse(sessions, session, await toResponse(raw, event));
+    return commitSequence(sessions, session, await toResponse(raw, event), answers, event, undefined);
   };
 }
 
@@ -57,14 +59,7 @@ export function useSession<Data extends Record<string, any>>(event: H3Event, ses
   if (slot === undefined || slot.sessions !== sessions) {
     throw new ConfigError('sessions', 'useSession(event, sessions) needs app.use(sessionMiddleware(sessions)) with the same sessions');
   }
-  if (slot.loaded === null) {
-    try {
-      const loaded = loadForRequest(sessions, event.req);
-      slot.loaded = loaded instanceof Promise ? loaded : Promise.resolve(loaded);
-    } catch (err) {
-      slot.loaded = Promise.reject(err);
-    }
-  }
+  slot.loaded ??= loadPromise(sessions, event.req);
   return slot.loaded as Promise<Session<Data>>;
 }
 

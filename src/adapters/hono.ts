@@ -4,14 +4,14 @@
  *
  * @module sessionkit/hono
  */
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import type { Session } from '../core/session.js';
 import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
-import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
+import type { Sessions } from '../core/sessions.js';
 import { addsNothing, answerError, applyCommit, webHeaders } from '../core/response.js';
-import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
 import { answerResponse } from './fetch.js';
+import { runSequence, type Translation } from './sequence.js';
 import type { DeclaredSessionData } from '../core/session-types.js';
 
 /** The Hono env that types `c.get('session')`: `new Hono<SessionEnv<Data>>()`. */
@@ -25,40 +25,40 @@ export type SessionEnv<Data extends Record<string, any> = DeclaredSessionData> =
  * Web-standard only (Request, Response, Headers), so it runs on any runtime Hono runs on.
  */
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): MiddlewareHandler<SessionEnv<Data>> {
-  return async (c, next) => {
-    const dbsc = deviceBoundRequest(sessions, c.req.method === 'POST' ? c.req.raw : null); // POST {deviceBound.path}/register or /refresh
-    if (dbsc !== null) return answerResponse(await dbsc);
-    let session: Session<Data>;
-    try {
-      const loaded = loadForRequest(sessions, nodeRequest(c) ?? c.req.raw); // no promise when there is no cookie
-      session = loaded instanceof Promise ? await loaded : loaded;
-    } catch (err) {
-      return errorAnswer(sessions, err);
-    }
-    c.set('session', session);
-    await next();
-    let result: CommitResponse | Promise<CommitResponse>;
-    try {
-      result = sessions.commitResponse(session, { status: c.res.status });
-      if (result instanceof Promise) result = await result;
-    } catch (err) {
+  const t: Translation<Data, HonoContext<Data>, Next, Response | undefined> = {
+    endpointRequest: (c) => (c.req.method === 'POST' ? c.req.raw : null), // POST {deviceBound.path}/register or /refresh
+    request: (c) => nodeRequest(c) ?? c.req.raw, // no promise when there is no cookie
+    deviceBound: answerResponse,
+    run: async (session, c, next) => {
+      c.set('session', session);
+      await next();
+      return undefined; // the answer is c.res
+    },
+    status: (_out, c) => c.res.status,
+    commit: (_out, result, c) => {
+      if (addsNothing(result)) return undefined;
+      try {
+        applyCommit(c.res.headers, webHeaders, result);
+      } catch {
+        // immutable headers (e.g. Response.redirect() or a fetched response): copy the response
+        c.res = new Response(c.res.body, c.res);
+        applyCommit(c.res.headers, webHeaders, result);
+      }
+      return undefined;
+    },
+    loadFailed: (err) => errorAnswer(sessions, err),
+    commitFailed: async (err, _out, c) => {
       await c.res.body?.cancel().catch(() => {});
       c.res = undefined; // drop the handler's response and its headers, as the other adapters do
       c.res = errorAnswer(sessions, err);
-      return;
-    }
-    if (addsNothing(result)) return;
-    try {
-      applyCommit(c.res.headers, webHeaders, result);
-    } catch {
-      // immutable headers (e.g. Response.redirect() or a fetched response): copy the response
-      c.res = new Response(c.res.body, c.res);
-      applyCommit(c.res.headers, webHeaders, result);
-    }
+      return undefined;
+    },
   };
+  return (c, next) => runSequence(sessions, t, c, next);
 }
 
-/** 400 (SessionInterruptedError) or 503 (StoreUnavailableError); anything else is rethrown to Hono's onError. */
+type HonoContext<Data extends Record<string, any>> = Context<SessionEnv<Data>>;
+
 /**
  * On @hono/node-server, the node request underneath (`c.env.incoming`): its headers are a plain
  * object, where reading `c.req.raw.headers` would build a whole web Request and Headers first.
@@ -70,6 +70,7 @@ function nodeRequest(c: Context): { headers: { cookie?: string | string[] } } | 
     : undefined;
 }
 
+/** 400 (SessionInterruptedError) or 503 (StoreUnavailableError); anything else is rethrown to Hono's onError. */
 function errorAnswer(sessions: Sessions<any>, err: unknown): Response {
   const answer = answerError(sessions.logger, err, true);
   if (answer === null || answer.status === 500) throw err;

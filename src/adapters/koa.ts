@@ -1,4 +1,4 @@
-import type { DefaultState, Middleware, ParameterizedContext } from 'koa';
+import type { DefaultState, Middleware, Next, ParameterizedContext } from 'koa';
 import type { IncomingMessage } from 'node:http';
 import type { Session } from '../core/session.js';
 import {
@@ -13,8 +13,8 @@ import {
 import { ConfigError } from '../core/errors.js';
 import { nodeCsrfRequest, readNodeFormToken } from './csrf-node.js';
 import { answerError, applyCommit } from '../core/response.js';
-import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
-import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
+import type { Sessions } from '../core/sessions.js';
+import { runSequence, type Translation } from './sequence.js';
 
 /** The Koa context that types `ctx.session`: `new Koa<DefaultState, SessionContext<Data>>()`. */
 export interface SessionContext<Data extends Record<string, any> = Record<string, any>> {
@@ -28,35 +28,30 @@ export interface SessionContext<Data extends Record<string, any> = Record<string
 export function sessionMiddleware<Data extends Record<string, any>>(
   sessions: Sessions<Data>,
 ): Middleware<DefaultState, SessionContext<Data>> {
-  return async (ctx, next) => {
-    const dbsc = deviceBoundRequest(sessions, ctx.req); // POST {deviceBound.path}/register or /refresh
-    if (dbsc !== null) {
-      const a = await dbsc;
+  const t: Translation<Data, KoaContext<Data>, Next, void> = {
+    endpointRequest: (ctx) => ctx.req, // POST {deviceBound.path}/register or /refresh
+    request: (ctx) => ctx.req, // no promise when there is no cookie
+    deviceBound: (a, ctx) => {
       ctx.status = a.status;
       for (const [name, value] of a.headers) name === 'Set-Cookie' ? ctx.append(name, value) : ctx.set(name, value);
       ctx.body = a.body;
-      return;
-    }
-    let session: Session<Data>;
-    try {
-      const loaded = loadForRequest(sessions, ctx.req); // no promise when there is no cookie
-      session = loaded instanceof Promise ? await loaded : loaded;
-    } catch (err) {
-      return answer(sessions, ctx, err);
-    }
-    ctx.session = session;
-    await next();
-    let result: CommitResponse | Promise<CommitResponse>;
-    try {
-      result = sessions.commitResponse(session, { status: ctx.status });
-      if (result instanceof Promise) result = await result;
-    } catch (err) {
+    },
+    run: (session, ctx, next) => {
+      ctx.session = session;
+      return next();
+    },
+    status: (_out, ctx) => ctx.status,
+    commit: (_out, result, ctx) => applyCommit(ctx, koaHeaders, result),
+    loadFailed: (err, ctx) => answer(sessions, ctx, err),
+    commitFailed: (err, _out, ctx) => {
       for (const name of Object.keys(ctx.response.headers)) ctx.remove(name);
-      return answer(sessions, ctx, err);
-    }
-    applyCommit(ctx, koaHeaders, result);
+      answer(sessions, ctx, err);
+    },
   };
+  return (ctx, next) => runSequence(sessions, t, ctx, next);
 }
+
+type KoaContext<Data extends Record<string, any>> = ParameterizedContext<DefaultState, SessionContext<Data>>;
 
 /** Koa's response headers, for applyCommit (Vary merged by applyCommit, Set-Cookie appended). */
 const koaHeaders = {

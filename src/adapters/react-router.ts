@@ -8,9 +8,9 @@ import {
 import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
-import { currentCookie, loadForRequest, type Sessions } from '../core/sessions.js';
-import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
-import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
+import { currentCookie, type Sessions } from '../core/sessions.js';
+import { fetchAnswers, withCommit } from './fetch.js';
+import { runSequence, type Translation } from './sequence.js';
 
 const sessionContext = createContext<Session<any>>();
 
@@ -21,20 +21,24 @@ const sessionContext = createContext<Session<any>>();
  * and actions have run, and the response gets its `Set-Cookie` and `Vary: Cookie`.
  */
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): MiddlewareFunction<Response> {
-  return async ({ request, context }, next) => {
-    const dbsc = deviceBoundRequest(sessions, request); // POST {deviceBound.path}/register or /refresh
-    if (dbsc !== null) return answerResponse(await dbsc);
-    let session: Session<Data>;
-    try {
-      const loaded = loadForRequest(sessions, request);
-      session = loaded instanceof Promise ? await loaded : loaded;
-    } catch (err) {
-      return errorAnswer(sessions, err);
-    }
-    context.set(sessionContext, session);
-    return varyOnSessionCookie(sessions, await commitToResponse(sessions, session, await next()));
+  const answers = fetchAnswers<RouterArgs, RouterNext>(sessions);
+  const t: Translation<Data, RouterArgs, RouterNext, Response> = {
+    ...answers,
+    request: (args) => args.request,
+    endpointRequest: (args) => args.request,
+    run: (session, { context }, next) => {
+      context.set(sessionContext, session);
+      return next();
+    },
+    commit: (response, result) => varyOnSessionCookie(sessions, withCommit(response, result)),
+    commitFailed: async (err, response, args, next) => varyOnSessionCookie(sessions, await answers.commitFailed(err, response, args, next)),
   };
+  return (args, next) => runSequence(sessions, t, args, next);
 }
+
+/** What React Router hands a middleware. */
+type RouterArgs = Parameters<MiddlewareFunction<Response>>[0];
+type RouterNext = Parameters<MiddlewareFunction<Response>>[1];
 
 /** The options of `csrfProtection` (sessionkit/react-router). */
 export interface RouterCsrfOptions extends CsrfOptions {

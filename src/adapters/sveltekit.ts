@@ -1,9 +1,9 @@
 import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
-import { loadForRequest, type Sessions } from '../core/sessions.js';
-import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
-import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
+import type { Sessions } from '../core/sessions.js';
+import { fetchAnswers } from './fetch.js';
+import { runSequence, type Translation } from './sequence.js';
 
 /**
  * The part of SvelteKit's `RequestEvent` the hook reads and writes; Kit 2 and Kit 3 events both have it.
@@ -31,21 +31,24 @@ export type SessionHandle = <Event extends SessionRequestEvent>(input: {
  * `Vary: Cookie`. Type it in src/app.d.ts: `interface Locals { session: Session<Data> }`.
  */
 export function sessionHandle<Data extends Record<string, any>>(sessions: Sessions<Data>): SessionHandle {
-  return async ({ event, resolve }) => {
-    const dbsc = deviceBoundRequest(sessions, event.request); // POST {deviceBound.path}/register or /refresh
-    if (dbsc !== null) return answerResponse(await dbsc);
-    let session: Session<Data>;
-    try {
-      const loaded = loadForRequest(sessions, event.request);
-      session = loaded instanceof Promise ? await loaded : loaded;
-    } catch (err) {
-      return errorAnswer(sessions, err);
-    }
-    (event.locals as { session: Session<Data> }).session = session;
-    // The cookie goes on the response resolve() made: event.cookies can no longer be set once it
-    // has, and only then is the status known (a response of 500 or above saves nothing).
-    return commitToResponse(sessions, session, await resolve(event));
+  const t: Translation<Data, HandleInput, undefined, Response> = {
+    ...fetchAnswers<HandleInput, undefined>(sessions),
+    request: (input) => input.event.request,
+    endpointRequest: (input) => input.event.request,
+    run: (session, { event, resolve }) => {
+      (event.locals as { session: Session<Data> }).session = session;
+      // The cookie goes on the response resolve() made: event.cookies can no longer be set once it
+      // has, and only then is the status known (a response of 500 or above saves nothing).
+      return resolve(event);
+    },
   };
+  return (input) => runSequence(sessions, t, input, undefined);
+}
+
+/** What SvelteKit hands a `Handle` (a method, so that a `resolve` of any `Event` is one). */
+interface HandleInput {
+  event: SessionRequestEvent;
+  resolve(event: SessionRequestEvent): Response | Promise<Response>;
 }
 
 /** The options of `csrfProtection` (sessionkit/sveltekit). */

@@ -1,8 +1,8 @@
 import type { Session } from '../core/session.js';
 import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, resolveCsrfOptions } from '../core/csrf.js';
-import { loadForRequest, type Sessions } from '../core/sessions.js';
-import { answerResponse, commitToResponse, errorAnswer } from './fetch.js';
-import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
+import type { Sessions } from '../core/sessions.js';
+import { fetchAnswers } from './fetch.js';
+import { runSequence, type Translation } from './sequence.js';
 
 /** A fetch-style handler that also receives the request's session; `rest` is what the runtime passes after the request. */
 export type WebSessionHandler<Data extends Record<string, any>, Rest extends unknown[] = unknown[]> = (
@@ -23,18 +23,13 @@ export function withSession<Data extends Record<string, any>, Rest extends unkno
   sessions: Sessions<Data>,
   handler: WebSessionHandler<Data, Rest>,
 ): (request: Request, ...rest: Rest) => Promise<Response> {
-  return async (request, ...rest) => {
-    const dbsc = deviceBoundRequest(sessions, request); // POST {deviceBound.path}/register or /refresh
-    if (dbsc !== null) return answerResponse(await dbsc);
-    let session: Session<Data>;
-    try {
-      const loaded = loadForRequest(sessions, request);
-      session = loaded instanceof Promise ? await loaded : loaded;
-    } catch (err) {
-      return errorAnswer(sessions, err);
-    }
-    return commitToResponse(sessions, session, await handler(request, session, ...rest));
+  const t: Translation<Data, Request, Rest, Response> = {
+    ...fetchAnswers<Request, Rest>(sessions),
+    request: (request) => request,
+    endpointRequest: (request) => request,
+    run: (session, request, rest) => handler(request, session, ...rest),
   };
+  return (request, ...rest) => runSequence(sessions, t, request, rest);
 }
 
 /** The options of `csrfProtection` (sessionkit/web). */
