@@ -112,7 +112,7 @@ const compat: Record<keyof ExpressSessionMethods, AnyFn | null> = {
   },
   save(this: unknown, callback?: (err?: unknown) => void) {
     const session = sessionOf(this);
-    const own = (session as unknown as { save?: () => Promise<void> }).save;
+    const own: unknown = Reflect.get(session, 'save');
     // The commit before the response headers writes the session (redirects included), so a
     // callback that then answers the request finds it saved; a Session with save() writes now.
     const done = typeof own === 'function' ? Promise.resolve().then(() => own.call(session)) : Promise.resolve();

@@ -4,7 +4,7 @@
  *
  * @module sessionkit/express
  */
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Session } from '../core/session.js';
 import { checkCsrf, type CsrfOptions, type CsrfRefusal, type CsrfVerdict, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
 import { nodeCsrfRequest, readNodeFormToken, sendCsrfRefusal } from './csrf-node.js';
@@ -42,7 +42,7 @@ declare module 'express-serve-static-core' {
 export function sessionMiddleware<Data extends Record<string, any>>(sessions: Sessions<Data>): RequestHandler {
   let prepared: unknown;
   return (req: Request, res: Response, next: NextFunction) => {
-    const app = req.app as unknown as ExpressApp;
+    const app: ExpressApp = req.app;
     // an app mounted after it served requests is a sub-app from then on
     if (app !== prepared || app.parent !== undefined) prepared = prepareApp(app) ? app : undefined;
     attachSession(sessions, req, res, (session) => {
@@ -52,11 +52,8 @@ export function sessionMiddleware<Data extends Record<string, any>>(sessions: Se
   };
 }
 
-interface ExpressApp {
-  request: object;
-  response: object;
-  parent?: unknown;
-}
+/** Express's app, with what Express sets on it that its types do not declare (absent on a mock app). */
+type ExpressApp = Application & { request?: unknown; response?: unknown; parent?: unknown };
 
 /**
  * Once per top-level app: `req.session` becomes an accessor on the app's own request prototype
@@ -67,10 +64,13 @@ interface ExpressApp {
  * sub-app calls next) gets `req.session` and the hooks on the request and response themselves.
  */
 function prepareApp(app: ExpressApp): boolean {
-  if (app.parent !== undefined || typeof app.request !== 'object' || typeof app.response !== 'object') return false;
-  installResponseHooks(app.response);
-  if (Object.hasOwn(app.request, 'session')) return true;
-  Object.defineProperty(app.request, 'session', {
+  const { request, response } = app;
+  if (app.parent !== undefined || typeof request !== 'object' || request === null || typeof response !== 'object' || response === null) {
+    return false;
+  }
+  installResponseHooks(response);
+  if (Object.hasOwn(request, 'session')) return true;
+  Object.defineProperty(request, 'session', {
     configurable: true,
     enumerable: true,
     get(this: { res?: ServerResponse }) {

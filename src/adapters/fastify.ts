@@ -18,10 +18,11 @@ import {
   isSafeMethod,
   resolveCsrfOptions,
 } from '../core/csrf.js';
-import { type CommitResponse, loadForRequest, type Sessions } from '../core/sessions.js';
+import type { CommitResponse, Sessions } from '../core/sessions.js';
 import { ConfigError } from '../core/errors.js';
 import { answerError, applyCommit, withSetCookie, type ResponseHeaders } from '../core/response.js';
-import { deviceBoundRequest } from '../core/device-bound-endpoint.js';
+import type { DeviceBoundAnswer } from '../core/device-bound-endpoint.js';
+import { commitStep, deviceBoundStep, loadStep } from './sequence.js';
 import type { DeclaredSessionData } from '../core/session-types.js';
 
 declare module 'fastify' {
@@ -55,62 +56,50 @@ export function sessionPlugin(fastify: FastifyInstance, options: SessionPluginOp
     done(new ConfigError('sessions', 'expected what createSessions() returned: fastify.register(sessionPlugin, { sessions })'));
     return;
   }
-  fastify.decorateRequest('session', null as unknown as Session<any>);
+  fastify.decorateRequest<null, string>('session', null); // a string key: the value is null until onRequest sets it
   fastify.decorateRequest(COMMITTED, false);
 
+  // The steps' callbacks, made once: a request allocates none of its own.
+  const refused = (err: unknown, reply: FastifyReply, next: HookDone) => refuseLoad(sessions, reply, next, err);
+  const failed = (err: unknown, reply: FastifyReply, payload: unknown, next: SendDone) => fail(sessions, reply, err, payload, next);
+
   fastify.addHook('onRequest', (request, reply, next) => {
-    const dbsc = deviceBoundRequest(sessions, request.raw); // POST {deviceBound.path}/register or /refresh: answered here
-    if (dbsc !== null) {
-      dbsc.then((a) => {
-        reply.code(a.status);
-        for (const [name, value] of a.headers) reply.header(name, value); // Fastify appends a repeated Set-Cookie
-        reply.send(a.body);
-      }, next);
-      return;
-    }
-    let loaded: Session<any> | Promise<Session<any>>;
-    try {
-      loaded = loadForRequest(sessions, request.raw);
-    } catch (err) {
-      return refuseLoad(sessions, reply, next, err);
-    }
-    if (!(loaded instanceof Promise)) {
-      // no store I/O (no cookie, a cookie store, a synchronous store): no promise turn
-      request.session = loaded;
-      return next();
-    }
-    loaded.then(
-      (session) => {
-        request.session = session;
-        next();
-      },
-      (err) => refuseLoad(sessions, reply, next, err),
-    );
+    // POST {deviceBound.path}/register or /refresh: answered here
+    if (deviceBoundStep(sessions, request.raw, answered, passOn, reply, next, undefined)) return;
+    // no store I/O (no cookie, a cookie store, a synchronous store): no promise turn
+    loadStep(sessions, request.raw, loaded, refused, reply, next, undefined);
   });
 
   fastify.addHook('onSend', (request, reply, payload, next) => {
     const session = request.session;
     if (!session || (request as Marked)[COMMITTED]) return next(null, payload);
     (request as Marked)[COMMITTED] = true;
-    let result: CommitResponse | Promise<CommitResponse>;
-    try {
-      result = sessions.commitResponse(session, { status: reply.statusCode });
-    } catch (err) {
-      return fail(sessions, reply, err, payload, next);
-    }
-    if (!(result instanceof Promise)) {
-      applyCommit(reply, fastifyHeaders, result);
-      return next(null, payload);
-    }
-    result.then(
-      (r) => {
-        applyCommit(reply, fastifyHeaders, r);
-        next(null, payload);
-      },
-      (err) => fail(sessions, reply, err, payload, next),
-    );
+    commitStep(sessions, session, reply.statusCode, applied, failed, reply, payload, next);
   });
   done();
+}
+
+type HookDone = (err?: Error) => void;
+type SendDone = (err: Error | null, payload?: unknown) => void;
+
+function answered(a: DeviceBoundAnswer, reply: FastifyReply): void {
+  reply.code(a.status);
+  for (const [name, value] of a.headers) reply.header(name, value); // Fastify appends a repeated Set-Cookie
+  reply.send(a.body);
+}
+
+function passOn(err: unknown, _reply: FastifyReply, next: HookDone): void {
+  next(err as Error);
+}
+
+function loaded(session: Session<any>, reply: FastifyReply, next: HookDone): void {
+  reply.request.session = session;
+  next();
+}
+
+function applied(result: CommitResponse, reply: FastifyReply, payload: unknown, next: SendDone): void {
+  applyCommit(reply, fastifyHeaders, result);
+  next(null, payload);
 }
 
 // Hooks apply to the whole app, not an encapsulated child context (what fastify-plugin does).

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerError, applyCommit, logSessionError, nodeHeaders } from '../core/response.js';
 import type { Session } from '../core/session.js';
-import { loadForRequest, type CommitResponse, type Sessions } from '../core/sessions.js';
-import { type DeviceBoundAnswer, deviceBoundRequest } from '../core/device-bound-endpoint.js';
+import type { CommitResponse, Sessions } from '../core/sessions.js';
+import type { DeviceBoundAnswer } from '../core/device-bound-endpoint.js';
+import { commitStep, deviceBoundStep, loadStep } from './sequence.js';
 
 /** Answers an error on a node response whose headers have not left: a sessionkit error's status and text, else 500. */
 export function sendError(sessions: Sessions<any>, res: ServerResponse, err: unknown): void {
@@ -134,7 +135,7 @@ export function installResponseHooks(target: object): void {
   const t = target as ServerResponse;
   const o: Originals = { write: t.write as AnyFn, end: t.end as AnyFn, writeHead: t.writeHead as AnyFn };
   const hooks = makeHooks(() => o);
-  for (const fn of [hooks.writeHead, hooks.write, hooks.end]) (fn as { [PROTOTYPE_HOOK]?: true })[PROTOTYPE_HOOK] = true;
+  for (const fn of [hooks.writeHead, hooks.write, hooks.end]) Reflect.set(fn, PROTOTYPE_HOOK, true);
   const method = (value: AnyFn) => ({ value, writable: true, configurable: true, enumerable: false });
   Object.defineProperties(target, { writeHead: method(hooks.writeHead), write: method(hooks.write), end: method(hooks.end) });
   hooked.add(target);
@@ -146,33 +147,31 @@ function start(res: ServerResponse, p: Pending, o: Originals, fn: AnyFn, args: I
     p.queue.push([fn, args]);
     return true;
   }
-  let result: CommitResponse | Promise<CommitResponse>;
-  try {
-    result = p.sessions.commitResponse(p.session, { status: res.statusCode });
-  } catch (err) {
-    p.done = true;
-    sendError(p.sessions, res, err);
-    return false;
+  const committed = commitStep(p.sessions, p.session, res.statusCode, released, failed, res, p, o);
+  if (committed === undefined) {
+    p.queue = [[fn, args]]; // the commit writes to the store: hold this write until it is done
+    return true;
   }
-  if (!(result instanceof Promise)) {
-    release(res, p, o, result);
-    return Reflect.apply(fn, res, args);
+  return committed ? Reflect.apply(fn, res, args) : false;
+}
+
+/** The commit is done: the response goes out with its headers (and what was held back while it ran). */
+function released(result: CommitResponse, res: ServerResponse, p: Pending, o: Originals): boolean {
+  release(res, p, o, result);
+  const queue = p.queue;
+  if (queue !== null) {
+    p.queue = null;
+    for (const [f, a] of queue) Reflect.apply(f, res, a);
   }
-  p.queue = [[fn, args]];
-  result.then(
-    (r) => {
-      release(res, p, o, r);
-      const queue = p.queue!;
-      p.queue = null;
-      for (const [f, a] of queue) Reflect.apply(f, res, a);
-    },
-    (err) => {
-      p.done = true;
-      p.queue = null;
-      sendError(p.sessions, res, err);
-    },
-  );
   return true;
+}
+
+/** The commit failed: its error is answered in place of the response. */
+function failed(err: unknown, res: ServerResponse, p: Pending): boolean {
+  p.done = true;
+  p.queue = null;
+  sendError(p.sessions, res, err);
+  return false;
 }
 
 function release(res: ServerResponse, p: Pending, o: Originals, result: CommitResponse): void {
@@ -199,10 +198,9 @@ export function commitBeforeHeaders<Data extends Record<string, any>>(
   res.end = ownHooks.end as ServerResponse['end'];
 }
 
-/** Whether the writeHead/write/end this response will call are all hooks on a prototype (three property reads, no walk). */
+/** Whether the writeHead/write/end this response will call are all hooks on a prototype (three inline-cached checks). */
 function hooksInChain(res: ServerResponse): boolean {
-  const r = res as unknown as Record<'writeHead' | 'write' | 'end', { [PROTOTYPE_HOOK]?: true }>;
-  return r.writeHead[PROTOTYPE_HOOK] === true && r.write[PROTOTYPE_HOOK] === true && r.end[PROTOTYPE_HOOK] === true;
+  return PROTOTYPE_HOOK in res.writeHead && PROTOTYPE_HOOK in res.write && PROTOTYPE_HOOK in res.end;
 }
 
 /**
@@ -216,29 +214,26 @@ export function attachSession<Data extends Record<string, any>>(
   res: ServerResponse,
   next: (session: Session<Data>) => void,
 ): void {
-  const dbsc = deviceBoundRequest(sessions, req); // POST {deviceBound.path}/register or /refresh: answered here
-  if (dbsc !== null)
-    return void dbsc.then(
-      (a) => sendAnswer(res, a),
-      (err) => sendError(sessions, res, err),
-    );
-  let loaded: Session<Data> | Promise<Session<Data>>;
-  try {
-    loaded = loadForRequest(sessions, req);
-  } catch (err) {
-    sendError(sessions, res, err);
-    return;
-  }
-  if (loaded instanceof Promise) {
-    loaded.then(
-      (session) => {
-        commitBeforeHeaders(sessions, session, res);
-        next(session);
-      },
-      (err) => sendError(sessions, res, err),
-    );
-  } else {
-    commitBeforeHeaders(sessions, loaded, res);
-    next(loaded);
-  }
+  // POST {deviceBound.path}/register or /refresh: answered here
+  if (deviceBoundStep(sessions, req, answered, refused, res, sessions, next)) return;
+  loadStep(sessions, req, loaded, refused, res, sessions, next);
+}
+
+function answered(a: DeviceBoundAnswer, res: ServerResponse): void {
+  sendAnswer(res, a);
+}
+
+/** A load that failed (or a DBSC endpoint's error that is not sessionkit's): answered here. */
+function refused(err: unknown, res: ServerResponse, sessions: Sessions<any>): void {
+  sendError(sessions, res, err);
+}
+
+function loaded<Data extends Record<string, any>>(
+  session: Session<Data>,
+  res: ServerResponse,
+  sessions: Sessions<Data>,
+  next: (session: Session<Data>) => void,
+): void {
+  commitBeforeHeaders(sessions, session, res);
+  next(session);
 }

@@ -10,6 +10,7 @@ import { checkCsrf, type CsrfOptions, type CsrfRefusal, type CsrfVerdict, isSafe
 import { nodeCsrfRequest, readNodeFormToken, sendCsrfRefusal } from './csrf-node.js';
 import type { Sessions } from '../core/sessions.js';
 import { attachSession, sendError } from './http.js';
+import { onRejection } from './sequence.js';
 
 /** A node:http request handler that also receives the request's loaded session. */
 export type SessionHandler<Data extends Record<string, any>> = (
@@ -29,10 +30,9 @@ export function withSession<Data extends Record<string, any>>(
   return (req, res) => {
     attachSession(sessions, req, res, (session) => {
       try {
-        const out = handler(req, res, session);
-        if (out instanceof Promise) out.catch((err) => fail(sessions, res, err));
+        onRejection(handler(req, res, session), fail, sessions, res, undefined);
       } catch (err) {
-        fail(sessions, res, err);
+        fail(err, sessions, res);
       }
     });
   };
@@ -73,7 +73,8 @@ export function csrfProtection<Data extends Record<string, any>>(
   };
 }
 
-function fail(sessions: Sessions<any>, res: ServerResponse, err: unknown): void {
+/** The handler threw (or its promise rejected): an error answer, or the connection closed once the response has started. */
+function fail(err: unknown, sessions: Sessions<any>, res: ServerResponse): void {
   if (res.headersSent || res.writableEnded) {
     res.destroy(err as Error);
     return;
