@@ -6,9 +6,9 @@
  */
 import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Session } from '../core/session.js';
-import { checkCsrf, type CsrfOptions, type CsrfRefusal, type CsrfVerdict, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import { checkCsrf, type CsrfOptions, type CsrfRefusal } from '../core/csrf.js';
+import { csrfMiddleware } from './csrf-middleware.js';
 import { nodeCsrfRequest, readNodeFormToken, sendCsrfRefusal } from './csrf-node.js';
-import { ConfigError } from '../core/errors.js';
 import type { Sessions } from '../core/sessions.js';
 import { sessionErrorResponse } from '../core/errors.js';
 import type { ServerResponse } from 'node:http';
@@ -109,21 +109,17 @@ export interface ExpressCsrfOptions extends CsrfOptions {
  * such as `express.urlencoded()` ran first, else read here, at most 1 MiB). Refused: 403.
  */
 export function csrfProtection(options: ExpressCsrfOptions = {}): RequestHandler {
-  const resolved = resolveCsrfOptions(options);
-  const onRefused = options.onRefused;
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (isSafeMethod(req.method)) return next();
-    const session = req.session as Session<any> | undefined;
-    if (!session) return next(new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it'));
-    const decide = (verdict: CsrfVerdict) => {
-      if (verdict.ok) return next();
-      if (onRefused) return onRefused(req, res, verdict, next);
-      sendCsrfRefusal(res, verdict);
-    };
-    const verdict = checkCsrf(session, nodeCsrfRequest(req), resolved, () => readNodeFormToken(req));
-    if (verdict instanceof Promise) verdict.then(decide).catch(next);
-    else decide(verdict);
-  };
+  return csrfMiddleware(options, {
+    method: (req: Request) => req.method,
+    session: (req) => req.session as Session<any> | undefined,
+    needs: 'needs a session: app.use(sessionMiddleware(sessions)) before it',
+    missing: (err, _req, _res, next: NextFunction) => next(err),
+    check: (session, resolved, req) => checkCsrf(session, nodeCsrfRequest(req), resolved, () => readNodeFormToken(req)),
+    pass: (_req, _res: Response, next): unknown => next(),
+    refused: (onRefused, refusal, req, res, next) => onRefused(req, res, refusal, next),
+    refuse: (refusal, _req, res) => sendCsrfRefusal(res, refusal),
+    fail: (err, _req, _res, next) => next(err),
+  });
 }
 
 /** The typed session of a request: `getSession<Data>(req)`. */

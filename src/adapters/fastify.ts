@@ -14,10 +14,8 @@ import {
   type CsrfOptions,
   type CsrfRefusal,
   type CsrfRequest,
-  type CsrfVerdict,
-  isSafeMethod,
-  resolveCsrfOptions,
 } from '../core/csrf.js';
+import { csrfMiddleware } from './csrf-middleware.js';
 import type { CommitResponse, Sessions } from '../core/sessions.js';
 import { ConfigError } from '../core/errors.js';
 import { answerError, applyCommit, withSetCookie, type ResponseHeaders } from '../core/response.js';
@@ -164,36 +162,35 @@ export interface FastifyCsrfOptions extends CsrfOptions {
 export function csrfProtection(
   options: FastifyCsrfOptions = {},
 ): (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void {
-  const resolved = resolveCsrfOptions(options);
-  const onRefused = options.onRefused;
-  return (request, reply, done) => {
-    if (isSafeMethod(request.method)) return done();
-    const session = request.session;
-    if (!session) return done(new ConfigError('csrfProtection', 'needs a session: fastify.register(sessionPlugin, { sessions }) first'));
-    const csrfRequest: CsrfRequest = {
-      method: request.method,
-      header: (name) => {
-        const v = request.headers[name];
-        return Array.isArray(v) ? v[0] : v;
-      },
-      protocol: request.protocol,
-      host: request.headers.host ?? (request.headers[':authority'] as string | undefined),
-    };
-    const body = request.body as Record<string, unknown> | null | undefined;
-    const verdict = checkCsrf(session, csrfRequest, resolved, () =>
-      typeof body === 'object' && body !== null ? body[CSRF_FIELD] : undefined,
-    );
-    const decide = (v: CsrfVerdict) => {
-      if (v.ok) return done();
-      if (onRefused) return void Promise.resolve(onRefused(request, reply, v)).catch((err) => done(err as Error));
+  return csrfMiddleware(options, {
+    method: (request: FastifyRequest) => request.method,
+    session: (request) => request.session, // null until the plugin loads it
+    needs: 'needs a session: fastify.register(sessionPlugin, { sessions }) first',
+    missing: (err, _request, _reply, done: HookDone) => done(err),
+    check: (session, resolved, request) => {
+      const csrfRequest: CsrfRequest = {
+        method: request.method,
+        header: (name) => {
+          const v = request.headers[name];
+          return Array.isArray(v) ? v[0] : v;
+        },
+        protocol: request.protocol,
+        host: request.headers.host ?? (request.headers[':authority'] as string | undefined),
+      };
+      const body = request.body as Record<string, unknown> | null | undefined;
+      return checkCsrf(session, csrfRequest, resolved, () => (typeof body === 'object' && body !== null ? body[CSRF_FIELD] : undefined));
+    },
+    pass: (_request, _reply: FastifyReply, done) => done(),
+    refused: (onRefused, refusal, request, reply, done) =>
+      void Promise.resolve(onRefused(request, reply, refusal)).catch((err) => done(err as Error)),
+    refuse: (refusal, _request, reply) => {
       reply
-        .code(v.status)
+        .code(refusal.status)
         .type('text/plain; charset=utf-8')
-        .send(v.status === 413 ? CSRF_TOO_LARGE_TEXT : CSRF_REFUSED_TEXT);
-    };
-    if (verdict instanceof Promise) verdict.then(decide, (err) => done(err as Error));
-    else decide(verdict);
-  };
+        .send(refusal.status === 413 ? CSRF_TOO_LARGE_TEXT : CSRF_REFUSED_TEXT);
+    },
+    fail: (err, _request, _reply, done) => done(err as Error),
+  });
 }
 
 /** The typed session of a request: `getSession<Data>(request)`. */

@@ -1,14 +1,7 @@
 import { type H3Event, type Middleware, toResponse } from 'h3';
 import { ConfigError } from '../core/errors.js';
-import {
-  checkRequestCsrf,
-  type CsrfOptions,
-  type CsrfRefusal,
-  csrfRefusal,
-  isSafeMethod,
-  resolveCsrfOptions,
-  withTrustProxyOf,
-} from '../core/csrf.js';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, withTrustProxyOf } from '../core/csrf.js';
+import { csrfMiddleware } from './csrf-middleware.js';
 import type { Session } from '../core/session.js';
 import type { Sessions } from '../core/sessions.js';
 import { answerResponse, errorAnswer, fetchAnswers } from './fetch.js';
@@ -78,16 +71,15 @@ export interface H3CsrfOptions extends CsrfOptions {
  * field (read from a copy of the body, only then and at most 1 MiB). Refused: 403.
  */
 export function csrfProtection(options: H3CsrfOptions = {}): Middleware {
-  const resolved = resolveCsrfOptions(options);
-  const onRefused = options.onRefused;
-  return async (event, next) => {
-    if (isSafeMethod(event.req.method)) return next();
-    const slot = slots.get(event);
-    if (slot?.sessions == null) throw new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it');
-    const sessions = slot.sessions;
-    let verdict = checkRequestCsrf(() => useSession(event, sessions), event.req, withTrustProxyOf(resolved, sessions));
-    if (verdict instanceof Promise) verdict = await verdict;
-    if (verdict.ok) return next();
-    return onRefused ? onRefused(event, verdict) : csrfRefusal(verdict);
-  };
+  const csrf = csrfMiddleware(options, {
+    method: (event: H3Event) => event.req.method,
+    session: (event) => slots.get(event)?.sessions, // the session itself is loaded only when the headers do not decide
+    needs: 'needs a session: app.use(sessionMiddleware(sessions)) before it',
+    check: (sessions, resolved, event) =>
+      checkRequestCsrf(() => useSession(event, sessions), event.req, withTrustProxyOf(resolved, sessions)),
+    pass: (_event, next: Parameters<Middleware>[1]) => next(),
+    refused: (onRefused, refusal, event) => onRefused(event, refusal),
+    refuse: (refusal) => csrfRefusal(refusal),
+  });
+  return async (event, next) => csrf(event, next, undefined);
 }

@@ -6,8 +6,8 @@
  */
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import type { Session } from '../core/session.js';
-import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
-import { ConfigError } from '../core/errors.js';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal } from '../core/csrf.js';
+import { csrfMiddleware } from './csrf-middleware.js';
 import type { Sessions } from '../core/sessions.js';
 import { addsNothing, answerError, applyCommit, webHeaders } from '../core/response.js';
 import { answerResponse } from './fetch.js';
@@ -92,17 +92,16 @@ export interface HonoCsrfOptions extends CsrfOptions {
  * only then and at most 1 MiB, so the handler can still read it). Refused: 403.
  */
 export function csrfProtection<Data extends Record<string, any>>(options: HonoCsrfOptions = {}): MiddlewareHandler<SessionEnv<Data>> {
-  const resolved = resolveCsrfOptions(options);
-  const onRefused = options.onRefused;
-  return async (c, next) => {
-    if (isSafeMethod(c.req.method)) return next();
-    const session = c.get('session');
-    if (!session) throw new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it');
-    let verdict = checkRequestCsrf(session, c.req.raw, resolved);
-    if (verdict instanceof Promise) verdict = await verdict;
-    if (verdict.ok) return next();
-    return onRefused ? onRefused(c, verdict) : csrfRefusal(verdict);
-  };
+  const csrf = csrfMiddleware(options, {
+    method: (c: HonoContext<Data>) => c.req.method,
+    session: (c) => c.get('session'),
+    needs: 'needs a session: app.use(sessionMiddleware(sessions)) before it',
+    check: (session, resolved, c) => checkRequestCsrf(session, c.req.raw, resolved),
+    pass: (_c, next: Next): ReturnType<MiddlewareHandler> | Response => next(),
+    refused: (onRefused, refusal, c) => onRefused(c, refusal),
+    refuse: (refusal) => csrfRefusal(refusal),
+  });
+  return async (c, next) => csrf(c, next, undefined);
 }
 
 /** The typed session of a request: `getSession<Data>(c)`. */

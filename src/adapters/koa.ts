@@ -1,16 +1,8 @@
 import type { DefaultState, Middleware, Next, ParameterizedContext } from 'koa';
 import type { IncomingMessage } from 'node:http';
 import type { Session } from '../core/session.js';
-import {
-  checkCsrf,
-  CSRF_REFUSED_TEXT,
-  CSRF_TOO_LARGE_TEXT,
-  type CsrfOptions,
-  type CsrfRefusal,
-  isSafeMethod,
-  resolveCsrfOptions,
-} from '../core/csrf.js';
-import { ConfigError } from '../core/errors.js';
+import { checkCsrf, CSRF_REFUSED_TEXT, CSRF_TOO_LARGE_TEXT, type CsrfOptions, type CsrfRefusal } from '../core/csrf.js';
+import { csrfMiddleware } from './csrf-middleware.js';
 import { nodeCsrfRequest, readNodeFormToken } from './csrf-node.js';
 import { answerError, applyCommit } from '../core/response.js';
 import type { Sessions } from '../core/sessions.js';
@@ -89,23 +81,29 @@ export interface KoaCsrfOptions extends CsrfOptions {
 export function csrfProtection<Data extends Record<string, any>>(
   options: KoaCsrfOptions = {},
 ): Middleware<DefaultState, SessionContext<Data>> {
-  const resolved = resolveCsrfOptions(options);
-  const onRefused = options.onRefused;
-  return async (ctx, next) => {
-    if (isSafeMethod(ctx.method)) return next();
-    const session = ctx.session;
-    if (!session) throw new ConfigError('csrfProtection', 'needs a session: app.use(sessionMiddleware(sessions)) before it');
-    const request = ctx.request as { body?: unknown };
-    const req = ctx.req as IncomingMessage & { body?: unknown };
-    if (request.body !== undefined && req.body === undefined) req.body = request.body; // a body parser's result
-    let verdict = checkCsrf(session, { ...nodeCsrfRequest(ctx.req), protocol: ctx.protocol }, resolved, () => readNodeFormToken(ctx.req));
-    if (verdict instanceof Promise) verdict = await verdict;
-    if (request.body === undefined && req.body !== undefined) request.body = req.body;
-    if (verdict.ok) return next();
-    if (onRefused) return onRefused(ctx, verdict);
-    ctx.status = verdict.status;
-    ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = verdict.status === 413 ? CSRF_TOO_LARGE_TEXT : CSRF_REFUSED_TEXT;
-    if (verdict.status === 413) ctx.set('Connection', 'close');
-  };
+  const csrf = csrfMiddleware(options, {
+    method: (ctx: KoaContext<Data>) => ctx.method,
+    session: (ctx) => ctx.session,
+    needs: 'needs a session: app.use(sessionMiddleware(sessions)) before it',
+    check: (session, resolved, ctx) => {
+      const request = ctx.request as { body?: unknown };
+      const req = ctx.req as IncomingMessage & { body?: unknown };
+      if (request.body !== undefined && req.body === undefined) req.body = request.body; // a body parser's result
+      return checkCsrf(session, { ...nodeCsrfRequest(ctx.req), protocol: ctx.protocol }, resolved, () => readNodeFormToken(ctx.req));
+    },
+    checked: (ctx) => {
+      const request = ctx.request as { body?: unknown };
+      const req = ctx.req as IncomingMessage & { body?: unknown };
+      if (request.body === undefined && req.body !== undefined) request.body = req.body; // the form read here
+    },
+    pass: (_ctx, next: Next): unknown => next(),
+    refused: (onRefused, refusal, ctx) => onRefused(ctx, refusal),
+    refuse: (refusal, ctx) => {
+      ctx.status = refusal.status;
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = refusal.status === 413 ? CSRF_TOO_LARGE_TEXT : CSRF_REFUSED_TEXT;
+      if (refusal.status === 413) ctx.set('Connection', 'close');
+    },
+  });
+  return async (ctx, next) => csrf(ctx, next, undefined);
 }

@@ -5,10 +5,10 @@ import {
   type CsrfOptions,
   type CsrfRefusal,
   csrfRefusal,
-  isSafeMethod,
-  resolveCsrfOptions,
+  type ResolvedCsrfOptions,
   withTrustProxyOf,
 } from '../core/csrf.js';
+import { csrfMiddleware } from './csrf-middleware.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { deviceBoundOf, type Sessions } from '../core/sessions.js';
@@ -120,18 +120,22 @@ export function csrfProtection<Rest extends unknown[]>(
   handler: (request: Request, ...rest: Rest) => Response | Promise<Response>,
   options: NextCsrfOptions = {},
 ): (request: Request, ...rest: Rest) => Promise<Response> {
-  const { sessions, onRefused } = options;
-  const resolved = withTrustProxyOf(resolveCsrfOptions(options), sessions);
+  const { sessions } = options;
+  const load = () => (sessions ? getSession(sessions) : null); // called only when the headers do not decide
+  let withProxy: ResolvedCsrfOptions | undefined;
+  const csrf = csrfMiddleware(options, {
+    method: (request: Request) => request.method,
+    session: () => load,
+    needs: 'needs its sessions: csrfProtection(handler, { sessions })',
+    check: (session, resolved, request) => checkRequestCsrf(session, request, (withProxy ??= withTrustProxyOf(resolved, sessions))),
+    pass: (request, rest: Rest) => handler(request, ...rest),
+    refused: (onRefused, refusal, request) => onRefused(request, refusal),
+    refuse: (refusal) => csrfRefusal(refusal),
+  });
   if (sessions !== undefined && typeof sessions?.load !== 'function') {
     throw new ConfigError('sessions', 'expected what createSessions() returned: csrfProtection(handler, { sessions })');
   }
-  return async (request, ...rest) => {
-    if (isSafeMethod(request.method)) return handler(request, ...rest);
-    let verdict = checkRequestCsrf(() => (sessions ? getSession(sessions) : null), request, resolved);
-    if (verdict instanceof Promise) verdict = await verdict;
-    if (verdict.ok) return handler(request, ...rest);
-    return onRefused ? onRefused(request, verdict) : csrfRefusal(verdict);
-  };
+  return async (request, ...rest) => csrf(request, rest, undefined);
 }
 
 /** `; {name}={value}` of the bound cookie (`deviceBound`) when the request carries one, else ''. */

@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from '../core/session.js';
-import { checkCsrf, type CsrfOptions, type CsrfRefusal, type CsrfVerdict, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import { checkCsrf, type CsrfOptions, type CsrfRefusal } from '../core/csrf.js';
+import { csrfMiddleware } from './csrf-middleware.js';
 import { nodeCsrfRequest, readNodeFormToken, sendCsrfRefusal } from './csrf-node.js';
 import type { Sessions } from '../core/sessions.js';
 import { attachSession, sendError } from './http.js';
@@ -59,18 +60,15 @@ export function csrfProtection<Data extends Record<string, any>>(
   handler: SessionHandler<Data>,
   options: NodeCsrfOptions<Data> = {},
 ): SessionHandler<Data> {
-  const resolved = resolveCsrfOptions(options);
-  const onRefused = options.onRefused;
-  return (req, res, session) => {
-    if (isSafeMethod(req.method ?? 'GET')) return handler(req, res, session);
-    const decide = (verdict: CsrfVerdict) => {
-      if (verdict.ok) return handler(req, res, session);
-      if (onRefused) return onRefused(req, res, session, verdict);
-      sendCsrfRefusal(res, verdict);
-    };
-    const verdict = checkCsrf(session, nodeCsrfRequest(req), resolved, () => readNodeFormToken(req));
-    return verdict instanceof Promise ? verdict.then(decide) : decide(verdict);
-  };
+  return csrfMiddleware(options, {
+    method: (req: IncomingMessage) => req.method ?? 'GET',
+    session: (_req, _res, session: Session<Data>) => session,
+    needs: 'needs a session: withSession(sessions, csrfProtection(handler))',
+    check: (session, resolved, req) => checkCsrf(session, nodeCsrfRequest(req), resolved, () => readNodeFormToken(req)),
+    pass: (req, res: ServerResponse, session): unknown => handler(req, res, session),
+    refused: (onRefused, refusal, req, res, session) => onRefused(req, res, session, refusal),
+    refuse: (refusal, _req, res) => sendCsrfRefusal(res, refusal),
+  });
 }
 
 /** The handler threw (or its promise rejected): an error answer, or the connection closed once the response has started. */

@@ -5,7 +5,8 @@ import {
   type Session as RouterSession,
   type SessionStorage,
 } from 'react-router';
-import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal } from '../core/csrf.js';
+import { csrfMiddleware } from './csrf-middleware.js';
 import { ConfigError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { currentCookie, type Sessions } from '../core/sessions.js';
@@ -55,21 +56,22 @@ export interface RouterCsrfOptions extends CsrfOptions {
  * `csrf_token` form field (read from a copy of the body, only then and at most 1 MiB). Refused: 403.
  */
 export function csrfProtection(options: RouterCsrfOptions = {}): MiddlewareFunction<Response> {
-  const resolved = resolveCsrfOptions(options);
-  const onRefused = options.onRefused;
-  return async ({ request, context }, next) => {
-    if (isSafeMethod(request.method)) return next();
-    let session: Session<any>;
-    try {
-      session = context.get(sessionContext);
-    } catch {
-      throw new ConfigError('csrfProtection', 'needs a session: put sessionMiddleware(sessions) before it in `middleware`');
-    }
-    let verdict = checkRequestCsrf(session, request, resolved);
-    if (verdict instanceof Promise) verdict = await verdict;
-    if (verdict.ok) return next();
-    return onRefused ? onRefused({ request, context }, verdict) : csrfRefusal(verdict);
-  };
+  const csrf = csrfMiddleware(options, {
+    method: (args: RouterArgs) => args.request.method,
+    session: (args) => {
+      try {
+        return args.context.get(sessionContext);
+      } catch {
+        return undefined;
+      }
+    },
+    needs: 'needs a session: put sessionMiddleware(sessions) before it in `middleware`',
+    check: (session, resolved, args) => checkRequestCsrf(session, args.request, resolved),
+    pass: (_args, next: RouterNext) => next(),
+    refused: (onRefused, refusal, { request, context }) => onRefused({ request, context }, refusal),
+    refuse: (refusal) => csrfRefusal(refusal),
+  });
+  return async (args, next) => csrf(args, next, undefined);
 }
 
 /**

@@ -56,6 +56,24 @@ export function chain<T, A, B, C, R>(value: T | Promise<T>, onValue: Then<T, A, 
   return value instanceof Promise ? value.then((v) => onValue(v, a, b, c)) : onValue(value, a, b, c);
 }
 
+/**
+ * `onValue(value, a, b, c)` at once when `value` is not a promise (answering what it returns, and
+ * letting what it throws go up); else undefined, and `onValue` once `value` resolves, with
+ * `onError` for a rejection or for what `onValue` then throws (a callback-style framework's `next(err)`).
+ */
+export function chainCaught<T, A, B, C, R>(
+  value: T | Promise<T>,
+  onValue: Then<T, A, B, C, R>,
+  onError: Then<unknown, A, B, C, unknown>,
+  a: A,
+  b: B,
+  c: C,
+): R | undefined {
+  if (!(value instanceof Promise)) return onValue(value, a, b, c);
+  value.then((v) => onValue(v, a, b, c)).catch((err: unknown) => onError(err, a, b, c));
+  return undefined;
+}
+
 /** Calls `onError(err, a, b, c)` when `value` is a promise that rejects (an application handler's answer); nothing otherwise. */
 export function onRejection<A, B, C>(value: unknown, onError: Then<unknown, A, B, C, unknown>, a: A, b: B, c: C): void {
   if (value instanceof Promise) value.catch((err: unknown) => onError(err, a, b, c));

@@ -1,5 +1,5 @@
-import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, isSafeMethod, resolveCsrfOptions } from '../core/csrf.js';
-import { ConfigError } from '../core/errors.js';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal } from '../core/csrf.js';
+import { csrfMiddleware } from './csrf-middleware.js';
 import type { Session } from '../core/session.js';
 import type { Sessions } from '../core/sessions.js';
 import { fetchAnswers } from './fetch.js';
@@ -67,15 +67,14 @@ export interface SvelteKitCsrfOptions extends CsrfOptions {
  * a copy of the body, only then and at most 1 MiB). Refused: 403.
  */
 export function csrfProtection(options: SvelteKitCsrfOptions = {}): SessionHandle {
-  const resolved = resolveCsrfOptions(options);
-  const onRefused = options.onRefused;
-  return async ({ event, resolve }) => {
-    if (isSafeMethod(event.request.method)) return resolve(event);
-    const session = (event.locals as { session?: Session<any> }).session;
-    if (!session) throw new ConfigError('csrfProtection', 'needs a session: sequence(sessionHandle(sessions), csrfProtection())');
-    let verdict = checkRequestCsrf(session, event.request, resolved);
-    if (verdict instanceof Promise) verdict = await verdict;
-    if (verdict.ok) return resolve(event);
-    return onRefused ? onRefused(event, verdict) : csrfRefusal(verdict);
-  };
+  const csrf = csrfMiddleware(options, {
+    method: (input: HandleInput) => input.event.request.method,
+    session: ({ event }) => (event.locals as { session?: Session<any> }).session,
+    needs: 'needs a session: sequence(sessionHandle(sessions), csrfProtection())',
+    check: (session, resolved, { event }) => checkRequestCsrf(session, event.request, resolved),
+    pass: ({ event, resolve }) => resolve(event),
+    refused: (onRefused, refusal, { event }) => onRefused(event, refusal),
+    refuse: (refusal) => csrfRefusal(refusal),
+  });
+  return async (input) => csrf(input, undefined, undefined);
 }

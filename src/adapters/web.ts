@@ -1,5 +1,6 @@
 import type { Session } from '../core/session.js';
-import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal, resolveCsrfOptions } from '../core/csrf.js';
+import { checkRequestCsrf, type CsrfOptions, type CsrfRefusal, csrfRefusal } from '../core/csrf.js';
+import { csrfMiddleware } from './csrf-middleware.js';
 import type { Sessions } from '../core/sessions.js';
 import { fetchAnswers } from './fetch.js';
 import { runSequence, type Translation } from './sequence.js';
@@ -50,12 +51,14 @@ export function csrfProtection<Data extends Record<string, any>, Rest extends un
   handler: WebSessionHandler<Data, Rest>,
   options: WebCsrfOptions<Data> = {},
 ): WebSessionHandler<Data, Rest> {
-  const resolved = resolveCsrfOptions(options);
-  const onRefused = options.onRefused;
-  return async (request, session, ...rest) => {
-    let verdict = checkRequestCsrf(session, request, resolved);
-    if (verdict instanceof Promise) verdict = await verdict;
-    if (verdict.ok) return handler(request, session, ...rest);
-    return onRefused ? onRefused(request, session, verdict) : csrfRefusal(verdict);
-  };
+  const csrf = csrfMiddleware(options, {
+    method: (request: Request) => request.method,
+    session: (_request, session: Session<Data>) => session,
+    needs: 'needs a session: withSession(sessions, csrfProtection(handler))',
+    check: (session, resolved, request) => checkRequestCsrf(session, request, resolved),
+    pass: (request, session, rest: Rest) => handler(request, session, ...rest),
+    refused: (onRefused, refusal, request, session) => onRefused(request, session, refusal),
+    refuse: (refusal) => csrfRefusal(refusal),
+  });
+  return async (request, session, ...rest) => csrf(request, session, rest);
 }
