@@ -58,21 +58,45 @@ export type UpdateResult =
   /** the record is gone (deleted, flushed or expired elsewhere): never bring it back */
   | { status: 'missing' };
 
+/** What `SessionStore.create` writes: one new record. */
+export interface StoreCreate {
+  /** The session key, as the visitor holds it (a native store keeps only `digestKey(key)` at rest). */
+  key: string;
+  /** The session data to keep. */
+  data: SessionData;
+  /** When the session expires, in milliseconds since the epoch. */
+  expiresAt: number;
+  /** The time of the write (and the session's last-seen time), in milliseconds since the epoch (injected by tests). @default Date.now() */
+  now?: number;
+  /**
+   * `JSON.stringify(data)`, passed by the engine, which already made it to check the size: a
+   * store that keeps JSON text can use it instead of encoding the data again.
+   */
+  json?: string;
+}
+
+/** What `SessionStore.update` writes: a record's new data, conditional on the version the request loaded. */
+export interface StoreUpdate extends StoreCreate {
+  /** The version the request loaded: the write happens only while the record still has it (compare-and-set). */
+  expectedVersion: number;
+}
+
 /**
  * The contract every server-side store implements (Django's SessionBase backend methods).
  * Keys are passed as the visitor holds them; a native store keeps only `digestKey(key)` at rest.
  * Every method maps driver failures and timeouts to `StoreUnavailableError`.
  * `now` is milliseconds since the epoch (injected by tests; `Date.now()` otherwise).
- * `json`, passed to the writes by the engine, is `JSON.stringify(data)`, already made to check the
- * size: a store that keeps JSON text can use it instead of encoding the data again.
+ * The writes take one object (StoreCreate, StoreUpdate), whose `json`, passed by the engine, is
+ * `JSON.stringify(data)`, already made to check the size: a store that keeps JSON text can use it
+ * instead of encoding the data again.
  */
 export interface SessionStore {
   /** The live session under `key`, or null when it is absent or expired. Never creates a record. */
   load(key: string, now?: number): Promise<StoredSession | null>;
   /** Create-only write. Returns the new version, or null when `key` is already taken (live or expired). */
-  create(key: string, data: SessionData, expiresAt: number, now?: number, json?: string): Promise<number | null>;
+  create(write: StoreCreate): Promise<number | null>;
   /** Update-only write, conditional on the version the request loaded. */
-  update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now?: number, json?: string): Promise<UpdateResult>;
+  update(write: StoreUpdate): Promise<UpdateResult>;
   /** Removes the record, if any. */
   delete(key: string): Promise<void>;
   /** Whether a record exists under `key`, expired or not (Django's `exists`). */
@@ -104,7 +128,7 @@ export interface SessionStore {
    */
   loadSync?(key: string, now?: number): StoredSession | null;
   /** Optional, as `loadSync`: `update`, answered at once. */
-  updateSync?(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now?: number, json?: string): UpdateResult;
+  updateSync?(write: StoreUpdate): UpdateResult;
 }
 
 /**

@@ -24,9 +24,9 @@ describe('MemoryStore eviction', () => {
 
   it('expired sessions are evicted by later writes, without anyone calling clearExpired', async () => {
     const store = new MemoryStore();
-    for (let i = 0; i < 2000; i++) await store.create(`old-${i}`, { n: i }, t0 + HOUR, t0);
+    for (let i = 0; i < 2000; i++) await store.create({ key: `old-${i}`, data: { n: i }, expiresAt: t0 + HOUR, now: t0 });
     // two hours later, the next 2000 visitors' writes evict every session that expired meanwhile
-    for (let i = 0; i < 2000; i++) await store.create(`new-${i}`, { n: i }, t0 + 3 * HOUR, t0 + 2 * HOUR);
+    for (let i = 0; i < 2000; i++) await store.create({ key: `new-${i}`, data: { n: i }, expiresAt: t0 + 3 * HOUR, now: t0 + 2 * HOUR });
     const { count, expired } = await store.stats(t0 + 2 * HOUR);
     assert.deepEqual({ count, expired }, { count: 2000, expired: 0 });
     assert.equal(await store.exists('old-0'), false);
@@ -41,8 +41,8 @@ describe('MemoryStore eviction', () => {
       // 500 new visitors an hour, each session living 30 minutes; updates sweep too
       for (let i = 0; i < 500; i++) {
         const key = `g${generation}-${i}`;
-        const version = await store.create(key, { i }, now + HOUR / 2, now);
-        await store.update(key, { i, again: true }, now + HOUR / 2, version!, now);
+        const version = await store.create({ key, data: { i }, expiresAt: now + HOUR / 2, now });
+        await store.update({ key, data: { i, again: true }, expiresAt: now + HOUR / 2, expectedVersion: version!, now });
       }
       sizes.push((await store.stats(now)).count);
     }
@@ -55,8 +55,8 @@ describe('MemoryStore clearExpired', () => {
   it('yields to the event loop between batches, and removes every expired row', async () => {
     const store = new MemoryStore();
     const t0 = 1_700_000_000_000;
-    for (let i = 0; i < 25_000; i++) await store.create(`k${i}`, { i }, t0 + 1000, t0 - 1);
-    await store.create('live', { i: -1 }, t0 + 3600_000, t0);
+    for (let i = 0; i < 25_000; i++) await store.create({ key: `k${i}`, data: { i }, expiresAt: t0 + 1000, now: t0 - 1 });
+    await store.create({ key: 'live', data: { i: -1 }, expiresAt: t0 + 3600_000, now: t0 });
     let turns = 0;
     const turn = () => {
       turns++;
@@ -135,12 +135,29 @@ describe('MemoryStore on the request path', () => {
     const store = new MemoryStore();
     const now = Date.now();
     const until = now + 60_000;
-    assert.equal(await store.create('anonymous0000000000000000000000a', { n: 1 }, until, now), 1);
-    assert.equal(await store.create('signedin00000000000000000000000b', { [META_KEY]: { since: now, user: 'u1' } }, until, now), 1);
-    assert.deepEqual(await store.update('signedin00000000000000000000000b', { [META_KEY]: { since: now, user: 'u2' } }, until, 1, now), {
-      status: 'ok',
-      version: 2,
-    });
+    assert.equal(await store.create({ key: 'anonymous0000000000000000000000a', data: { n: 1 }, expiresAt: until, now }), 1);
+    assert.equal(
+      await store.create({
+        key: 'signedin00000000000000000000000b',
+        data: { [META_KEY]: { since: now, user: 'u1' } },
+        expiresAt: until,
+        now,
+      }),
+      1,
+    );
+    assert.deepEqual(
+      await store.update({
+        key: 'signedin00000000000000000000000b',
+        data: { [META_KEY]: { since: now, user: 'u2' } },
+        expiresAt: until,
+        expectedVersion: 1,
+        now,
+      }),
+      {
+        status: 'ok',
+        version: 2,
+      },
+    );
     assert.deepEqual((await store.listByUser('u1', now)).length, 0);
     const [listed] = await store.listByUser('u2', now);
     assert.equal(listed?.id, digestKey('signedin00000000000000000000000b'));

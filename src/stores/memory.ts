@@ -1,9 +1,18 @@
 import { consoleLogger, type Logger } from '../core/log.js';
-import { decodeData, encodeData, type SessionData } from '../core/codec.js';
+import { decodeData, encodeData } from '../core/codec.js';
 import { utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
 import { type IndexedSession, userIdOf } from '../core/accounts.js';
-import type { SessionStore, StoreCapabilities, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
+import type {
+  SessionStore,
+  StoreCapabilities,
+  StoreCreate,
+  StoreUpdate,
+  StoredSession,
+  StoreStats,
+  UpdateResult,
+  UserIndexedStore,
+} from '../core/store.js';
 
 interface Row {
   json: string;
@@ -119,26 +128,19 @@ export class MemoryStore implements SessionStore, UserIndexedStore {
     }
   }
 
-  async create(key: string, data: SessionData, expiresAt: number, now = Date.now(), json?: string): Promise<number | null> {
+  async create({ key, data, expiresAt, now = Date.now(), json }: StoreCreate): Promise<number | null> {
     if (this.#rows.has(key)) return null;
     this.#sweep(now);
     this.#put(key, { json: json ?? encodeData(data), expiresAt, version: 1, lastSeenAt: now, user: userIdOf(data) });
     return 1;
   }
 
-  async update(
-    key: string,
-    data: SessionData,
-    expiresAt: number,
-    expectedVersion: number,
-    now = Date.now(),
-    json?: string,
-  ): Promise<UpdateResult> {
-    return this.updateSync(key, data, expiresAt, expectedVersion, now, json);
+  async update(write: StoreUpdate): Promise<UpdateResult> {
+    return this.updateSync(write);
   }
 
   /** `update`, answered at once. */
-  updateSync(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now(), json?: string): UpdateResult {
+  updateSync({ key, data, expiresAt, expectedVersion, now = Date.now(), json }: StoreUpdate): UpdateResult {
     const row = this.#rows.get(key);
     if (!row || row.expiresAt <= now) return { status: 'missing' };
     if (row.version !== expectedVersion) return { status: 'conflict' };

@@ -111,12 +111,12 @@ describe('SqliteStore synchronous twins and locks', () => {
     const file = join(d, 'held.sqlite3');
     const store = new SqliteStore({ path: file });
     const key = newSessionKey();
-    const v1 = (await store.create(key, { n: 1 }, until()))!;
+    const v1 = (await store.create({ key, data: { n: 1 }, expiresAt: until() }))!;
     const release = holdWriteLock(file);
     try {
       assert.deepEqual(store.loadSync!(key)?.data, { n: 1 }, 'a WAL reader waits for no writer');
       const started = performance.now();
-      assert.deepEqual(store.updateSync!(key, { n: 2 }, until(), v1), { status: 'conflict' });
+      assert.deepEqual(store.updateSync!({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v1 }), { status: 'conflict' });
       const took = performance.now() - started;
       assert.ok(took < 200, `updateSync waited ${took.toFixed(0)} ms (SQLite's own wait is 10 ms)`);
     } finally {
@@ -125,7 +125,7 @@ describe('SqliteStore synchronous twins and locks', () => {
     const kept = await store.load(key);
     assert.deepEqual([kept?.data, kept?.version], [{ n: 1 }, v1], 'nothing was written');
     assert.deepEqual(
-      store.updateSync!(key, { n: 2 }, until(), v1),
+      store.updateSync!({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v1 }),
       { status: 'ok', version: v1 + 1 },
       'the lock gone, the same write goes through',
     );
@@ -188,7 +188,7 @@ describe('SqliteStore synchronous twins and locks', () => {
     };
     const store = storeOver(connection);
     const key = newSessionKey();
-    const v = (await store.create(key, { n: 1 }, until()))!;
+    const v = (await store.create({ key, data: { n: 1 }, expiresAt: until() }))!;
     locked = true;
     assert.throws(
       () => store.loadSync!(key),
@@ -196,7 +196,7 @@ describe('SqliteStore synchronous twins and locks', () => {
         e instanceof StoreUnavailableError &&
         /^sessionkit: SQLite load failed: database is locked: .*locking_mode=EXCLUSIVE/.test(e.message),
     );
-    assert.deepEqual(store.updateSync!(key, { n: 2 }, until(), v), { status: 'conflict' });
+    assert.deepEqual(store.updateSync!({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v }), { status: 'conflict' });
     const waiting = store.load(key);
     setTimeout(() => (locked = false), 30);
     assert.deepEqual((await waiting)?.data, { n: 1 }, 'load retried until the lock went, and nothing was written meanwhile');
@@ -208,7 +208,7 @@ describe('SqliteStore synchronous twins and locks', () => {
     const file = join(d, 'errors.sqlite3');
     const store = new SqliteStore({ path: file });
     const key = newSessionKey();
-    const v = (await store.create(key, { n: 1 }, until()))!;
+    const v = (await store.create({ key, data: { n: 1 }, expiresAt: until() }))!;
     const raw = new Database(file);
     raw.exec('DROP TABLE sessionkit_sessions');
     raw.close();
@@ -220,11 +220,17 @@ describe('SqliteStore synchronous twins and locks', () => {
     const thrown = (fn: () => unknown) => message(Promise.resolve().then(fn));
     assert.match(await message(store.load(key)), /table is missing/);
     assert.equal(await thrown(() => store.loadSync!(key)), await message(store.load(key)));
-    assert.equal(await thrown(() => store.updateSync!(key, { n: 2 }, until(), v)), await message(store.update(key, { n: 2 }, until(), v)));
+    assert.equal(
+      await thrown(() => store.updateSync!({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v })),
+      await message(store.update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v })),
+    );
     await store.close();
     assert.match(await message(store.load(key)), /closed/);
     assert.equal(await thrown(() => store.loadSync!(key)), await message(store.load(key)));
-    assert.equal(await thrown(() => store.updateSync!(key, { n: 2 }, until(), v)), await message(store.update(key, { n: 2 }, until(), v)));
+    assert.equal(
+      await thrown(() => store.updateSync!({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v })),
+      await message(store.update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v })),
+    );
   });
 });
 
@@ -402,7 +408,7 @@ describe('SqliteStore clearExpired in batches', () => {
     const store = new SqliteStore({ path: file });
     const now = Date.now();
     const live = [newSessionKey(), newSessionKey()];
-    for (const key of live) await store.create(key, { live: true }, now + 60_000, now);
+    for (const key of live) await store.create({ key, data: { live: true }, expiresAt: now + 60_000, now });
     fillExpired(file, 100_000, now);
     const watch = watchEventLoop();
     const started = performance.now();

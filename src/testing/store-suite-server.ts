@@ -89,15 +89,19 @@ export function serverSideCases(x: SuiteContext): void {
       const store = x.server();
       const key = newSessionKey();
       const until = x.clock + 60_000;
-      const v1 = await store.create(key, { a: 1 }, until, x.clock);
+      const v1 = await store.create({ key, data: { a: 1 }, expiresAt: until, now: x.clock });
       assert.notEqual(v1, null);
-      assert.equal(await store.create(key, { a: 2 }, until, x.clock), null);
-      const r = await store.update(key, { a: 3 }, until, v1!, x.clock);
+      assert.equal(await store.create({ key, data: { a: 2 }, expiresAt: until, now: x.clock }), null);
+      const r = await store.update({ key, data: { a: 3 }, expiresAt: until, expectedVersion: v1!, now: x.clock });
       assert.equal(r.status, 'ok');
-      assert.deepEqual(await store.update(key, { a: 4 }, until, v1!, x.clock), { status: 'conflict' });
+      assert.deepEqual(await store.update({ key, data: { a: 4 }, expiresAt: until, expectedVersion: v1!, now: x.clock }), {
+        status: 'conflict',
+      });
       assert.deepEqual((await store.load(key, x.clock))!.data, { a: 3 });
       await store.delete(key);
-      assert.deepEqual(await store.update(key, { a: 5 }, until, v1!, x.clock), { status: 'missing' });
+      assert.deepEqual(await store.update({ key, data: { a: 5 }, expiresAt: until, expectedVersion: v1!, now: x.clock }), {
+        status: 'missing',
+      });
       assert.equal(await store.load(key, x.clock), null);
     });
 
@@ -176,7 +180,13 @@ export function serverSideCases(x: SuiteContext): void {
       assert.equal(
         await x
           .server()
-          .update(x.keyOf(cookie), { deep }, x.clock + 60_000, (await x.server().load(x.keyOf(cookie), x.clock))!.version, x.clock)
+          .update({
+            key: x.keyOf(cookie),
+            data: { deep },
+            expiresAt: x.clock + 60_000,
+            expectedVersion: (await x.server().load(x.keyOf(cookie), x.clock))!.version,
+            now: x.clock,
+          })
           .then((r) => r.status),
         'ok',
       );

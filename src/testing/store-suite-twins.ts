@@ -27,7 +27,7 @@ export function twinsCases(x: SuiteContext): void {
       const store = twins()!;
       return {
         load: async (key, now) => store.loadSync!(key, now),
-        update: async (key, data, expiresAt, version, now) => store.updateSync!(key, data, expiresAt, version, now),
+        update: async (write) => store.updateSync!(write),
       };
     };
     /** Runs `scenario` once with load/update and once with the twins, on fresh keys; the two transcripts must be equal. */
@@ -60,7 +60,7 @@ export function twinsCases(x: SuiteContext): void {
       const until = x.clock + 60_000;
       const transcript = await same(async (calls, key) => {
         const absent = await calls.load(key, x.clock);
-        const v = await store.create(key, { a: 1, nested: { list: [1, 'two', null] } }, until, x.clock - 5);
+        const v = await store.create({ key, data: { a: 1, nested: { list: [1, 'two', null] } }, expiresAt: until, now: x.clock - 5 });
         return [
           absent,
           v !== null,
@@ -79,19 +79,19 @@ export function twinsCases(x: SuiteContext): void {
       const later = x.clock + 120_000;
       const result = (r: UpdateResult, version: number | null) => (r.status === 'ok' ? { status: 'ok', isNext: r.version === version } : r);
       const transcript = await same(async (calls, key) => {
-        const v1 = (await store.create(key, { step: 1 }, until, x.clock))!;
-        const ok = await calls.update(key, { step: 2 }, later, v1, x.clock + 10);
+        const v1 = (await store.create({ key, data: { step: 1 }, expiresAt: until, now: x.clock }))!;
+        const ok = await calls.update({ key, data: { step: 2 }, expiresAt: later, expectedVersion: v1, now: x.clock + 10 });
         const v2 = (await store.load(key, x.clock + 10))!.version;
         const afterOk = view(await calls.load(key, x.clock + 10));
-        const stale = await calls.update(key, { step: 'stale' }, later, v1, x.clock + 20);
+        const stale = await calls.update({ key, data: { step: 'stale' }, expiresAt: later, expectedVersion: v1, now: x.clock + 20 });
         const afterStale = view(await calls.load(key, x.clock + 20));
-        const ok2 = await calls.update(key, { step: 3 }, later, v2, x.clock + 30);
+        const ok2 = await calls.update({ key, data: { step: 3 }, expiresAt: later, expectedVersion: v2, now: x.clock + 30 });
         const v3 = (await store.load(key, x.clock + 30))!.version;
-        const expired = await calls.update(key, { step: 'late' }, later + 60_000, v3, later);
+        const expired = await calls.update({ key, data: { step: 'late' }, expiresAt: later + 60_000, expectedVersion: v3, now: later });
         const notRevived = view(await calls.load(key, later));
         const stillThere = view(await calls.load(key, x.clock + 40));
         await store.delete(key);
-        const deleted = await calls.update(key, { step: 'gone' }, later, v3, x.clock + 50);
+        const deleted = await calls.update({ key, data: { step: 'gone' }, expiresAt: later, expectedVersion: v3, now: x.clock + 50 });
         return [
           result(ok, v2),
           afterOk,
@@ -126,19 +126,19 @@ export function twinsCases(x: SuiteContext): void {
       const signed = (data: SessionData, who: string) => ({ ...data, [META_KEY]: { since: x.clock, user: who } });
       const listed = async (who: string, key: string) => (await store.listByUser!(who, x.clock + 100)).map((u) => u.id === digestKey(key));
       const transcript = await same(async (calls, key) => {
-        const v1 = (await store.create(key, { a: 1 }, until, x.clock))!;
+        const v1 = (await store.create({ key, data: { a: 1 }, expiresAt: until, now: x.clock }))!;
         const before = await listed(user, key);
-        await calls.update(key, signed({ a: 2 }, user), until, v1, x.clock + 10);
+        await calls.update({ key, data: signed({ a: 2 }, user), expiresAt: until, expectedVersion: v1, now: x.clock + 10 });
         const v2 = (await store.load(key, x.clock + 10))!.version;
         const seen = (await calls.load(key, x.clock + 10))?.lastSeenAt ?? null;
         const signedIn = await listed(user, key);
-        await calls.update(key, signed({ a: 3 }, user), until, v2, x.clock + 20); // the same user again
+        await calls.update({ key, data: signed({ a: 3 }, user), expiresAt: until, expectedVersion: v2, now: x.clock + 20 }); // the same user again
         const v3 = (await store.load(key, x.clock + 20))!.version;
         const same = await listed(user, key);
-        await calls.update(key, signed({ a: 4 }, `${user}-other`), until, v3, x.clock + 30);
+        await calls.update({ key, data: signed({ a: 4 }, `${user}-other`), expiresAt: until, expectedVersion: v3, now: x.clock + 30 });
         const v4 = (await store.load(key, x.clock + 30))!.version;
         const moved = [await listed(user, key), await listed(`${user}-other`, key)];
-        await calls.update(key, { a: 5 }, until, v4, x.clock + 40); // signed out
+        await calls.update({ key, data: { a: 5 }, expiresAt: until, expectedVersion: v4, now: x.clock + 40 }); // signed out
         const out = [await listed(user, key), await listed(`${user}-other`, key)];
         const last = view(await calls.load(key, x.clock + 40));
         await store.delete(key);
@@ -153,12 +153,12 @@ export function twinsCases(x: SuiteContext): void {
       const store = x.server();
       const until = x.clock + 60_000;
       const transcript = await same(async (calls, key) => {
-        await store.create(key, { x: 1 }, until, x.clock);
+        await store.create({ key, data: { x: 1 }, expiresAt: until, now: x.clock });
         await x.t.corrupt!(key);
         const before = x.logger.records.length;
         const found = await calls.load(key, x.clock);
         const logged = x.logger.records.length > before;
-        const written = await calls.update(key, { y: 2 }, until, found!.version, x.clock);
+        const written = await calls.update({ key, data: { y: 2 }, expiresAt: until, expectedVersion: found!.version, now: x.clock });
         return [found?.data, logged, written.status, view(await calls.load(key, x.clock))?.data];
       });
       assert.deepEqual(transcript, [{}, true, 'ok', { y: 2 }]);

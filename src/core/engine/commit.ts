@@ -90,7 +90,7 @@ export function savedSync(c: Core, s: SessionState): boolean {
   const until = expiryOf(c, s.data, now);
   let result: UpdateResult;
   try {
-    result = updateSync(s.key, s.data, until, s.version, now, json);
+    result = updateSync({ key: s.key, data: s.data, expiresAt: until, expectedVersion: s.version, now, json });
   } catch (err) {
     rethrowUnavailable(err);
   }

@@ -1,6 +1,14 @@
-import type { SessionData } from '../../core/codec.js';
 import { StoreUnavailableError } from '../../core/errors.js';
-import type { SessionStore, StoreCapabilities, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../../core/store.js';
+import type {
+  SessionStore,
+  StoreCapabilities,
+  StoreCreate,
+  StoredSession,
+  StoreStats,
+  StoreUpdate,
+  UpdateResult,
+  UserIndexedStore,
+} from '../../core/store.js';
 import { type IndexedSession, userIdOf } from '../../core/accounts.js';
 import {
   type SqlDriver,
@@ -221,7 +229,7 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     return row ? this.#stored(row) : null;
   }
 
-  async create(key: string, data: SessionData, expiresAt: number, now = Date.now()): Promise<number | null> {
+  async create({ key, data, expiresAt, now = Date.now() }: StoreCreate): Promise<number | null> {
     const text = this.#codec.encode(data, now);
     const changes = await this.#run('create', this.#sql.create, [
       this.#shape.storedKey(key),
@@ -238,13 +246,7 @@ export class SqlStore implements SessionStore, UserIndexedStore {
    * The statements of an update, one at a time, each fed back its answer (the first row, or the
    * rows changed): `update` runs them awaiting each, `updateSync` at once, so the two cannot differ.
    */
-  *#updatePlan(
-    key: string,
-    data: SessionData,
-    expiresAt: number,
-    expectedVersion: number,
-    now: number,
-  ): Generator<Step, UpdateResult, unknown> {
+  *#updatePlan({ key, data, expiresAt, expectedVersion, now = Date.now() }: StoreUpdate): Generator<Step, UpdateResult, unknown> {
     const text = this.#codec.encode(data, now);
     const id = this.#shape.storedKey(key);
     const at = this.#expiry.write(now);
@@ -283,8 +285,8 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     return live ? { status: 'conflict' } : { status: 'missing' };
   }
 
-  async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
-    const plan = this.#updatePlan(key, data, expiresAt, expectedVersion, now);
+  async update(write: StoreUpdate): Promise<UpdateResult> {
+    const plan = this.#updatePlan(write);
     for (let step = plan.next(); ; ) {
       if (step.done) return step.value;
       const { sql, params, row } = step.value;
@@ -298,8 +300,8 @@ export class SqlStore implements SessionStore, UserIndexedStore {
    * cannot wait on a timer, and a conflict sends the caller to `update` (the engine's commit goes
    * on there), whose retries wait for the lock, up to busyTimeout, without blocking the event loop.
    */
-  updateSync?(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): UpdateResult {
-    const plan = this.#updatePlan(key, data, expiresAt, expectedVersion, now);
+  updateSync?(write: StoreUpdate): UpdateResult {
+    const plan = this.#updatePlan(write);
     for (let step = plan.next(); ; ) {
       if (step.done) return step.value;
       let answer: unknown;
