@@ -4,7 +4,8 @@ import { loadForRequest } from '../core/sessions.js';
 import { createSessions, type Session } from '../index.js';
 import { describeStore } from '../testing/store-suite.js';
 import { MemoryStore } from './memory.js';
-import { digestKey } from '../core/keys.js';
+import { digestKey, newSessionKey } from '../core/keys.js';
+import { SYNC, syncFacetOf } from '../core/store.js';
 import { META_KEY } from '../core/accounts.js';
 
 describeStore('MemoryStore', {
@@ -71,8 +72,66 @@ describe('MemoryStore clearExpired', () => {
   });
 });
 
+describe('MemoryStore synchronous facet', () => {
+  it('is private: no loadSync or updateSync on the store, the facet reached only through syncFacetOf, also through a Proxy', async () => {
+    const store = new MemoryStore();
+    assert.equal('loadSync' in store, false);
+    assert.equal('updateSync' in store, false);
+    const facet = syncFacetOf(store);
+    assert.ok(facet, 'the store has its synchronous facet');
+    assert.equal(store.capabilities.synchronous, true);
+    const bound = new Proxy(store, {
+      get(target, name) {
+        const value = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    assert.equal(syncFacetOf(bound), facet, 'a Proxy around the store passes the facet on');
+    assert.equal(syncFacetOf(new Proxy(store, {})), facet);
+    const hidden = new Proxy(store, { get: (target, name) => (name === SYNC ? undefined : Reflect.get(target, name, target)) });
+    assert.equal(syncFacetOf(hidden), undefined, 'and can hide it');
+    // bound to the store: called on its own, it answers as load and update do
+    const { load, update } = facet;
+    const now = Date.now();
+    const key = newSessionKey();
+    assert.equal(load(key, now), null);
+    const v1 = (await store.create({ key, data: { n: 1 }, expiresAt: now + 60_000, now }))!;
+    assert.deepEqual(load(key, now), await store.load(key, now));
+    assert.deepEqual(update({ key, data: { n: 2 }, expiresAt: now + 60_000, expectedVersion: v1 + 1, now }), { status: 'conflict' });
+    assert.deepEqual(update({ key, data: { n: 2 }, expiresAt: now + 60_000, expectedVersion: v1, now }), { status: 'ok', version: v1 + 1 });
+    assert.deepEqual((await store.load(key, now))?.data, { n: 2 });
+  });
+
+  it('is used by the engine only beside the very method it answers for: a subclass that replaces load is heard, its update still answers at once', async () => {
+    let loads = 0;
+    class HeardStore extends MemoryStore {
+      override async load(key: string, now?: number) {
+        loads++;
+        return super.load(key, now);
+      }
+    }
+    const sessions = createSessions({ store: new HeardStore() });
+    const first = await sessions.load({ headers: {} });
+    first.set('n', 1);
+    const cookie = (await sessions.commit(first))!.split(';')[0]!;
+    const loading = loadForRequest(sessions, { headers: { cookie } });
+    assert.ok(loading instanceof Promise, 'the replaced load is awaited');
+    const session = await loading;
+    assert.equal(loads, 1);
+    session.set('n', 2);
+    assert.ok(!(sessions.commitResponse(session) instanceof Promise), 'the update still answered at once');
+    assert.equal((await sessions.load({ headers: { cookie } })).get('n'), 2);
+  });
+
+  it('is none of the package entry points exports', async () => {
+    for (const entry of [await import('../index.js'), await import('../public.js'), await import('../edge.js')]) {
+      for (const name of ['SYNC', 'syncFacetOf', 'SyncFacet']) assert.equal(name in entry, false, name);
+    }
+  });
+});
+
 describe('MemoryStore on the request path', () => {
-  it('a request with a session cookie loads and commits without a promise; a store without loadSync still works through promises', async () => {
+  it('a request with a session cookie loads and commits without a promise; a store without the synchronous facet still works through promises', async () => {
     const sessions = createSessions({ store: new MemoryStore() });
     const first = await sessions.load({ headers: {} });
     first.set('count', 1);

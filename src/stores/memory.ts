@@ -3,15 +3,17 @@ import { decodeData, encodeData } from '../core/codec.js';
 import { utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
 import { type IndexedSession, userIdOf } from '../core/accounts.js';
-import type {
-  SessionStore,
-  StoreCapabilities,
-  StoreCreate,
-  StoreUpdate,
-  StoredSession,
-  StoreStats,
-  UpdateResult,
-  UserIndexedStore,
+import {
+  SYNC,
+  type SyncFacet,
+  type SessionStore,
+  type StoreCapabilities,
+  type StoreCreate,
+  type StoreUpdate,
+  type StoredSession,
+  type StoreStats,
+  type UpdateResult,
+  type UserIndexedStore,
 } from '../core/store.js';
 
 interface Row {
@@ -69,12 +71,18 @@ export class MemoryStore implements SessionStore, UserIndexedStore {
     this.#logger = options.logger ?? consoleLogger;
   }
 
+  /** @internal `load` and `update` answered at once: the engine then needs no promise for the request (see SyncFacet). */
+  readonly [SYNC]: SyncFacet = {
+    load: (key, now) => this.#load(key, now),
+    update: (write) => this.#update(write),
+    answersFor: MemoryStore.prototype,
+  };
+
   async load(key: string, now = Date.now()): Promise<StoredSession | null> {
-    return this.loadSync(key, now);
+    return this.#load(key, now);
   }
 
-  /** `load`, answered at once (the engine then needs no promise for the request). */
-  loadSync(key: string, now = Date.now()): StoredSession | null {
+  #load(key: string, now: number): StoredSession | null {
     const row = this.#rows.get(key);
     if (!row || row.expiresAt <= now) return null;
     return {
@@ -136,11 +144,10 @@ export class MemoryStore implements SessionStore, UserIndexedStore {
   }
 
   async update(write: StoreUpdate): Promise<UpdateResult> {
-    return this.updateSync(write);
+    return this.#update(write);
   }
 
-  /** `update`, answered at once. */
-  updateSync({ key, data, expiresAt, expectedVersion, now = Date.now(), json }: StoreUpdate): UpdateResult {
+  #update({ key, data, expiresAt, expectedVersion, now = Date.now(), json }: StoreUpdate): UpdateResult {
     const row = this.#rows.get(key);
     if (!row || row.expiresAt <= now) return { status: 'missing' };
     if (row.version !== expectedVersion) return { status: 'conflict' };

@@ -6,6 +6,7 @@ import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey, newSessionKey } from '../core/keys.js';
 import { describeStore, recordingLogger } from '../testing/store-suite.js';
 import { PostgresStore } from './postgres.js';
+import { syncFacetOf } from '../core/store.js';
 
 // One real PostgreSQL for this file, started before any suite runs.
 let server!: RunningPostgres;
@@ -92,10 +93,10 @@ describe('PostgresStore specifics', () => {
     await store.close();
   });
 
-  it('has no synchronous twins (pg answers only asynchronously), so the engine awaits load and update', () => {
+  it('has no synchronous facet (pg answers only asynchronously), so the engine awaits load and update', () => {
     const store = new PostgresStore({ pool });
-    assert.equal(store.loadSync, undefined);
-    assert.equal(store.updateSync, undefined);
+    assert.equal(syncFacetOf(store), undefined);
+    assert.equal(store.capabilities.synchronous, false);
   });
 
   it('rejects a table name that is not an SQL identifier, and a missing pool', () => {

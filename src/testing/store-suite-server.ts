@@ -18,6 +18,36 @@ export function serverSideCases(x: SuiteContext): void {
       assert.equal(await x.server().exists(key), false);
     });
 
+    it('create and update take one write object: create is create-only, update a compare-and-set on expectedVersion', async (ctx) => {
+      if (!x.serverSide()) return ctx.skip('the cookie store has no records');
+      const store = x.server();
+      const key = newSessionKey();
+      const now = x.clock;
+      const until = now + 60_000;
+      const v1 = await store.create({ key, data: { n: 1 }, expiresAt: until, now, json: JSON.stringify({ n: 1 }) });
+      assert.notEqual(v1, null, 'a new key is created');
+      assert.equal(await store.create({ key, data: { n: 'again' }, expiresAt: until, now }), null, 'a taken key is refused');
+      const wrong = v1! + 1000;
+      const stale = await store.update({ key, data: { n: 'stale' }, expiresAt: until, expectedVersion: wrong, now: now + 10 });
+      assert.deepEqual(stale, { status: 'conflict' }, 'a wrong expectedVersion is a conflict');
+      assert.deepEqual((await store.load(key, now + 10))?.data, { n: 1 }, 'a conflict writes nothing');
+      const ok = await store.update({
+        key,
+        data: { n: 2 },
+        expiresAt: until,
+        expectedVersion: v1!,
+        now: now + 20,
+        json: JSON.stringify({ n: 2 }),
+      });
+      assert.equal(ok.status, 'ok');
+      const found = await store.load(key, now + 20);
+      assert.deepEqual([found?.data, found?.expiresAt, found?.version], [{ n: 2 }, until, ok.status === 'ok' ? ok.version : null]);
+      await store.delete(key);
+      const gone = await store.update({ key, data: { n: 3 }, expiresAt: until, expectedVersion: found!.version, now: now + 30 });
+      assert.deepEqual(gone, { status: 'missing' }, 'a deleted record is never brought back');
+      assert.equal(await store.exists(key), false);
+    });
+
     it('an unknown well-formed key is not adopted, and loading creates no record', async (ctx) => {
       if (!x.serverSide()) return ctx.skip('the cookie store has no records');
       const madeUp = newSessionKey();
