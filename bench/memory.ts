@@ -52,7 +52,11 @@ export async function memory(o: { quick: boolean }): Promise<string> {
     const fill = async (store: any) => {
       const until = Date.now() + 3600_000;
       for (let i = 0; i < n; i += 100)
-        await Promise.all(Array.from({ length: 100 }, (_, j) => store.create(randomBytes(16).toString('hex'), DATA(i + j), until)));
+        await Promise.all(
+          Array.from({ length: 100 }, (_, j) =>
+            store.create({ key: randomBytes(16).toString('hex'), data: DATA(i + j), expiresAt: until }),
+          ),
+        );
     };
     {
       const before = heap();
@@ -215,7 +219,7 @@ export async function memory(o: { quick: boolean }): Promise<string> {
     {
       const store = new sk.MemoryStore({ logger });
       const past = Date.now() - 1000;
-      for (let i = 0; i < rowsN; i++) await store.create(`expired-${i}`, { i }, past, past - 1);
+      for (let i = 0; i < rowsN; i++) await store.create({ key: `expired-${i}`, data: { i }, expiresAt: past, now: past - 1 });
       await measureClear('MemoryStore', store);
     }
     {

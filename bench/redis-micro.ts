@@ -163,7 +163,7 @@ export async function redisMicro(options: { filter: RegExp | null }): Promise<st
           'update',
           async (i) => {
             const j = k(i);
-            const r = await store.update(keys[j]!, datas[j]!, expiresAt, versions[j]!, Date.now());
+            const r = await store.update({ key: keys[j]!, data: datas[j]!, expiresAt, expectedVersion: versions[j]!, now: Date.now() });
             if (r.status !== 'ok') throw new Error(`bench: update answered ${r.status}`);
             versions[j] = r.version;
           },

@@ -28,6 +28,8 @@ export {
 } from './core/errors.js';
 export type {
   SessionStore,
+  StoreCreate,
+  StoreUpdate,
   ClientSideStore,
   AnyStore,
   StoredSession,

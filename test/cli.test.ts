@@ -30,8 +30,8 @@ describe('sessionkit CLI', () => {
 
   before(async () => {
     const store = new SqliteStore({ path: join(dir, 's.sqlite3') });
-    await store.create(live, { user: 'alice', cart: ['apple'] }, Date.now() + 3600_000);
-    await store.create(dead, { user: 'bob' }, Date.now() - 1000);
+    await store.create({ key: live, data: { user: 'alice', cart: ['apple'] }, expiresAt: Date.now() + 3600_000 });
+    await store.create({ key: dead, data: { user: 'bob' }, expiresAt: Date.now() - 1000 });
     await store.close();
   });
   after(() => rmSync(dir, { recursive: true, force: true }));

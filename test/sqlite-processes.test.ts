@@ -85,7 +85,7 @@ describe('SqliteStore waiting for another process', () => {
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 5);
     let settled = false;
-    const write = store.create(newSessionKey(), { waited: true }, Date.now() + 60_000).finally(() => {
+    const write = store.create({ key: newSessionKey(), data: { waited: true }, expiresAt: Date.now() + 60_000 }).finally(() => {
       settled = true;
     });
     try {
@@ -109,7 +109,7 @@ describe('SqliteStore waiting for another process', () => {
     const started = Date.now();
     try {
       await assert.rejects(
-        store.create(newSessionKey(), { a: 1 }, Date.now() + 60_000),
+        store.create({ key: newSessionKey(), data: { a: 1 }, expiresAt: Date.now() + 60_000 }),
         (e: unknown) => e instanceof StoreUnavailableError && /busyTimeout/.test(e.message) && /300 ms/.test(e.message),
       );
     } finally {
@@ -146,7 +146,7 @@ describe('SqliteStore waiting for another process', () => {
     let slowest = 0;
     while (running) {
       const t0 = performance.now();
-      await store.create(newSessionKey(), { n: writes }, now + 60_000, now);
+      await store.create({ key: newSessionKey(), data: { n: writes }, expiresAt: now + 60_000, now });
       slowest = Math.max(slowest, performance.now() - t0);
       writes++;
       await new Promise((r) => setTimeout(r, 1)); // requests arriving, about one a millisecond

@@ -69,7 +69,6 @@ function countingUpdates(store: Record<string, any>) {
         return r;
       };
       if (name === 'update') return async (...args: unknown[]) => count(await target.update(...args));
-      if (name === 'updateSync' && target.updateSync) return (...args: unknown[]) => count(target.updateSync(...args));
       const v = Reflect.get(target, name, target);
       return typeof v === 'function' ? v.bind(target) : v;
     },

@@ -286,7 +286,7 @@ describe('onEvent', () => {
     events.length = 0;
     const broken = new Proxy(store, {
       get(target, name) {
-        if (name === 'load' || name === 'loadSync') return () => Promise.reject(new Error('connection refused'));
+        if (name === 'load') return () => Promise.reject(new Error('connection refused'));
         const value = Reflect.get(target, name);
         return typeof value === 'function' ? value.bind(target) : value;
       },
@@ -308,7 +308,7 @@ describe('onEvent', () => {
     const cookie = cookieOf(await sessions.commit(first));
     const broken = new Proxy(store, {
       get(target, name) {
-        if (name === 'update' || name === 'updateSync') return () => Promise.reject(new Error('read-only replica'));
+        if (name === 'update') return () => Promise.reject(new Error('read-only replica'));
         const value = Reflect.get(target, name);
         return typeof value === 'function' ? value.bind(target) : value;
       },

@@ -1,7 +1,7 @@
 // The server-side store as the engine sees it when something observes it: each operation timed
 // (`sessionkit.store.duration`, attribute `sessionkit.operation`) and each failure reported
 // (`store_error`), once, where the engine calls the store. Every other member passes through.
-import type { SessionStore } from './store.js';
+import { type SessionStore, SYNC, type SyncFacet, syncFacetOf } from './store.js';
 import type { Instruments } from './telemetry.js';
 
 /** What the wrapper needs of the Observer. */
@@ -13,24 +13,35 @@ export interface StoreWatcher {
 
 /** The operations that are timed and whose failures are reported; anything else passes through untouched. */
 const WATCHED = new Set(['load', 'create', 'update', 'delete', 'touch', 'exists', 'listByUser', 'revoke', 'clearExpired']);
-/** The synchronous twins (SessionStore's loadSync, updateSync), reported under their async name. */
-const TWINS: Record<string, string> = { loadSync: 'load', updateSync: 'update' };
-
 type Method = (...args: unknown[]) => unknown;
 
-/** A plain object with the store's members: the watched operations wrapped, the rest bound to the store or read through. */
+/**
+ * A plain object with the store's members: the watched operations wrapped, the rest bound to the
+ * store or read through; and the store's synchronous facet, when it has one, watched too (its
+ * `load` and `update` reported under those names).
+ */
 export function watchStore(store: SessionStore, watcher: StoreWatcher): SessionStore {
-  const out = {} as SessionStore & Record<string, unknown>;
+  const out = {} as SessionStore & Record<string, unknown> & { [SYNC]?: SyncFacet };
   for (const name of memberNames(store)) {
     const value: unknown = Reflect.get(store, name);
     if (typeof value !== 'function') {
       Object.defineProperty(out, name, { get: () => Reflect.get(store, name), enumerable: true });
-    } else if (TWINS[name] !== undefined) {
-      // The engine uses a twin only beside the very method it mirrors (a wrapper that replaced
-      // `load` must be heard): keep that rule by offering the twin only when the store would.
-      if (isTwinOf(store, TWINS[name]!, name)) out[name] = watchSync(store, value as Method, TWINS[name]!, watcher);
     } else if (WATCHED.has(name)) out[name] = watchAsync(store, value as Method, name, watcher);
     else out[name] = (value as Method).bind(store);
+  }
+  const facet = syncFacetOf(store);
+  if (facet !== undefined) {
+    // The engine uses the facet's `load` or `update` only beside the very method it answers for
+    // (a wrapper that replaced `load` must be heard): keep that rule by answering for this
+    // object's method only where the store's own is still that method.
+    out[SYNC] = {
+      load: watchSync(facet, facet.load as Method, 'load', watcher) as SyncFacet['load'],
+      update: watchSync(facet, facet.update as Method, 'update', watcher) as SyncFacet['update'],
+      answersFor: {
+        load: store.load === facet.answersFor.load ? out.load : undefined,
+        update: store.update === facet.answersFor.update ? out.update : undefined,
+      },
+    };
   }
   return out;
 }
@@ -63,14 +74,14 @@ function watchAsync(store: SessionStore, fn: Method, operation: string, watcher:
   };
 }
 
-function watchSync(store: SessionStore, fn: Method, operation: string, watcher: StoreWatcher): Method {
+function watchSync(facet: SyncFacet, fn: Method, operation: string, watcher: StoreWatcher): Method {
   const attributes = { 'sessionkit.operation': operation };
   return (...args: unknown[]) => {
     const duration = watcher.instruments.duration;
-    if (duration === null && watcher.events === null) return fn.apply(store, args);
+    if (duration === null && watcher.events === null) return fn.apply(facet, args);
     const start = duration === null ? 0 : performance.now();
     try {
-      return fn.apply(store, args);
+      return fn.apply(facet, args);
     } catch (err) {
       watcher.storeFailed(operation, err, args[0], args[1]);
       throw err;
@@ -87,11 +98,4 @@ function memberNames(store: object): Set<string> {
     for (const name of Object.getOwnPropertyNames(o)) if (name !== 'constructor') names.add(name);
   }
   return names;
-}
-
-/** Whether `twin` sits beside the very `method` the store answers with (as the engine's own check). */
-function isTwinOf(store: object, method: string, twin: string): boolean {
-  let owner: object | null = store;
-  while (owner !== null && !Object.hasOwn(owner, twin)) owner = Object.getPrototypeOf(owner);
-  return owner !== null && (store as Record<string, unknown>)[method] === (owner as Record<string, unknown>)[method];
 }

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { createSessions, createStore, ConfigError, MemoryStore, SessionDataError, SqliteStore, StoreUnavailableError } from '../index.js';
 import { isWellFormedKey, newSessionKey } from './keys.js';
+import type { StoreCreate } from './store.js';
 
 describe('createSessions options', () => {
   const store = new MemoryStore();
@@ -178,12 +179,12 @@ describe('new keys', () => {
   it('a new key that is already taken is retried with another', async () => {
     const taken: string[] = [];
     class CrowdedStore extends MemoryStore {
-      override async create(key: string, data: Record<string, unknown>, expiresAt: number): Promise<number | null> {
+      override async create({ key, data, expiresAt }: StoreCreate): Promise<number | null> {
         if (taken.length < 3) {
           taken.push(key);
           return null;
         }
-        return super.create(key, data, expiresAt);
+        return super.create({ key, data, expiresAt });
       }
     }
     const sessions = createSessions({ store: new CrowdedStore() });

@@ -17,7 +17,7 @@ import {
 import { commitNow, committedFor } from './engine/commit.js';
 import { deletionCookie } from './cookie.js';
 import type { CommitOptions, CommitResponse } from './engine/committed.js';
-import { type Core, rethrowUnavailable, syncTwin } from './engine/core.js';
+import { type Core, rethrowUnavailable, syncTwins } from './engine/core.js';
 import { loadObserved } from './engine/load.js';
 import { cycleKey, flush } from './engine/rotate.js';
 import { saveNow } from './engine/writer.js';
@@ -154,6 +154,7 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
     const can = capabilitiesOf(store);
     const obs = observe(this, o, store);
     const server = clientSide ? null : (obs?.store(store as SessionStore) ?? (store as SessionStore));
+    const { loadSync, updateSync } = server ? syncTwins(server) : { loadSync: undefined, updateSync: undefined };
     this[CORE] = {
       o,
       store,
@@ -164,8 +165,8 @@ class Engine<Data extends Record<string, any>> implements Sessions<Data>, Sessio
       logger: o.logger,
       noTouch: can.userIndex !== true,
       touchedAt: new Map(),
-      loadSync: server ? syncTwin(server, 'load', 'loadSync') : undefined,
-      updateSync: server ? syncTwin(server, 'update', 'updateSync') : undefined,
+      loadSync,
+      updateSync,
       inFlight: new Map(),
       keysInClear: can.keysInClear,
       obs,

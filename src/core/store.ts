@@ -26,7 +26,7 @@ export interface StoreCapabilities {
    * sessionkit puts in its ConfigError.
    */
   readonly userIndex: true | string;
-  /** The store answers load and update synchronously underneath (its private `loadSync`/`updateSync` facet). */
+  /** The store answers load and update synchronously underneath (sessionkit's own stores then have a private synchronous facet). */
   readonly synchronous: boolean;
   /** Session keys are kept in clear at rest (Django's own table), not as their SHA-256 digest. */
   readonly keysInClear: boolean;
@@ -44,7 +44,7 @@ export function capabilitiesOf(store: AnyStore): StoreCapabilities {
   const indexed = s.listByUser !== undefined && s.revoke !== undefined && s.touch !== undefined;
   return {
     userIndex: s.noUserIndex ? s.noUserIndex : indexed ? true : NO_INDEX,
-    synchronous: typeof s.loadSync === 'function',
+    synchronous: syncFacetOf(store) !== undefined,
     keysInClear: s.keysInClear === true,
     selfExpiring: false,
   };
@@ -58,21 +58,45 @@ export type UpdateResult =
   /** the record is gone (deleted, flushed or expired elsewhere): never bring it back */
   | { status: 'missing' };
 
+/** What `SessionStore.create` writes: one new record. */
+export interface StoreCreate {
+  /** The session key, as the visitor holds it (a native store keeps only `digestKey(key)` at rest). */
+  key: string;
+  /** The session data to keep. */
+  data: SessionData;
+  /** When the session expires, in milliseconds since the epoch. */
+  expiresAt: number;
+  /** The time of the write (and the session's last-seen time), in milliseconds since the epoch (injected by tests). @default Date.now() */
+  now?: number;
+  /**
+   * `JSON.stringify(data)`, passed by the engine, which already made it to check the size: a
+   * store that keeps JSON text can use it instead of encoding the data again.
+   */
+  json?: string;
+}
+
+/** What `SessionStore.update` writes: a record's new data, conditional on the version the request loaded. */
+export interface StoreUpdate extends StoreCreate {
+  /** The version the request loaded: the write happens only while the record still has it (compare-and-set). */
+  expectedVersion: number;
+}
+
 /**
  * The contract every server-side store implements (Django's SessionBase backend methods).
  * Keys are passed as the visitor holds them; a native store keeps only `digestKey(key)` at rest.
  * Every method maps driver failures and timeouts to `StoreUnavailableError`.
  * `now` is milliseconds since the epoch (injected by tests; `Date.now()` otherwise).
- * `json`, passed to the writes by the engine, is `JSON.stringify(data)`, already made to check the
- * size: a store that keeps JSON text can use it instead of encoding the data again.
+ * The writes take one object (StoreCreate, StoreUpdate), whose `json`, passed by the engine, is
+ * `JSON.stringify(data)`, already made to check the size: a store that keeps JSON text can use it
+ * instead of encoding the data again.
  */
 export interface SessionStore {
   /** The live session under `key`, or null when it is absent or expired. Never creates a record. */
   load(key: string, now?: number): Promise<StoredSession | null>;
   /** Create-only write. Returns the new version, or null when `key` is already taken (live or expired). */
-  create(key: string, data: SessionData, expiresAt: number, now?: number, json?: string): Promise<number | null>;
+  create(write: StoreCreate): Promise<number | null>;
   /** Update-only write, conditional on the version the request loaded. */
-  update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now?: number, json?: string): Promise<UpdateResult>;
+  update(write: StoreUpdate): Promise<UpdateResult>;
   /** Removes the record, if any. */
   delete(key: string): Promise<void>;
   /** Whether a record exists under `key`, expired or not (Django's `exists`). */
@@ -96,15 +120,40 @@ export interface SessionStore {
   touch?: UserIndexedStore['touch'];
   listByUser?: UserIndexedStore['listByUser'];
   revoke?: UserIndexedStore['revoke'];
+}
+
+/**
+ * @internal Where sessionkit's own stores whose driver answers synchronously (in process memory,
+ * better-sqlite3) keep their SyncFacet. Private to the package: never exported from an entry point.
+ */
+export const SYNC: unique symbol = Symbol('sessionkit.sync');
+
+/**
+ * @internal A store's synchronous fast path: `load` and `update` answered at once, so a request
+ * waits on no promise (one promise turn costs about a fifth of a bare node:http request). Each
+ * throws what the async method would reject with. Bound to its store: callable on its own. The
+ * engine reads it once, at createSessions (see syncFacetOf).
+ */
+export interface SyncFacet {
+  /** `load`, answered at once. */
+  load(key: string, now: number): StoredSession | null;
+  /** `update`, answered at once. */
+  update(write: StoreUpdate): UpdateResult;
   /**
-   * Optional, for stores whose driver answers synchronously (in process memory, better-sqlite3):
-   * `load`, answered at once. When a store has it, the engine loads through it, and a request
-   * waits on no promise (one promise turn costs about a fifth of a bare node:http request).
-   * Throws what `load` would reject with.
+   * Where the `load` and `update` these answer for are found (the store's class prototype): the
+   * engine uses each only while the store still answers with that very method, so a subclass or a
+   * wrapper (a Proxy that counts, fails or logs `load` or `update`) that replaces it is still heard.
    */
-  loadSync?(key: string, now?: number): StoredSession | null;
-  /** Optional, as `loadSync`: `update`, answered at once. */
-  updateSync?(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now?: number, json?: string): UpdateResult;
+  readonly answersFor: { readonly load?: unknown; readonly update?: unknown };
+}
+
+/**
+ * @internal The store's synchronous facet, or undefined when it has none. Read as a property, so a
+ * Proxy around the store (as applications and tests wrap stores) passes it on, or hides it.
+ */
+export function syncFacetOf(store: AnyStore): SyncFacet | undefined {
+  const facet = (store as { [SYNC]?: SyncFacet })[SYNC];
+  return typeof facet === 'object' && facet !== null ? facet : undefined;
 }
 
 /**

@@ -91,7 +91,7 @@ describe('DjangoStore specifics', () => {
     assert.equal(parseSqliteDate('2026-12-10 02:17:26'), Date.UTC(2026, 11, 10, 2, 17, 26));
     const store = new DjangoStore({ db, secret: SECRET });
     const key = newSessionKey();
-    await store.create(key, { a: 1 }, Date.UTC(2030, 0, 1, 0, 0, 0, 250));
+    await store.create({ key, data: { a: 1 }, expiresAt: Date.UTC(2030, 0, 1, 0, 0, 0, 250) });
     const row = db.prepare('SELECT session_key, session_data, expire_date FROM django_session WHERE session_key = ?').get(key) as Record<
       string,
       string
@@ -105,7 +105,7 @@ describe('DjangoStore specifics', () => {
     const store = new DjangoStore({ db, secret: SECRET });
     const key = newSessionKey();
     const at = Date.UTC(2030, 0, 1, 12, 0, 0, 0);
-    await store.create(key, { a: 1 }, at);
+    await store.create({ key, data: { a: 1 }, expiresAt: at });
     assert.ok(await store.load(key, at - 1), 'live a millisecond before');
     assert.equal(await store.load(key, at), null, 'dead at expire_date (Django: expire_date > now)');
   });
@@ -128,13 +128,13 @@ describe('DjangoStore specifics', () => {
     const big = { blob: 'x'.repeat(9 * 1024 * 1024) }; // compresses to a short token, inflates past the reader's cap
     const tooLarge = (e: unknown) =>
       e instanceof SessionDataError && e.message.includes(`${JSON.stringify(big).length} bytes`) && e.message.includes('8388608');
-    await assert.rejects(store.create(key, big, now + 60_000, now), tooLarge);
+    await assert.rejects(store.create({ key, data: big, expiresAt: now + 60_000, now }), tooLarge);
     assert.equal(await store.exists(key), false, 'nothing was written');
-    const version = (await store.create(key, { small: 1 }, now + 60_000, now))!;
-    await assert.rejects(store.update(key, big, now + 60_000, version, now), tooLarge);
+    const version = (await store.create({ key, data: { small: 1 }, expiresAt: now + 60_000, now }))!;
+    await assert.rejects(store.update({ key, data: big, expiresAt: now + 60_000, expectedVersion: version, now }), tooLarge);
     assert.deepEqual((await store.load(key, now))?.data, { small: 1 }, 'the stored session is unchanged');
     const fits = { blob: 'y'.repeat(1024 * 1024) };
-    assert.equal((await store.update(key, fits, now + 60_000, version, now)).status, 'ok');
+    assert.equal((await store.update({ key, data: fits, expiresAt: now + 60_000, expectedVersion: version, now })).status, 'ok');
     assert.deepEqual((await store.load(key, now))?.data, fits, 'what fits is read back');
   });
 
@@ -183,7 +183,7 @@ describe('DjangoStore specifics', () => {
     assert.throws(() => DjangoStore.fromUrl(`django+sqlite:${join(dir, 'missing.sqlite3')}`, { secret: SECRET }), StoreUnavailableError);
     const store = DjangoStore.fromUrl(`django+sqlite:${join(dir, 'specifics.sqlite3')}`, { secret: SECRET });
     const key = newSessionKey();
-    await store.create(key, { from: 'url' }, Date.now() + 60_000);
+    await store.create({ key, data: { from: 'url' }, expiresAt: Date.now() + 60_000 });
     assert.deepEqual((await new DjangoStore({ db, secret: SECRET }).load(key))?.data, { from: 'url' });
     await store.close();
     await assert.rejects(store.exists(key), StoreUnavailableError, 'closed with the store');
@@ -195,7 +195,7 @@ describe('DjangoStore specifics', () => {
     const logger = recordingLogger();
     const store = new DjangoStore({ db: pool, secret: SECRET, timeout: 2000, logger });
     const key = newSessionKey();
-    await store.create(key, { kept: true }, Date.now() + 60_000);
+    await store.create({ key, data: { kept: true }, expiresAt: Date.now() + 60_000 });
     await server!.stop();
     try {
       const t0 = Date.now();

@@ -9,13 +9,12 @@ import { startPostgres, type RunningPostgres } from '../../test/support/postgres
 import { makeSessions } from '../core/sessions.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey, newSessionKey } from '../core/keys.js';
-import type { SessionData } from '../core/codec.js';
 import { describeStore, recordingLogger } from '../testing/store-suite.js';
 import { CachedStore } from './cached.js';
 import { MemoryStore } from './memory.js';
 import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
-import type { SessionStore, StoredSession, StoreStats, UpdateResult } from '../core/store.js';
+import type { SessionStore, StoreCreate, StoredSession, StoreStats, StoreUpdate, UpdateResult } from '../core/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sessionkit-cached-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -89,13 +88,13 @@ class FlakyStore implements SessionStore {
     this.loads++;
     return this.inner.load(key, now);
   }
-  async create(key: string, data: SessionData, expiresAt: number, now?: number): Promise<number | null> {
+  async create(write: StoreCreate): Promise<number | null> {
     this.#check('write');
-    return this.inner.create(key, data, expiresAt, now);
+    return this.inner.create(write);
   }
-  async update(key: string, data: SessionData, expiresAt: number, v: number, now?: number): Promise<UpdateResult> {
+  async update(write: StoreUpdate): Promise<UpdateResult> {
     this.#check('write');
-    return this.inner.update(key, data, expiresAt, v, now);
+    return this.inner.update(write);
   }
   async delete(key: string): Promise<void> {
     this.#check('write');
@@ -185,8 +184,8 @@ describe('CachedStore specifics', () => {
     const { cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await durable.create(key, { a: 1 }, now + 60_000, now); // written by a process without the cache
-    await durable.update(key, { a: 2 }, now + 60_000, 1, now);
+    await durable.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now }); // written by a process without the cache
+    await durable.update({ key, data: { a: 2 }, expiresAt: now + 60_000, expectedVersion: 1, now });
     const first = await store.load(key, now);
     assert.deepEqual(first, { data: { a: 2 }, expiresAt: now + 60_000, version: 2, lastSeenAt: now });
     const loadsAfterMiss = durable.loads;
@@ -232,7 +231,7 @@ describe('CachedStore specifics', () => {
     const { cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     await cache.inner.delete(key); // a miss: the next load refills
     const load = durable.load.bind(durable);
     let raced = false;
@@ -240,7 +239,7 @@ describe('CachedStore specifics', () => {
       const found = await load(...args);
       if (!raced) {
         raced = true; // a parallel request writes v2 (and caches it) before this refill lands
-        assert.equal((await store.update(key, { a: 2 }, now + 60_000, 1, now)).status, 'ok');
+        assert.equal((await store.update({ key, data: { a: 2 }, expiresAt: now + 60_000, expectedVersion: 1, now })).status, 'ok');
       }
       return found;
     };
@@ -254,8 +253,8 @@ describe('CachedStore specifics', () => {
     const key = newSessionKey();
     const now = Date.now();
     const stale = new CachedStore({ cache, store: durable, logger });
-    await stale.create(key, { a: 1 }, now + 60_000, now); // cache and durable at v1
-    await durable.update(key, { a: 1, b: 2 }, now + 60_000, 1, now); // durable v2 behind the cache's back
+    await stale.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now }); // cache and durable at v1
+    await durable.update({ key, data: { a: 1, b: 2 }, expiresAt: now + 60_000, expectedVersion: 1, now }); // durable v2 behind the cache's back
     const sessions = makeSessions<Record<string, any>>({ store: stale, logger, clock: () => now }, () => {
       throw new Error('unreachable');
     });
@@ -271,7 +270,7 @@ describe('CachedStore specifics', () => {
     const { cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     // The durable update succeeds, then a logout deletes everywhere before the cache write lands.
     const update = durable.update.bind(durable);
     durable.update = async (...args) => {
@@ -280,7 +279,7 @@ describe('CachedStore specifics', () => {
       await cache.delete(key);
       return r;
     };
-    assert.equal((await store.update(key, { a: 2 }, now + 60_000, 1, now)).status, 'ok');
+    assert.equal((await store.update({ key, data: { a: 2 }, expiresAt: now + 60_000, expectedVersion: 1, now })).status, 'ok');
     assert.equal(await cache.inner.load(key, now), null, 'the cache does not hold the deleted session');
     assert.equal(await store.load(key, now), null);
   });
@@ -289,7 +288,7 @@ describe('CachedStore specifics', () => {
     const { cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     await store.delete(key);
     assert.equal(await durable.exists(key), false);
     const held = await cache.inner.load(key, now);
@@ -304,7 +303,7 @@ describe('CachedStore specifics', () => {
     const { logger, clock, cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     cache.failWrites = true;
     await store.delete(key); // answers: the logout is in force
     assert.equal(await durable.exists(key), false, 'the durable record is gone');
@@ -325,7 +324,7 @@ describe('CachedStore specifics', () => {
     const { cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     durable.failWrites = true;
     await assert.rejects(store.delete(key), StoreUnavailableError);
     assert.equal(await durable.exists(key), true, 'the durable record is still there');
@@ -342,7 +341,7 @@ describe('CachedStore specifics', () => {
     const other = new CachedStore({ cache, store: durable, logger }); // another process, same cache and durable store
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     await cache.inner.delete(key); // a miss: the next load reads the durable store and refills
     const load = durable.load.bind(durable);
     let raced = false;
@@ -365,21 +364,21 @@ describe('CachedStore specifics', () => {
     const other = new CachedStore({ cache, store: durable, logger });
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
-    await durable.update(key, { a: 1, b: 2 }, now + 60_000, 1, now); // the cache is now stale (v1)
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
+    await durable.update({ key, data: { a: 1, b: 2 }, expiresAt: now + 60_000, expectedVersion: 1, now }); // the cache is now stale (v1)
     // This process's stale write conflicts and drops the cache entry; the other process's logout
     // lands between that drop's read and its write.
     const cacheUpdate = cache.update.bind(cache);
     let raced = false;
     cache.update = async (...args) => {
-      if (!raced && args[2] === 0) {
+      if (!raced && args[0].expiresAt === 0) {
         raced = true;
         cache.update = cacheUpdate;
         await other.delete(key);
       }
       return cacheUpdate(...args);
     };
-    assert.deepEqual(await store.update(key, { a: 2 }, now + 60_000, 1, now), { status: 'conflict' });
+    assert.deepEqual(await store.update({ key, data: { a: 2 }, expiresAt: now + 60_000, expectedVersion: 1, now }), { status: 'conflict' });
     assert.ok(raced, 'the drop was a conditional write');
     assert.deepEqual((await cache.inner.load(key, now))?.data, { deleted: true }, 'the tombstone stayed');
     assert.equal(await store.load(key, now), null);
@@ -389,7 +388,7 @@ describe('CachedStore specifics', () => {
     const { logger, clock, cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     cache.failWrites = true;
     assert.equal(await store.revoke(digestKey(key)), true);
     assert.equal(await durable.exists(key), false);
@@ -406,7 +405,7 @@ describe('CachedStore specifics', () => {
     const { cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     durable.failWrites = true;
     await assert.rejects(store.revoke(digestKey(key)), StoreUnavailableError);
     assert.equal(await durable.exists(key), true);
@@ -418,10 +417,10 @@ describe('CachedStore specifics', () => {
     const { cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     durable.failWrites = true;
-    await assert.rejects(store.update(key, { a: 2 }, now + 60_000, 1, now), StoreUnavailableError);
-    await assert.rejects(store.create(newSessionKey(), { a: 2 }, now + 60_000, now), StoreUnavailableError);
+    await assert.rejects(store.update({ key, data: { a: 2 }, expiresAt: now + 60_000, expectedVersion: 1, now }), StoreUnavailableError);
+    await assert.rejects(store.create({ key: newSessionKey(), data: { a: 2 }, expiresAt: now + 60_000, now }), StoreUnavailableError);
     durable.failWrites = false;
     assert.deepEqual(await durable.inner.load(key, now), { data: { a: 1 }, expiresAt: now + 60_000, version: 1, lastSeenAt: now });
     assert.deepEqual((await cache.inner.load(key, now))?.data, { v: 1, d: { a: 1 } });
@@ -433,7 +432,7 @@ describe('CachedStore specifics', () => {
     const other = new CachedStore({ cache, store: durable, logger });
     const now = Date.now();
     const [out, revoked, kept] = [newSessionKey(), newSessionKey(), newSessionKey()];
-    for (const key of [out, revoked, kept]) await store.create(key, { user: key }, now + 60_000, now);
+    for (const key of [out, revoked, kept]) await store.create({ key, data: { user: key }, expiresAt: now + 60_000, now });
     const snapshot = new Map<string, StoredSession>();
     for (const key of [out, revoked, kept]) snapshot.set(key, (await cache.inner.load(key, now))!);
     await store.delete(out);
@@ -442,7 +441,7 @@ describe('CachedStore specifics', () => {
     // The cache is put back as it was before (its entries, not the tombstone).
     for (const [key, held] of snapshot) {
       await cache.inner.delete(key);
-      assert.notEqual(await cache.inner.create(key, held.data, held.expiresAt, now), null);
+      assert.notEqual(await cache.inner.create({ key, data: held.data, expiresAt: held.expiresAt, now }), null);
     }
     const loads = durable.loads;
     for (const s of [store, other, new CachedStore({ cache, store: durable, logger })]) {
@@ -457,13 +456,13 @@ describe('CachedStore specifics', () => {
     const { clock, cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     cache.failReads = true;
     assert.deepEqual((await store.load(key, now))?.data, { a: 1 }, 'served from the durable store');
     const calls = cache.calls;
     const durableLoads = durable.loads;
     for (let i = 0; i < 50; i++) assert.deepEqual((await store.load(key, now))?.data, { a: 1 });
-    assert.equal(await store.update(key, { a: 2 }, now + 60_000, 1, now).then((r) => r.status), 'ok');
+    assert.equal(await store.update({ key, data: { a: 2 }, expiresAt: now + 60_000, expectedVersion: 1, now }).then((r) => r.status), 'ok');
     await store.touch(key, now + 90_000, now);
     await store.clearExpired(now);
     clock.advance(999);
@@ -493,7 +492,7 @@ describe('CachedStore specifics', () => {
     const { logger, clock, cache, store } = setup();
     const keys = Array.from({ length: 10 }, () => newSessionKey());
     const now = Date.now();
-    for (const key of keys) await store.create(key, { a: 1 }, now + 60_000, now);
+    for (const key of keys) await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     const failures = () => logger.records.filter((r) => /session cache failed/.test(r.message));
     cache.failReads = true;
     await Promise.all(keys.map((key) => store.load(key, now))); // ten failures at once
@@ -523,8 +522,8 @@ describe('CachedStore specifics', () => {
     const store = new CachedStore({ cache, store: durable, logger, clock });
     const [slow, failing] = [newSessionKey(), newSessionKey()];
     const now = Date.now();
-    await store.create(slow, { a: 'slow' }, now + 60_000, now);
-    await store.create(failing, { a: 'failing' }, now + 60_000, now);
+    await store.create({ key: slow, data: { a: 'slow' }, expiresAt: now + 60_000, now });
+    await store.create({ key: failing, data: { a: 'failing' }, expiresAt: now + 60_000, now });
     const load = cache.load.bind(cache);
     let hung = 0;
     cache.load = (key: string, at?: number) => {
@@ -560,10 +559,10 @@ describe('CachedStore specifics', () => {
     const other = new CachedStore({ cache, store: durable, logger });
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     await store.delete(key);
     assert.deepEqual((await cache.inner.load(key, now))?.data, { deleted: true });
-    assert.equal(await other.create(key, { a: 2 }, now + 60_000, now), 1);
+    assert.equal(await other.create({ key, data: { a: 2 }, expiresAt: now + 60_000, now }), 1);
     assert.deepEqual((await store.load(key, now))?.data, { a: 2 });
     assert.deepEqual((await other.load(key, now))?.data, { a: 2 });
   });
@@ -572,7 +571,7 @@ describe('CachedStore specifics', () => {
     const { cache, durable, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     durable.failReads = true;
     await assert.rejects(store.load(key, now), StoreUnavailableError);
     durable.failReads = false;
@@ -584,8 +583,14 @@ describe('CachedStore specifics', () => {
     const { logger, cache, store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
-    await cache.inner.update(key, { something: 'else' }, now + 60_000, (await cache.inner.load(key, now))!.version, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
+    await cache.inner.update({
+      key,
+      data: { something: 'else' },
+      expiresAt: now + 60_000,
+      expectedVersion: (await cache.inner.load(key, now))!.version,
+      now,
+    });
     assert.deepEqual((await store.load(key, now))!.data, { a: 1 });
     assert.ok(logger.records.some((r) => /not one CachedStore wrote/.test(r.message)));
     assert.deepEqual((await cache.inner.load(key, now))!.data, { v: 1, d: { a: 1 } });
@@ -595,7 +600,7 @@ describe('CachedStore specifics', () => {
     const { store } = setup();
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 1000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 1000, now });
     assert.ok(await store.load(key, now));
     assert.equal(await store.load(key, now + 1000), null);
   });
@@ -603,11 +608,11 @@ describe('CachedStore specifics', () => {
   it('clearExpired counts the durable store and clears the cache too; a failing cache is logged', async () => {
     const { logger, cache, store } = setup();
     const now = Date.now();
-    await store.create(newSessionKey(), { a: 1 }, now - 1, now);
-    await store.create(newSessionKey(), { a: 1 }, now + 60_000, now);
+    await store.create({ key: newSessionKey(), data: { a: 1 }, expiresAt: now - 1, now });
+    await store.create({ key: newSessionKey(), data: { a: 1 }, expiresAt: now + 60_000, now });
     assert.equal(await store.clearExpired(now), 1);
     assert.equal((await cache.inner.stats(now)).expired, 0);
-    await store.create(newSessionKey(), { a: 1 }, now - 1, now);
+    await store.create({ key: newSessionKey(), data: { a: 1 }, expiresAt: now - 1, now });
     cache.failWrites = true;
     assert.equal(await store.clearExpired(now), 1);
     assert.ok(logger.records.some((r) => /cache failed on clearExpired/.test(r.message)));

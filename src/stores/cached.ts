@@ -6,7 +6,9 @@ import {
   capabilitiesOf,
   type SessionStore,
   type StoreCapabilities,
+  type StoreCreate,
   type StoredSession,
+  type StoreUpdate,
   type StoreStats,
   type UpdateResult,
   type UserIndexedStore,
@@ -253,22 +255,15 @@ export class CachedStore implements SessionStore, UserIndexedStore {
     return found;
   }
 
-  async create(key: string, data: SessionData, expiresAt: number, now = Date.now(), json?: string): Promise<number | null> {
-    const version = await this.#store.create(key, data, expiresAt, now, json);
+  async create({ key, data, expiresAt, now = Date.now(), json }: StoreCreate): Promise<number | null> {
+    const version = await this.#store.create({ key, data, expiresAt, now, json });
     // A new record: whatever the cache holds under its key (a tombstone too) is not this session.
     if (version !== null) await this.#remember(key, { data, expiresAt, version }, now, true);
     return version;
   }
 
-  async update(
-    key: string,
-    data: SessionData,
-    expiresAt: number,
-    expectedVersion: number,
-    now = Date.now(),
-    json?: string,
-  ): Promise<UpdateResult> {
-    const result = await this.#store.update(key, data, expiresAt, expectedVersion, now, json);
+  async update({ key, data, expiresAt, expectedVersion, now = Date.now(), json }: StoreUpdate): Promise<UpdateResult> {
+    const result = await this.#store.update({ key, data, expiresAt, expectedVersion, now, json });
     if (result.status === 'ok') {
       if (await this.#remember(key, { data, expiresAt, version: result.version }, now, false)) await this.#confirm(key, now);
     } else {
@@ -370,10 +365,13 @@ export class CachedStore implements SessionStore, UserIndexedStore {
         if (current) {
           const held = entryOf(current.data);
           if (!fresh && (held === DELETED || (held && held.v >= record.version))) return this.#cleared(key);
-          const r = await this.#ask('write', () => cache.update(key, entry, record.expiresAt, current.version, now));
+          const r = await this.#ask('write', () =>
+            cache.update({ key, data: entry, expiresAt: record.expiresAt, expectedVersion: current.version, now }),
+          );
           if (r.status === 'ok') return this.#cleared(key);
         } else {
-          if ((await this.#ask('write', () => cache.create(key, entry, record.expiresAt, now))) !== null) return this.#cleared(key);
+          if ((await this.#ask('write', () => cache.create({ key, data: entry, expiresAt: record.expiresAt, now }))) !== null)
+            return this.#cleared(key);
           await this.#dropLeftover(key, now);
         }
       }
@@ -412,9 +410,13 @@ export class CachedStore implements SessionStore, UserIndexedStore {
       if (until <= now) return; // no live session anywhere: nothing could serve it
       if (current) {
         if (entryOf(current.data) === DELETED && current.expiresAt >= until) return;
-        if ((await this.#ask('delete', () => cache.update(key, TOMBSTONE, until, current.version, now))).status === 'ok') return;
+        if (
+          (await this.#ask('delete', () => cache.update({ key, data: TOMBSTONE, expiresAt: until, expectedVersion: current.version, now })))
+            .status === 'ok'
+        )
+          return;
       } else {
-        if ((await this.#ask('delete', () => cache.create(key, TOMBSTONE, until, now))) !== null) return;
+        if ((await this.#ask('delete', () => cache.create({ key, data: TOMBSTONE, expiresAt: until, now }))) !== null) return;
         await this.#dropLeftover(key, now);
       }
     }
@@ -443,7 +445,10 @@ export class CachedStore implements SessionStore, UserIndexedStore {
       for (let attempt = 0; attempt < MAX_CACHE_ATTEMPTS; attempt++) {
         const current = await this.#ask('delete', () => cache.load(key, now));
         if (!current || entryOf(current.data) === DELETED) return this.#cleared(key) && false;
-        if ((await this.#ask('delete', () => cache.update(key, current.data, 0, current.version, now))).status !== 'conflict')
+        if (
+          (await this.#ask('delete', () => cache.update({ key, data: current.data, expiresAt: 0, expectedVersion: current.version, now })))
+            .status !== 'conflict'
+        )
           return this.#cleared(key) && false;
       }
     } catch {

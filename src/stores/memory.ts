@@ -1,9 +1,20 @@
 import { consoleLogger, type Logger } from '../core/log.js';
-import { decodeData, encodeData, type SessionData } from '../core/codec.js';
+import { decodeData, encodeData } from '../core/codec.js';
 import { utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
 import { type IndexedSession, userIdOf } from '../core/accounts.js';
-import type { SessionStore, StoreCapabilities, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
+import {
+  SYNC,
+  type SyncFacet,
+  type SessionStore,
+  type StoreCapabilities,
+  type StoreCreate,
+  type StoreUpdate,
+  type StoredSession,
+  type StoreStats,
+  type UpdateResult,
+  type UserIndexedStore,
+} from '../core/store.js';
 
 interface Row {
   json: string;
@@ -60,12 +71,18 @@ export class MemoryStore implements SessionStore, UserIndexedStore {
     this.#logger = options.logger ?? consoleLogger;
   }
 
+  /** @internal `load` and `update` answered at once: the engine then needs no promise for the request (see SyncFacet). */
+  readonly [SYNC]: SyncFacet = {
+    load: (key, now) => this.#load(key, now),
+    update: (write) => this.#update(write),
+    answersFor: MemoryStore.prototype,
+  };
+
   async load(key: string, now = Date.now()): Promise<StoredSession | null> {
-    return this.loadSync(key, now);
+    return this.#load(key, now);
   }
 
-  /** `load`, answered at once (the engine then needs no promise for the request). */
-  loadSync(key: string, now = Date.now()): StoredSession | null {
+  #load(key: string, now: number): StoredSession | null {
     const row = this.#rows.get(key);
     if (!row || row.expiresAt <= now) return null;
     return {
@@ -119,26 +136,18 @@ export class MemoryStore implements SessionStore, UserIndexedStore {
     }
   }
 
-  async create(key: string, data: SessionData, expiresAt: number, now = Date.now(), json?: string): Promise<number | null> {
+  async create({ key, data, expiresAt, now = Date.now(), json }: StoreCreate): Promise<number | null> {
     if (this.#rows.has(key)) return null;
     this.#sweep(now);
     this.#put(key, { json: json ?? encodeData(data), expiresAt, version: 1, lastSeenAt: now, user: userIdOf(data) });
     return 1;
   }
 
-  async update(
-    key: string,
-    data: SessionData,
-    expiresAt: number,
-    expectedVersion: number,
-    now = Date.now(),
-    json?: string,
-  ): Promise<UpdateResult> {
-    return this.updateSync(key, data, expiresAt, expectedVersion, now, json);
+  async update(write: StoreUpdate): Promise<UpdateResult> {
+    return this.#update(write);
   }
 
-  /** `update`, answered at once. */
-  updateSync(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now(), json?: string): UpdateResult {
+  #update({ key, data, expiresAt, expectedVersion, now = Date.now(), json }: StoreUpdate): UpdateResult {
     const row = this.#rows.get(key);
     if (!row || row.expiresAt <= now) return { status: 'missing' };
     if (row.version !== expectedVersion) return { status: 'conflict' };

@@ -6,6 +6,7 @@ import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { digestKey, newSessionKey } from '../core/keys.js';
 import { describeStore, recordingLogger } from '../testing/store-suite.js';
 import { PostgresStore } from './postgres.js';
+import { syncFacetOf } from '../core/store.js';
 
 // One real PostgreSQL for this file, started before any suite runs.
 let server!: RunningPostgres;
@@ -59,7 +60,7 @@ describe('PostgresStore specifics', () => {
     const store = new PostgresStore({ pool, table: 'lazy_made' });
     const before = await pool.query("SELECT to_regclass('lazy_made') AS t");
     assert.equal(before.rows[0].t, null, 'nothing is created in the constructor');
-    await store.create(newSessionKey(), { a: 1 }, Date.now() + 60_000);
+    await store.create({ key: newSessionKey(), data: { a: 1 }, expiresAt: Date.now() + 60_000 });
     const idx = await pool.query("SELECT indexdef FROM pg_indexes WHERE tablename = 'lazy_made'");
     const defs = idx.rows.map((r) => r.indexdef as string);
     assert.ok(
@@ -86,16 +87,16 @@ describe('PostgresStore specifics', () => {
     await pool.query(sql);
     await pool.query(sql); // idempotent
     const key = newSessionKey();
-    const v = await store.create(key, { a: 1 }, Date.now() + 60_000);
+    const v = await store.create({ key, data: { a: 1 }, expiresAt: Date.now() + 60_000 });
     assert.equal(v, 1);
     assert.deepEqual((await store.load(key))!.data, { a: 1 });
     await store.close();
   });
 
-  it('has no synchronous twins (pg answers only asynchronously), so the engine awaits load and update', () => {
+  it('has no synchronous facet (pg answers only asynchronously), so the engine awaits load and update', () => {
     const store = new PostgresStore({ pool });
-    assert.equal(store.loadSync, undefined);
-    assert.equal(store.updateSync, undefined);
+    assert.equal(syncFacetOf(store), undefined);
+    assert.equal(store.capabilities.synchronous, false);
   });
 
   it('rejects a table name that is not an SQL identifier, and a missing pool', () => {
@@ -113,8 +114,8 @@ describe('PostgresStore specifics', () => {
     const store = new PostgresStore({ pool });
     const key = newSessionKey();
     const now = Date.now();
-    assert.equal(await store.create(key, { a: 1 }, now - 1000, now), 1);
-    assert.equal(await store.create(key, { a: 2 }, now + 60_000, now), null);
+    assert.equal(await store.create({ key, data: { a: 1 }, expiresAt: now - 1000, now }), 1);
+    assert.equal(await store.create({ key, data: { a: 2 }, expiresAt: now + 60_000, now }), null);
     await assert.rejects(pool.query('INSERT INTO sessionkit_sessions VALUES ($1, $2, 0, 1)', [digestKey(key), '{}']), /duplicate key/);
     await store.close();
   });
@@ -123,11 +124,14 @@ describe('PostgresStore specifics', () => {
     const store = new PostgresStore({ pool });
     const key = newSessionKey();
     const past = Date.UTC(2001, 0, 1);
-    await store.create(key, { a: 1 }, past + 10_000, past);
+    await store.create({ key, data: { a: 1 }, expiresAt: past + 10_000, now: past });
     assert.deepEqual((await store.load(key, past))!.data, { a: 1 });
     assert.equal(await store.load(key, past + 10_000), null);
-    assert.equal((await store.update(key, { a: 2 }, past + 20_000, 1, past)).status, 'ok');
-    assert.equal((await store.update(key, { a: 3 }, past + 20_000, 2, past + 20_000)).status, 'missing');
+    assert.equal((await store.update({ key, data: { a: 2 }, expiresAt: past + 20_000, expectedVersion: 1, now: past })).status, 'ok');
+    assert.equal(
+      (await store.update({ key, data: { a: 3 }, expiresAt: past + 20_000, expectedVersion: 2, now: past + 20_000 })).status,
+      'missing',
+    );
     await store.close();
   });
 
@@ -135,9 +139,9 @@ describe('PostgresStore specifics', () => {
     const table = 'stats_sessions';
     const store = new PostgresStore({ pool, table });
     const now = Date.now();
-    await store.create(newSessionKey(), { a: 'xy' }, now + 60_000, now);
-    await store.create(newSessionKey(), { b: 1 }, now - 1, now);
-    await store.create(newSessionKey(), { c: 1 }, now, now);
+    await store.create({ key: newSessionKey(), data: { a: 'xy' }, expiresAt: now + 60_000, now });
+    await store.create({ key: newSessionKey(), data: { b: 1 }, expiresAt: now - 1, now });
+    await store.create({ key: newSessionKey(), data: { c: 1 }, expiresAt: now, now });
     assert.deepEqual(await store.stats(now), { count: 3, expired: 2, bytes: '{"a":"xy"}'.length + '{"b":1}'.length + '{"c":1}'.length });
     assert.equal(await store.clearExpired(now), 2);
     assert.deepEqual(await store.stats(now), { count: 1, expired: 0, bytes: '{"a":"xy"}'.length });
@@ -173,12 +177,15 @@ describe('PostgresStore specifics', () => {
     const store = new PostgresStore({ pool, logger });
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     await pool.query("UPDATE sessionkit_sessions SET data = '[1,2' , version = 7 WHERE key_hash = $1", [digestKey(key)]);
     const found = await store.load(key, now);
     assert.deepEqual(found, { data: {}, expiresAt: now + 60_000, version: 7, lastSeenAt: now });
     assert.ok(logger.records.some((r) => r.level === 'warn' && /corrupt/.test(r.message)));
-    assert.deepEqual(await store.update(key, { b: 2 }, now + 60_000, 7, now), { status: 'ok', version: 8 });
+    assert.deepEqual(await store.update({ key, data: { b: 2 }, expiresAt: now + 60_000, expectedVersion: 7, now }), {
+      status: 'ok',
+      version: 8,
+    });
     await store.close();
   });
 });

@@ -115,6 +115,9 @@ export function driverFor(client: unknown, timeout: number): RedisDriver {
   throw new ConfigError('client', `${ACCEPTED}; got ${describe(client)}`);
 }
 
+/** How a node-redis client closes: `close` and `destroy` from version 5, `quit` and `disconnect` in version 4. */
+type NodeRedisClosing = { close(): Promise<unknown>; destroy(): void } | { quit(): Promise<unknown>; disconnect(): Promise<unknown> };
+
 /** node-redis 5 and later: no client-side timeout on a command (0 turns it off). */
 const NO_CLIENT_TIMEOUT = Object.freeze({ timeout: 0 });
 
@@ -122,7 +125,7 @@ const NO_CLIENT_TIMEOUT = Object.freeze({ timeout: 0 });
 class NodeRedisDriver implements RedisDriver {
   readonly family = 'node-redis';
   readonly cluster: boolean;
-  readonly #client: NodeRedisClient & NodeRedisCluster;
+  readonly #client: NodeRedisClient & NodeRedisCluster & NodeRedisClosing;
   /** node-redis 4 drops a queued command on an AbortSignal; 5 and later take a timeout. */
   readonly #v4: boolean;
 
@@ -137,7 +140,7 @@ class NodeRedisDriver implements RedisDriver {
   readonly #readyOptions: object | undefined;
 
   constructor(client: NodeRedisClient | NodeRedisCluster, storeTimeout: number) {
-    this.#client = client as NodeRedisClient & NodeRedisCluster;
+    this.#client = client as NodeRedisClient & NodeRedisCluster & NodeRedisClosing;
     this.cluster = Array.isArray((client as NodeRedisCluster).masters);
     this.#v4 = typeof (client as { close?: unknown }).close !== 'function';
     const own = (client as { options?: { commandOptions?: { timeout?: unknown } } }).options?.commandOptions?.timeout;
@@ -180,14 +183,14 @@ class NodeRedisDriver implements RedisDriver {
   }
 
   quit(): Promise<unknown> {
-    const c = this.#client as unknown as { close?(): Promise<void>; quit(): Promise<unknown> };
-    return c.close ? c.close() : c.quit();
+    const c = this.#client;
+    return 'close' in c ? c.close() : c.quit();
   }
 
   destroy(): void {
-    const c = this.#client as unknown as { destroy?(): void; disconnect?(): Promise<void> };
-    if (c.destroy) c.destroy();
-    else c.disconnect?.().catch(() => {});
+    const c = this.#client;
+    if ('destroy' in c) c.destroy();
+    else c.disconnect().catch(() => {});
   }
 
   on(event: string, listener: Listener): void {

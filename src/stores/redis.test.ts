@@ -110,12 +110,12 @@ describe('RedisStore specifics', () => {
     const store = new RedisStore({ client, prefix: 'ttl:' });
     const key = newSessionKey();
     const now = Date.now();
-    assert.equal(await store.create(key, { a: 1 }, now + 60_000, now), 1);
+    assert.equal(await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now }), 1);
     const redisKey = `ttl:{${digestKey(key)}}`;
     const pttl = await client.pTTL(redisKey);
     assert.ok(pttl > 55_000 && pttl <= 60_000, `PTTL ${pttl}`);
     assert.deepEqual(JSON.parse((await client.get(redisKey)) as string), { v: 1, e: now + 60_000, s: now, d: { a: 1 } });
-    const r = await store.update(key, { a: 2 }, now + 5_000, 1, now);
+    const r = await store.update({ key, data: { a: 2 }, expiresAt: now + 5_000, expectedVersion: 1, now });
     assert.deepEqual(r, { status: 'ok', version: 2 });
     assert.ok((await client.pTTL(redisKey)) <= 5_000, 'an update moves the TTL with the expiry');
   });
@@ -124,7 +124,7 @@ describe('RedisStore specifics', () => {
     const store = new RedisStore({ client, prefix: 'idx:' });
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { _session_meta: { since: now, user: 'ada{x}' } }, now + 60_000, now);
+    await store.create({ key, data: { _session_meta: { since: now, user: 'ada{x}' } }, expiresAt: now + 60_000, now });
     const set = `idx:user:{${createHash('sha256').update('ada{x}').digest('hex')}}`;
     assert.deepEqual(await client.sMembers(set), [digestKey(key)]);
     const pttl = await client.pTTL(set);
@@ -141,7 +141,7 @@ describe('RedisStore specifics', () => {
   it('the default prefix is sessionkit:', async () => {
     const store = new RedisStore({ client });
     const key = newSessionKey();
-    await store.create(key, { a: 1 }, Date.now() + 60_000);
+    await store.create({ key, data: { a: 1 }, expiresAt: Date.now() + 60_000 });
     assert.equal(await client.exists(`sessionkit:{${digestKey(key)}}`), 1);
     await store.delete(key);
   });
@@ -150,10 +150,13 @@ describe('RedisStore specifics', () => {
     const store = new RedisStore({ client, prefix: 'past:' });
     const key = newSessionKey();
     const now = Date.now();
-    assert.equal(await store.create(key, { a: 1 }, now - 1, now), 1);
+    assert.equal(await store.create({ key, data: { a: 1 }, expiresAt: now - 1, now }), 1);
     assert.equal(await store.exists(key), false);
-    assert.equal(await store.create(key, { a: 1 }, now + 60_000, now), 1);
-    assert.deepEqual(await store.update(key, { a: 2 }, now - 1, 1, now), { status: 'ok', version: 2 });
+    assert.equal(await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now }), 1);
+    assert.deepEqual(await store.update({ key, data: { a: 2 }, expiresAt: now - 1, expectedVersion: 1, now }), {
+      status: 'ok',
+      version: 2,
+    });
     assert.equal(await store.exists(key), false);
   });
 
@@ -161,10 +164,12 @@ describe('RedisStore specifics', () => {
     const store = new RedisStore({ client, prefix: 'clock:' });
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     const later = now + 61_000;
     assert.equal(await store.load(key, later), null);
-    assert.deepEqual(await store.update(key, { a: 2 }, later + 60_000, 1, later), { status: 'missing' });
+    assert.deepEqual(await store.update({ key, data: { a: 2 }, expiresAt: later + 60_000, expectedVersion: 1, now: later }), {
+      status: 'missing',
+    });
     assert.deepEqual(await store.stats(later), { count: 1, expired: 1, bytes: (await client.get(`clock:{${digestKey(key)}}`))!.length });
     assert.equal(await store.clearExpired(now), 0);
     assert.equal(await store.clearExpired(later), 1);
@@ -180,7 +185,10 @@ describe('RedisStore specifics', () => {
     const loaded = await store.load(key, now);
     assert.deepEqual(loaded, { data: {}, expiresAt: now + 60_000, version: 7 });
     assert.equal(logger.records.length, 1);
-    assert.deepEqual(await store.update(key, { ok: true }, now + 60_000, 7, now), { status: 'ok', version: 8 });
+    assert.deepEqual(await store.update({ key, data: { ok: true }, expiresAt: now + 60_000, expectedVersion: 7, now }), {
+      status: 'ok',
+      version: 8,
+    });
     assert.deepEqual((await store.load(key, now))!.data, { ok: true });
   });
 
@@ -196,11 +204,17 @@ describe('RedisStore specifics', () => {
       // Requests in parallel: each loads its session, then saves it.
       const [key, other] = [newSessionKey(), newSessionKey()];
       const now = Date.now();
-      assert.equal(await store.create(key, { a: 1 }, now + 60_000, now), 1);
-      assert.equal(await store.create(other, { b: 1 }, now + 60_000, now), 1);
+      assert.equal(await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now }), 1);
+      assert.equal(await store.create({ key: other, data: { b: 1 }, expiresAt: now + 60_000, now }), 1);
       const [found, otherFound] = await Promise.all([store.load(key, now), store.load(other, now)]);
-      assert.deepEqual(await store.update(key, { a: 2 }, now + 60_000, found!.version, now), { status: 'ok', version: 2 });
-      assert.deepEqual(await store.update(other, { b: 2 }, now + 60_000, otherFound!.version, now), { status: 'ok', version: 2 });
+      assert.deepEqual(await store.update({ key, data: { a: 2 }, expiresAt: now + 60_000, expectedVersion: found!.version, now }), {
+        status: 'ok',
+        version: 2,
+      });
+      assert.deepEqual(
+        await store.update({ key: other, data: { b: 2 }, expiresAt: now + 60_000, expectedVersion: otherFound!.version, now }),
+        { status: 'ok', version: 2 },
+      );
       assert.equal(hashed, 2);
       await Promise.all(Array.from({ length: 4096 }, () => store.load(newSessionKey(), now)));
       hashed = 0;
@@ -215,7 +229,7 @@ describe('RedisStore specifics', () => {
     const store = new RedisStore({ client, prefix: 'revoke:' });
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { a: 1 }, now + 60_000, now);
+    await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now });
     assert.equal(await store.revoke(digestKey(key)), true);
     assert.equal(await store.load(key, now), null);
     assert.equal(await store.revoke(digestKey(key)), false);
@@ -227,7 +241,7 @@ describe('RedisStore specifics', () => {
     const store = new CachedStore({ cache, store: new MemoryStore() });
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { _auth_user_id: '1' }, now + 60_000, now);
+    await store.create({ key, data: { _auth_user_id: '1' }, expiresAt: now + 60_000, now });
     assert.ok(await cache.load(key, now), 'cached');
     assert.equal(await store.revoke(digestKey(key)), true);
     assert.equal(await cache.load(key, now), null, 'the cache entry is gone');
@@ -283,7 +297,7 @@ describe('RedisStore specifics', () => {
     assert.equal(await connections(), before, 'no connection before the first request');
     const key = newSessionKey();
     const now = Date.now();
-    assert.equal(await store.create(key, { via: 'fromUrl' }, now + 60_000, now), 1);
+    assert.equal(await store.create({ key, data: { via: 'fromUrl' }, expiresAt: now + 60_000, now }), 1);
     assert.equal(await client.exists(`fromurl:{${digestKey(key)}}`), 1, 'the prefix option is honoured');
     assert.equal(await connections(), before + 1);
     await store.close();
@@ -309,7 +323,7 @@ describe('RedisStore specifics', () => {
     assert.ok(store instanceof RedisStore);
     const key = newSessionKey();
     const now = Date.now();
-    assert.equal(await store.create(key, { via: 'url' }, now + 60_000, now), 1);
+    assert.equal(await store.create({ key, data: { via: 'url' }, expiresAt: now + 60_000, now }), 1);
     assert.deepEqual((await store.load(key, now))!.data, { via: 'url' });
     assert.equal(await client.exists(`sessionkit:{${digestKey(key)}}`), 1, 'written to database 0 of the same server');
     await store.delete(key);
@@ -321,7 +335,7 @@ describe('RedisStore specifics', () => {
     const store = createStore(`${url}/1`) as RedisStore;
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { db: 1 }, now + 60_000, now);
+    await store.create({ key, data: { db: 1 }, expiresAt: now + 60_000, now });
     const db1 = createClient({ url: `${url}/1` });
     await db1.connect();
     try {
@@ -395,7 +409,7 @@ describe('RedisStore clients', () => {
       const store = new RedisStore({ client: lazy, prefix: 'lazy:' });
       const key = newSessionKey();
       const now = Date.now();
-      assert.equal(await store.create(key, { a: 1 }, now + 60_000, now), 1);
+      assert.equal(await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now }), 1);
       assert.deepEqual((await store.load(key, now))!.data, { a: 1 });
     } finally {
       lazy.disconnect();
@@ -434,9 +448,12 @@ describe('RedisStore clients', () => {
         const store = new RedisStore({ client: c, prefix: 'timer:', timeout: 2000 });
         const key = newSessionKey();
         const now = Date.now();
-        assert.equal(await store.create(key, { a: 1 }, now + 60_000, now), 1);
+        assert.equal(await store.create({ key, data: { a: 1 }, expiresAt: now + 60_000, now }), 1);
         assert.equal((await store.load(key, now))!.version, 1);
-        assert.deepEqual(await store.update(key, { a: 2 }, now + 60_000, 1, now), { status: 'ok', version: 2 });
+        assert.deepEqual(await store.update({ key, data: { a: 2 }, expiresAt: now + 60_000, expectedVersion: 1, now }), {
+          status: 'ok',
+          version: 2,
+        });
         assert.equal(made, 3 * perCommand);
       }
     } finally {
@@ -496,7 +513,7 @@ describe('RedisStore on Cluster: keys of one session hash to one slot', () => {
       const store = new RedisStore({ client, prefix: 'slots:' });
       const keys = Array.from({ length: 30 }, () => newSessionKey());
       const now = Date.now();
-      await Promise.all(keys.map((k, i) => store.create(k, { i }, now + 60_000, now)));
+      await Promise.all(keys.map((k, i) => store.create({ key: k, data: { i }, expiresAt: now + 60_000, now })));
       // 30 random digests land on all three masters.
       const stats = await store.stats(now);
       assert.equal(stats.count, 30);

@@ -4,7 +4,16 @@ import { ConfigError, StoreUnavailableError } from '../core/errors.js';
 import { hashing, utf8Length } from '../core/crypto.js';
 import { digestKey } from '../core/keys.js';
 import { clientFromUrl, driverFor, type NodeSender, type RedisDriver } from './redis-client.js';
-import type { SessionStore, StoreCapabilities, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../core/store.js';
+import type {
+  SessionStore,
+  StoreCapabilities,
+  StoreCreate,
+  StoredSession,
+  StoreStats,
+  StoreUpdate,
+  UpdateResult,
+  UserIndexedStore,
+} from '../core/store.js';
 import { type IndexedSession, userIdOf } from '../core/accounts.js';
 import * as wire from './redis-wire.js';
 
@@ -307,7 +316,7 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     });
   }
 
-  async create(key: string, data: SessionData, expiresAt: number, now = Date.now(), json?: string): Promise<number | null> {
+  async create({ key, data, expiresAt, now = Date.now(), json }: StoreCreate): Promise<number | null> {
     const id = this.#redisKey(key);
     const ttl = Math.ceil(expiresAt - now);
     if (ttl <= 0) {
@@ -320,15 +329,9 @@ export class RedisStore implements SessionStore, UserIndexedStore {
     return reply === null || reply === undefined ? null : 1;
   }
 
-  update(
-    key: string,
-    data: SessionData,
-    expiresAt: number,
-    expectedVersion: number,
-    now = Date.now(),
-    json?: string,
-  ): Promise<UpdateResult> {
+  update(write: StoreUpdate): Promise<UpdateResult> {
     try {
+      const { key, data, expiresAt, expectedVersion, now = Date.now(), json } = write;
       const id = this.#redisKey(key);
       const ttl = Math.ceil(expiresAt - now);
       const value = wire.encodeValue(expectedVersion + 1, expiresAt, data, now, json);

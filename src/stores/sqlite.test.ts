@@ -14,6 +14,7 @@ import { watchEventLoop } from '../../test/support/event-loop.js';
 import { jsonCodec, parseTable, SESSIONKIT_TABLE, SqlStore, schemaSql } from './sql/engine.js';
 import { loadSqliteDriver, SQLITE, type SqliteConnection, sqliteDriver } from './sql/sqlite.js';
 import { SqliteStore } from './sqlite.js';
+import { SYNC, syncFacetOf } from '../core/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sessionkit-sqlite-'));
 const path = join(dir, 'sessions.sqlite3');
@@ -40,11 +41,11 @@ describeStore('SqliteStore', {
   },
 });
 
-/** The same store with its synchronous twins hidden: the engine then awaits load and update, the path a busy database falls back to. */
+/** The same store with its synchronous facet hidden: the engine then awaits load and update, the path a busy database falls back to. */
 function awaitedOnly<T extends object>(store: T): T {
   return new Proxy(store, {
     get(target, name) {
-      if (name === 'loadSync' || name === 'updateSync') return undefined;
+      if (name === SYNC) return undefined;
       const value = Reflect.get(target, name, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -54,7 +55,7 @@ function awaitedOnly<T extends object>(store: T): T {
 const awaitedDir = mkdtempSync(join(tmpdir(), 'sessionkit-sqlite-awaited-'));
 const awaitedPath = join(awaitedDir, 'sessions.sqlite3');
 
-describeStore('SqliteStore, awaited (synchronous twins hidden)', {
+describeStore('SqliteStore, awaited (synchronous facet hidden)', {
   setup(logger) {
     const store = new SqliteStore({ path: awaitedPath, logger });
     const raw = new Database(awaitedPath);
@@ -107,25 +108,50 @@ describe('SqliteStore synchronous twins and locks', () => {
     };
   };
 
-  it('while another connection holds the write lock: loadSync reads the last committed record, updateSync writes nothing and answers conflict at once', async () => {
+  it('is a private facet: no loadSync or updateSync on the store, the facet reached through syncFacetOf, also through a Proxy', async () => {
+    const store = new SqliteStore({ path: join(d, 'facet.sqlite3') });
+    assert.equal('loadSync' in store, false);
+    assert.equal('updateSync' in store, false);
+    const facet = syncFacetOf(store);
+    assert.ok(facet, 'a SqliteStore has its synchronous facet');
+    const wrapped = new Proxy(store, {
+      get(target, name) {
+        const value = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    assert.equal(syncFacetOf(wrapped), facet);
+    const key = newSessionKey();
+    const v1 = (await store.create({ key, data: { n: 1 }, expiresAt: until() }))!;
+    const { load, update } = facet; // bound to the store
+    assert.deepEqual(load(key, Date.now())?.data, { n: 1 });
+    assert.deepEqual(update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v1 + 1 }), { status: 'conflict' });
+    assert.deepEqual(update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v1 }), { status: 'ok', version: v1 + 1 });
+    assert.deepEqual((await store.load(key))?.data, { n: 2 });
+    await store.close();
+  });
+
+  it('while another connection holds the write lock: the synchronous load reads the last committed record, the synchronous update writes nothing and answers conflict at once', async () => {
     const file = join(d, 'held.sqlite3');
     const store = new SqliteStore({ path: file });
     const key = newSessionKey();
-    const v1 = (await store.create(key, { n: 1 }, until()))!;
+    const v1 = (await store.create({ key, data: { n: 1 }, expiresAt: until() }))!;
     const release = holdWriteLock(file);
     try {
-      assert.deepEqual(store.loadSync!(key)?.data, { n: 1 }, 'a WAL reader waits for no writer');
+      assert.deepEqual(syncFacetOf(store)!.load(key, Date.now())?.data, { n: 1 }, 'a WAL reader waits for no writer');
       const started = performance.now();
-      assert.deepEqual(store.updateSync!(key, { n: 2 }, until(), v1), { status: 'conflict' });
+      assert.deepEqual(syncFacetOf(store)!.update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v1 }), {
+        status: 'conflict',
+      });
       const took = performance.now() - started;
-      assert.ok(took < 200, `updateSync waited ${took.toFixed(0)} ms (SQLite's own wait is 10 ms)`);
+      assert.ok(took < 200, `the synchronous update waited ${took.toFixed(0)} ms (SQLite's own wait is 10 ms)`);
     } finally {
       release();
     }
     const kept = await store.load(key);
     assert.deepEqual([kept?.data, kept?.version], [{ n: 1 }, v1], 'nothing was written');
     assert.deepEqual(
-      store.updateSync!(key, { n: 2 }, until(), v1),
+      syncFacetOf(store)!.update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v1 }),
       { status: 'ok', version: v1 + 1 },
       'the lock gone, the same write goes through',
     );
@@ -161,7 +187,7 @@ describe('SqliteStore synchronous twins and locks', () => {
     await sessions.close();
   });
 
-  it('a read kept out by a lock (SQLITE_BUSY, as under another connection in locking_mode=EXCLUSIVE): loadSync throws StoreUnavailableError at once, load waits on a timer', async () => {
+  it('a read kept out by a lock (SQLITE_BUSY, as under another connection in locking_mode=EXCLUSIVE): the synchronous load throws StoreUnavailableError at once, load waits on a timer', async () => {
     // A real WAL file cannot keep a reader out while this store has it open (an exclusive lock
     // needs every other connection gone), so the driver's statements are made to fail as SQLite does.
     const db = new Database(':memory:');
@@ -188,15 +214,15 @@ describe('SqliteStore synchronous twins and locks', () => {
     };
     const store = storeOver(connection);
     const key = newSessionKey();
-    const v = (await store.create(key, { n: 1 }, until()))!;
+    const v = (await store.create({ key, data: { n: 1 }, expiresAt: until() }))!;
     locked = true;
     assert.throws(
-      () => store.loadSync!(key),
+      () => syncFacetOf(store)!.load(key, Date.now()),
       (e: unknown) =>
         e instanceof StoreUnavailableError &&
         /^sessionkit: SQLite load failed: database is locked: .*locking_mode=EXCLUSIVE/.test(e.message),
     );
-    assert.deepEqual(store.updateSync!(key, { n: 2 }, until(), v), { status: 'conflict' });
+    assert.deepEqual(syncFacetOf(store)!.update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v }), { status: 'conflict' });
     const waiting = store.load(key);
     setTimeout(() => (locked = false), 30);
     assert.deepEqual((await waiting)?.data, { n: 1 }, 'load retried until the lock went, and nothing was written meanwhile');
@@ -208,7 +234,7 @@ describe('SqliteStore synchronous twins and locks', () => {
     const file = join(d, 'errors.sqlite3');
     const store = new SqliteStore({ path: file });
     const key = newSessionKey();
-    const v = (await store.create(key, { n: 1 }, until()))!;
+    const v = (await store.create({ key, data: { n: 1 }, expiresAt: until() }))!;
     const raw = new Database(file);
     raw.exec('DROP TABLE sessionkit_sessions');
     raw.close();
@@ -219,12 +245,18 @@ describe('SqliteStore synchronous twins and locks', () => {
       );
     const thrown = (fn: () => unknown) => message(Promise.resolve().then(fn));
     assert.match(await message(store.load(key)), /table is missing/);
-    assert.equal(await thrown(() => store.loadSync!(key)), await message(store.load(key)));
-    assert.equal(await thrown(() => store.updateSync!(key, { n: 2 }, until(), v)), await message(store.update(key, { n: 2 }, until(), v)));
+    assert.equal(await thrown(() => syncFacetOf(store)!.load(key, Date.now())), await message(store.load(key)));
+    assert.equal(
+      await thrown(() => syncFacetOf(store)!.update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v })),
+      await message(store.update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v })),
+    );
     await store.close();
     assert.match(await message(store.load(key)), /closed/);
-    assert.equal(await thrown(() => store.loadSync!(key)), await message(store.load(key)));
-    assert.equal(await thrown(() => store.updateSync!(key, { n: 2 }, until(), v)), await message(store.update(key, { n: 2 }, until(), v)));
+    assert.equal(await thrown(() => syncFacetOf(store)!.load(key, Date.now())), await message(store.load(key)));
+    assert.equal(
+      await thrown(() => syncFacetOf(store)!.update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v })),
+      await message(store.update({ key, data: { n: 2 }, expiresAt: until(), expectedVersion: v })),
+    );
   });
 });
 
@@ -402,7 +434,7 @@ describe('SqliteStore clearExpired in batches', () => {
     const store = new SqliteStore({ path: file });
     const now = Date.now();
     const live = [newSessionKey(), newSessionKey()];
-    for (const key of live) await store.create(key, { live: true }, now + 60_000, now);
+    for (const key of live) await store.create({ key, data: { live: true }, expiresAt: now + 60_000, now });
     fillExpired(file, 100_000, now);
     const watch = watchEventLoop();
     const started = performance.now();

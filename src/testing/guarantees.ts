@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { Sessions } from '../core/sessions.js';
 import type { Session } from '../core/session.js';
 import { SessionInterruptedError } from '../core/errors.js';
-import type { SessionStore } from '../core/store.js';
+import { type SessionStore, SYNC } from '../core/store.js';
 import { digestKey } from '../core/keys.js';
 
 type Data = Record<string, any>;
@@ -36,13 +36,13 @@ const WRITES = new Set(['create', 'update', 'delete', 'touch', 'revoke']);
 
 /**
  * The store, seen by the in-flight request: before its `at`-th write (counting from 0) the
- * competitor runs to completion. Its synchronous twins are hidden, so every write is seen.
+ * competitor runs to completion. Its synchronous facet is hidden, so every write is seen.
  */
 function gated(store: SessionStore, at: number, competitor: () => Promise<void>): { store: SessionStore; writes: () => number } {
   let writes = 0;
   const proxy = new Proxy(store, {
     get(target, name) {
-      if (name === 'loadSync' || name === 'updateSync') return undefined;
+      if (name === SYNC) return undefined;
       const value = Reflect.get(target, name, target);
       if (typeof value !== 'function') return value;
       if (typeof name === 'string' && WRITES.has(name)) {

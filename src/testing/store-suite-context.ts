@@ -32,8 +32,8 @@ export interface DescribeStoreOptions {
   noUserIndex?: boolean;
   /**
    * The store answers synchronously underneath (in process memory, SQLite): the suite checks that
-   * it has `loadSync` and `updateSync`, that the engine answers a request through them without a
-   * promise, and (for every store that has them) that they answer exactly as `load` and `update`.
+   * it has its synchronous facet, that the engine answers a request through it without a
+   * promise, and (for every store that has one) that it answers exactly as `load` and `update`.
    */
   synchronous?: boolean;
   /**

@@ -18,6 +18,36 @@ export function serverSideCases(x: SuiteContext): void {
       assert.equal(await x.server().exists(key), false);
     });
 
+    it('create and update take one write object: create is create-only, update a compare-and-set on expectedVersion', async (ctx) => {
+      if (!x.serverSide()) return ctx.skip('the cookie store has no records');
+      const store = x.server();
+      const key = newSessionKey();
+      const now = x.clock;
+      const until = now + 60_000;
+      const v1 = await store.create({ key, data: { n: 1 }, expiresAt: until, now, json: JSON.stringify({ n: 1 }) });
+      assert.notEqual(v1, null, 'a new key is created');
+      assert.equal(await store.create({ key, data: { n: 'again' }, expiresAt: until, now }), null, 'a taken key is refused');
+      const wrong = v1! + 1000;
+      const stale = await store.update({ key, data: { n: 'stale' }, expiresAt: until, expectedVersion: wrong, now: now + 10 });
+      assert.deepEqual(stale, { status: 'conflict' }, 'a wrong expectedVersion is a conflict');
+      assert.deepEqual((await store.load(key, now + 10))?.data, { n: 1 }, 'a conflict writes nothing');
+      const ok = await store.update({
+        key,
+        data: { n: 2 },
+        expiresAt: until,
+        expectedVersion: v1!,
+        now: now + 20,
+        json: JSON.stringify({ n: 2 }),
+      });
+      assert.equal(ok.status, 'ok');
+      const found = await store.load(key, now + 20);
+      assert.deepEqual([found?.data, found?.expiresAt, found?.version], [{ n: 2 }, until, ok.status === 'ok' ? ok.version : null]);
+      await store.delete(key);
+      const gone = await store.update({ key, data: { n: 3 }, expiresAt: until, expectedVersion: found!.version, now: now + 30 });
+      assert.deepEqual(gone, { status: 'missing' }, 'a deleted record is never brought back');
+      assert.equal(await store.exists(key), false);
+    });
+
     it('an unknown well-formed key is not adopted, and loading creates no record', async (ctx) => {
       if (!x.serverSide()) return ctx.skip('the cookie store has no records');
       const madeUp = newSessionKey();
@@ -89,15 +119,19 @@ export function serverSideCases(x: SuiteContext): void {
       const store = x.server();
       const key = newSessionKey();
       const until = x.clock + 60_000;
-      const v1 = await store.create(key, { a: 1 }, until, x.clock);
+      const v1 = await store.create({ key, data: { a: 1 }, expiresAt: until, now: x.clock });
       assert.notEqual(v1, null);
-      assert.equal(await store.create(key, { a: 2 }, until, x.clock), null);
-      const r = await store.update(key, { a: 3 }, until, v1!, x.clock);
+      assert.equal(await store.create({ key, data: { a: 2 }, expiresAt: until, now: x.clock }), null);
+      const r = await store.update({ key, data: { a: 3 }, expiresAt: until, expectedVersion: v1!, now: x.clock });
       assert.equal(r.status, 'ok');
-      assert.deepEqual(await store.update(key, { a: 4 }, until, v1!, x.clock), { status: 'conflict' });
+      assert.deepEqual(await store.update({ key, data: { a: 4 }, expiresAt: until, expectedVersion: v1!, now: x.clock }), {
+        status: 'conflict',
+      });
       assert.deepEqual((await store.load(key, x.clock))!.data, { a: 3 });
       await store.delete(key);
-      assert.deepEqual(await store.update(key, { a: 5 }, until, v1!, x.clock), { status: 'missing' });
+      assert.deepEqual(await store.update({ key, data: { a: 5 }, expiresAt: until, expectedVersion: v1!, now: x.clock }), {
+        status: 'missing',
+      });
       assert.equal(await store.load(key, x.clock), null);
     });
 
@@ -176,7 +210,13 @@ export function serverSideCases(x: SuiteContext): void {
       assert.equal(
         await x
           .server()
-          .update(x.keyOf(cookie), { deep }, x.clock + 60_000, (await x.server().load(x.keyOf(cookie), x.clock))!.version, x.clock)
+          .update({
+            key: x.keyOf(cookie),
+            data: { deep },
+            expiresAt: x.clock + 60_000,
+            expectedVersion: (await x.server().load(x.keyOf(cookie), x.clock))!.version,
+            now: x.clock,
+          })
           .then((r) => r.status),
         'ok',
       );

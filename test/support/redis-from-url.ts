@@ -26,7 +26,7 @@ for (const hide of [[], ['redis'], ['ioredis'], ['iovalkey']]) {
     const store = RedisStore.fromUrl(process.argv[2]!, { timeout: 1000 });
     const key = newSessionKey();
     const now = Date.now();
-    await store.create(key, { via: 'fromUrl' }, now + 60_000, now);
+    await store.create({ key, data: { via: 'fromUrl' }, expiresAt: now + 60_000, now });
     const data = (await store.load(key, now))?.data;
     await store.delete(key);
     await store.close();

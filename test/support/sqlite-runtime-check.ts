@@ -10,16 +10,16 @@ const later = now + 60_000;
 
 async function exercise(store: SessionStore): Promise<Record<string, unknown>> {
   const key = 'k'.repeat(32);
-  const created = await store.create(key, { cart: ['apple'] }, later, now);
+  const created = await store.create({ key, data: { cart: ['apple'] }, expiresAt: later, now });
   const loaded = await store.load(key, now);
-  const updated = await store.update(key, { cart: ['apple', 'pear'] }, later, loaded!.version, now);
-  const stale = await store.update(key, { cart: [] }, later, loaded!.version, now);
+  const updated = await store.update({ key, data: { cart: ['apple', 'pear'] }, expiresAt: later, expectedVersion: loaded!.version, now });
+  const stale = await store.update({ key, data: { cart: [] }, expiresAt: later, expectedVersion: loaded!.version, now });
   const reloaded = await store.load(key, now);
-  const taken = await store.create(key, {}, later, now);
+  const taken = await store.create({ key, data: {}, expiresAt: later, now });
   await store.delete(key);
-  const gone = await store.update(key, { cart: [] }, later, 1, now);
-  await store.create('e'.repeat(32), { old: true }, now - 1000, now);
-  await store.create('l'.repeat(32), { live: true }, later, now);
+  const gone = await store.update({ key, data: { cart: [] }, expiresAt: later, expectedVersion: 1, now });
+  await store.create({ key: 'e'.repeat(32), data: { old: true }, expiresAt: now - 1000, now });
+  await store.create({ key: 'l'.repeat(32), data: { live: true }, expiresAt: later, now });
   const cleared = await store.clearExpired(now);
   const stats = await store.stats(now);
   const exists = [await store.exists('l'.repeat(32)), await store.exists(key)];

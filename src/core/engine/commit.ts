@@ -78,7 +78,7 @@ export function committedFor(c: Core, s: SessionState, vary: boolean, expireCook
 }
 
 /**
- * The save of an existing session through the store's `updateSync`, when it has one and no
+ * The save of an existing session through the store's synchronous `update`, when it has one and no
  * other commit of this key is in progress here: true when written. A conflict (a write from
  * another process) goes on in `#save`, which reloads, merges and retries.
  */
@@ -90,7 +90,7 @@ export function savedSync(c: Core, s: SessionState): boolean {
   const until = expiryOf(c, s.data, now);
   let result: UpdateResult;
   try {
-    result = updateSync(s.key, s.data, until, s.version, now, json);
+    result = updateSync({ key: s.key, data: s.data, expiresAt: until, expectedVersion: s.version, now, json });
   } catch (err) {
     rethrowUnavailable(err);
   }

@@ -1,5 +1,5 @@
 import type { DeviceBound } from '../device-bound.js';
-import type { AnyStore, ClientSideStore, SessionStore } from '../store.js';
+import { type AnyStore, type ClientSideStore, type SessionStore, type SyncFacet, syncFacetOf } from '../store.js';
 import { checkValue } from '../codec.js';
 import { SessionError, SessionInterruptedError, StoreUnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -65,9 +65,10 @@ export interface Core {
   readonly noTouch: boolean;
   /** When this process last touched each session key (within touchInterval), so a burst of parallel reads touches once. */
   readonly touchedAt: Map<string, number>;
-  /** The store's synchronous twins of load and update, when it has them (see syncTwin). */
-  readonly loadSync: SessionStore['loadSync'];
-  readonly updateSync: SessionStore['updateSync'];
+  /** The store's synchronous `load`, when its facet has one the engine may use (see syncTwins). */
+  readonly loadSync: SyncFacet['load'] | undefined;
+  /** The store's synchronous `update`, likewise. */
+  readonly updateSync: SyncFacet['update'] | undefined;
   /** Commits in progress per session key: commits of one key in this process run one after another. */
   readonly inFlight: Map<string, InFlight>;
   /** The store keeps session keys in clear (DjangoStore, as Django does): a tombstone may name the new key. */
@@ -96,21 +97,17 @@ export function detectNestedChanges(s: SessionState): void {
 }
 
 /**
- * The store's synchronous twin of an async method, bound; used only beside the very method it
- * mirrors, so a subclass or a wrapper (a Proxy that counts, fails or logs `load` or `update`)
- * that replaces the async method is still heard.
+ * The store's synchronous `load` and `update` (its SyncFacet), read once, at createSessions. Each
+ * is used only beside the very method it answers for, so a subclass or a wrapper (a Proxy that
+ * counts, fails or logs `load` or `update`) that replaces the async method is still heard.
  */
-export function syncTwin<K extends 'loadSync' | 'updateSync'>(store: SessionStore, name: 'load' | 'update', twin: K): SessionStore[K] {
-  const fn = store[twin];
-  if (typeof fn !== 'function') return undefined;
-  const owner = ownerOf(store, twin) as Record<string, unknown> | null;
-  if (owner === null || store[name] !== owner[name]) return undefined;
-  return fn.bind(store) as SessionStore[K];
-}
-
-export function ownerOf(object: object, name: string): object | null {
-  for (let o: object | null = object; o !== null; o = Object.getPrototypeOf(o)) if (Object.hasOwn(o, name)) return o;
-  return null;
+export function syncTwins(store: SessionStore): Pick<Core, 'loadSync' | 'updateSync'> {
+  const facet = syncFacetOf(store);
+  if (facet === undefined) return { loadSync: undefined, updateSync: undefined };
+  return {
+    loadSync: store.load === facet.answersFor.load ? facet.load : undefined,
+    updateSync: store.update === facet.answersFor.update ? facet.update : undefined,
+  };
 }
 
 /** Marks the session lost for this request and gives the error to throw. */

@@ -45,7 +45,9 @@ export async function endRecord(c: Core, key: string, version: number): Promise<
   let expected = version;
   for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
     const now = c.now();
-    const result = await store.update(key, { [REPLACED_KEY]: '' }, now + REPLACED_FOR * 1000, expected, now).catch(rethrowUnavailable);
+    const result = await store
+      .update({ key, data: { [REPLACED_KEY]: '' }, expiresAt: now + REPLACED_FOR * 1000, expectedVersion: expected, now })
+      .catch(rethrowUnavailable);
     if (result.status === 'ok') break;
     const fresh = await store.load(key, now).catch(rethrowUnavailable);
     if (result.status === 'missing' || fresh === null) {
@@ -103,10 +105,14 @@ export async function rotate(c: Core, s: SessionState, old: string): Promise<voi
   try {
     // The tombstone first: from here on, a revoke or logout of the old session finds the new one.
     let now = c.now();
-    const tombWritten = await store.create(tombKey, tomb, now + REPLACED_FOR * 1000, now).catch(rethrowUnavailable);
+    const tombWritten = await store
+      .create({ key: tombKey, data: tomb, expiresAt: now + REPLACED_FOR * 1000, now })
+      .catch(rethrowUnavailable);
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
       now = c.now();
-      const result = await store.update(old, tomb, now + REPLACED_FOR * 1000, s.version, now).catch(rethrowUnavailable);
+      const result = await store
+        .update({ key: old, data: tomb, expiresAt: now + REPLACED_FOR * 1000, expectedVersion: s.version, now })
+        .catch(rethrowUnavailable);
       if (result.status === 'ok') {
         saved(s, key, written);
         s.cookieDue = true;
@@ -122,7 +128,9 @@ export async function rotate(c: Core, s: SessionState, old: string): Promise<voi
       // A parallel commit changed the old record: carry its change over to the new one.
       rebased(s, storedData(c, fresh), fresh.version);
       const json = checkSize(c, s.data);
-      const moved = await store.update(key, s.data, expiryOf(c, s.data, now), written, now, json).catch(rethrowUnavailable);
+      const moved = await store
+        .update({ key, data: s.data, expiresAt: expiryOf(c, s.data, now), expectedVersion: written, now, json })
+        .catch(rethrowUnavailable);
       if (moved.status !== 'ok') return await giveUp('revoked');
       written = moved.version;
     }

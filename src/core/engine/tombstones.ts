@@ -34,6 +34,6 @@ export async function pointTombstone(c: Core, tombKey: string, tomb: SessionData
   const store = c.server!;
   const found = await store.load(tombKey, now);
   if (found !== null && found.data[REPLACED_KEY] !== tomb[REPLACED_KEY]) {
-    await store.update(tombKey, tomb, now + REPLACED_FOR * 1000, found.version, now);
+    await store.update({ key: tombKey, data: tomb, expiresAt: now + REPLACED_FOR * 1000, expectedVersion: found.version, now });
   }
 }

@@ -79,7 +79,9 @@ export async function updateLoop(c: Core, s: SessionState, key: string, now: num
   for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
     const json = checkSize(c, s.data);
     const until = expiryOf(c, s.data, now);
-    const result = await store.update(key, s.data, until, s.version, now, json).catch(rethrowUnavailable);
+    const result = await store
+      .update({ key, data: s.data, expiresAt: until, expectedVersion: s.version, now, json })
+      .catch(rethrowUnavailable);
     if (result.status === 'ok') {
       flight.last = { json, version: result.version };
       return saved(s, key, result.version);
@@ -113,7 +115,7 @@ export async function createRecord(c: Core, s: SessionState, now: number): Promi
   const until = expiryOf(c, s.data, now);
   for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
     const key = newSessionKey();
-    const version = await store.create(key, s.data, until, now, json).catch(rethrowUnavailable);
+    const version = await store.create({ key, data: s.data, expiresAt: until, now, json }).catch(rethrowUnavailable);
     if (version === null) continue;
     c.obs?.creating(s, key);
     return saved(s, key, version);

@@ -1,6 +1,16 @@
-import type { SessionData } from '../../core/codec.js';
 import { StoreUnavailableError } from '../../core/errors.js';
-import type { SessionStore, StoreCapabilities, StoredSession, StoreStats, UpdateResult, UserIndexedStore } from '../../core/store.js';
+import {
+  SYNC,
+  type SessionStore,
+  type StoreCapabilities,
+  type StoreCreate,
+  type StoredSession,
+  type StoreStats,
+  type StoreUpdate,
+  type SyncFacet,
+  type UpdateResult,
+  type UserIndexedStore,
+} from '../../core/store.js';
 import { type IndexedSession, userIdOf } from '../../core/accounts.js';
 import {
   type SqlDriver,
@@ -69,8 +79,8 @@ interface Step {
  * A server-side session store over one SQL table. Every update is a compare-and-set on the
  * version the request loaded; expiry is compared with the `now` the caller gives (milliseconds),
  * never the database clock. Every driver failure and timeout is a StoreUnavailableError.
- * Over a driver that answers synchronously (SQLite's) it also has `loadSync` and `updateSync`,
- * the same statements answered at once; over any other they are undefined.
+ * Over a driver that answers synchronously (SQLite's) it also has a synchronous facet (SyncFacet):
+ * the same statements answered at once; over any other it has none.
  */
 export class SqlStore implements SessionStore, UserIndexedStore {
   /** Why listing and revoking by user is refused (a table without the user index), or undefined. A field, not a getter: stores may be wrapped in a Proxy. */
@@ -79,6 +89,8 @@ export class SqlStore implements SessionStore, UserIndexedStore {
   readonly capabilities: StoreCapabilities;
   /** See SessionStore.timeout. */
   readonly timeout: number | undefined;
+  /** @internal `load` and `update` answered at once, over a synchronous driver only (see SyncFacet). A field: stores may be wrapped in a Proxy. */
+  readonly [SYNC]: SyncFacet | undefined;
   readonly #driver: SqlDriver;
   readonly #sync: SyncSqlDriver | undefined;
   readonly #shape: TableShape;
@@ -112,8 +124,11 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     this.#expiry = config.shape.expiry(config.driver.dialect.name);
     this.#sql = statements(config);
     this.#schema = config.createTable ? schemaSql(config.driver.dialect, config.shape, config.table) : null;
-    // A driver that only answers asynchronously (pg): no twins, so the engine awaits load and update.
-    if (this.#sync === undefined) Object.defineProperties(this, { loadSync: { value: undefined }, updateSync: { value: undefined } });
+    // A driver that only answers asynchronously (pg): no facet, so the engine awaits load and update.
+    this[SYNC] =
+      this.#sync === undefined
+        ? undefined
+        : { load: (key, now) => this.#loadNow(key, now), update: (write) => this.#updateNow(write), answersFor: SqlStore.prototype };
   }
 
   /** Creates the table once, lazily; a failure is retried by the next call. */
@@ -209,7 +224,7 @@ export class SqlStore implements SessionStore, UserIndexedStore {
    * lock that bars readers (another connection in locking_mode=EXCLUSIVE) for longer than SQLite's
    * own wait throws StoreUnavailableError at once, where `load` would retry until busyTimeout.
    */
-  loadSync?(key: string, now = Date.now()): StoredSession | null {
+  #loadNow(key: string, now: number): StoredSession | null {
     let row: Record<string, unknown> | undefined;
     try {
       row = this.#now('load', { sql: this.#sql.load, params: [this.#shape.storedKey(key), this.#expiry.write(now)], row: true }) as
@@ -221,7 +236,7 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     return row ? this.#stored(row) : null;
   }
 
-  async create(key: string, data: SessionData, expiresAt: number, now = Date.now()): Promise<number | null> {
+  async create({ key, data, expiresAt, now = Date.now() }: StoreCreate): Promise<number | null> {
     const text = this.#codec.encode(data, now);
     const changes = await this.#run('create', this.#sql.create, [
       this.#shape.storedKey(key),
@@ -236,15 +251,9 @@ export class SqlStore implements SessionStore, UserIndexedStore {
 
   /**
    * The statements of an update, one at a time, each fed back its answer (the first row, or the
-   * rows changed): `update` runs them awaiting each, `updateSync` at once, so the two cannot differ.
+   * rows changed): `update` runs them awaiting each, the synchronous facet at once, so the two cannot differ.
    */
-  *#updatePlan(
-    key: string,
-    data: SessionData,
-    expiresAt: number,
-    expectedVersion: number,
-    now: number,
-  ): Generator<Step, UpdateResult, unknown> {
+  *#updatePlan({ key, data, expiresAt, expectedVersion, now = Date.now() }: StoreUpdate): Generator<Step, UpdateResult, unknown> {
     const text = this.#codec.encode(data, now);
     const id = this.#shape.storedKey(key);
     const at = this.#expiry.write(now);
@@ -283,8 +292,8 @@ export class SqlStore implements SessionStore, UserIndexedStore {
     return live ? { status: 'conflict' } : { status: 'missing' };
   }
 
-  async update(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): Promise<UpdateResult> {
-    const plan = this.#updatePlan(key, data, expiresAt, expectedVersion, now);
+  async update(write: StoreUpdate): Promise<UpdateResult> {
+    const plan = this.#updatePlan(write);
     for (let step = plan.next(); ; ) {
       if (step.done) return step.value;
       const { sql, params, row } = step.value;
@@ -298,8 +307,8 @@ export class SqlStore implements SessionStore, UserIndexedStore {
    * cannot wait on a timer, and a conflict sends the caller to `update` (the engine's commit goes
    * on there), whose retries wait for the lock, up to busyTimeout, without blocking the event loop.
    */
-  updateSync?(key: string, data: SessionData, expiresAt: number, expectedVersion: number, now = Date.now()): UpdateResult {
-    const plan = this.#updatePlan(key, data, expiresAt, expectedVersion, now);
+  #updateNow(write: StoreUpdate): UpdateResult {
+    const plan = this.#updatePlan(write);
     for (let step = plan.next(); ; ) {
       if (step.done) return step.value;
       let answer: unknown;

@@ -60,7 +60,7 @@ export interface SqlDriver {
   close(): Promise<void>;
   /**
    * The same connection answering synchronously, for drivers that can (SQLite's): the store's
-   * `loadSync` and `updateSync` use it. Its statements throw the driver's own errors, and a busy
+   * synchronous `load` and `update` use it. Its statements throw the driver's own errors, and a busy
    * database at once, without the timed retries of `all` and `run`.
    */
   readonly sync?: SyncSqlDriver;
