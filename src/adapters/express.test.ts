@@ -18,7 +18,9 @@ for (const [name, makeApp] of [
     async start(sessions, routes) {
       const app = makeApp();
       app.use(sessionMiddleware(sessions));
-      app.use(async (req, res) => {
+      // Express 4 does not catch a rejected handler: pass it on as Express 4 apps do
+      app.use((req, res, next) => void serve(req, res).catch(next));
+      const serve = async (req: express.Request, res: express.Response) => {
         const url = new URL(req.originalUrl, 'http://localhost');
         const r = await routes({ session: req.session, method: req.method, path: url.pathname, query: url.searchParams });
         res.status(r.status);
@@ -30,7 +32,7 @@ for (const [name, makeApp] of [
           res.write(`${a}/`);
           setTimeout(() => res.end(b), 5);
         } else res.send(r.body);
-      });
+      };
       app.use(sessionErrorHandler());
       const server = app.listen(0, '127.0.0.1');
       await new Promise<void>((resolve) => server.once('listening', () => resolve()));

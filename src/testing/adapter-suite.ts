@@ -5,6 +5,8 @@ import type { SessionsOptions } from '../core/options.js';
 import { StoreUnavailableError } from '../core/errors.js';
 import { MemoryStore } from '../stores/memory.js';
 import type { SessionStore } from '../core/store.js';
+import { digestKey } from '../core/keys.js';
+import { tombstoneKey } from '../core/accounts.js';
 import { startHarness } from './harness.js';
 import { routesFor, type Routes } from './routes.js';
 
@@ -24,8 +26,8 @@ export interface DescribeAdapterOptions {
   start?(sessions: Sessions<Record<string, any>>, routes: Routes): Promise<RunningServer>;
   /**
    * For an app that runs in another process (a built Next.js, SvelteKit or React Router app):
-   * starts it once for the whole table. The app serves `remoteSuite(harnessUrl)` (from
-   * `sessionkit/testing/remote`), whose sessions use this suite's store and options over HTTP.
+   * starts it once for the whole table. The app serves the table's routes (`routesFor` in
+   * `routes.ts`) with sessions whose store is this suite's, reached over HTTP at `harnessUrl`.
    */
   serve?(harnessUrl: string): Promise<RunningServer>;
   /**
@@ -42,6 +44,12 @@ export interface DescribeAdapterOptions {
 export class ProbeStore implements SessionStore {
   calls = 0;
   down = false;
+  /**
+   * Set it, and the next `create` waits for it to resolve (after calling `onHeld`): a request
+   * held at that write lets a test run a competing request to its end first, by hand.
+   */
+  holdNextCreate: Promise<void> | null = null;
+  onHeld: (() => void) | null = null;
   constructor(readonly inner: MemoryStore) {}
   #gate(): void {
     this.calls++;
@@ -53,6 +61,12 @@ export class ProbeStore implements SessionStore {
   }
   async create(...a: Parameters<SessionStore['create']>) {
     this.#gate();
+    const hold = this.holdNextCreate;
+    if (hold !== null) {
+      this.holdNextCreate = null;
+      this.onHeld?.();
+      await hold;
+    }
     return this.inner.create(...a);
   }
   async update(...a: Parameters<SessionStore['update']>) {
@@ -307,6 +321,61 @@ export function describeAdapter(name: string, options: DescribeAdapterOptions): 
         assert.notEqual(next, cookie);
         assert.equal((await request(base, '/read', next)).body, 'count=1');
         assert.equal((await request(base, '/read', cookie)).body, 'count=0');
+      }));
+
+    it('session.id is the public id (the SHA-256 digest of the key), never the key', () =>
+      withServer({}, async (base) => {
+        const first = await request(base, '/id');
+        const key = pairOf(sessionCookieOf(first)).split('=')[1]!;
+        assert.equal(first.body, 'id=null', 'a session not saved yet has no id');
+        const again = await request(base, '/id', `sessionid=${key}`);
+        assert.equal(again.body, `id=${digestKey(key)}`);
+        assert.ok(!again.body.includes(key), 'the key never shows');
+      }));
+
+    it('a request with the key a login replaced moments ago never replaces the new cookie', () =>
+      withServer({}, async (base) => {
+        const old = pairOf(sessionCookieOf(await request(base, '/incr')));
+        const login = await request(base, '/login?user=alice', old);
+        assert.equal(login.body, 'user=alice');
+        const signedIn = pairOf(sessionCookieOf(login));
+        assert.notEqual(signedIn, old);
+        // the page's other requests, sent with the old cookie before the new one arrived
+        const read = await request(base, '/read', old);
+        assert.equal(sessionCookieOf(read), undefined, 'no session cookie on a read with the replaced key');
+        const write = await request(base, '/incr', old);
+        assert.equal(sessionCookieOf(write), undefined, 'no session cookie on a write with the replaced key');
+        assert.notEqual(write.status, 200, 'the write with the replaced key is refused');
+        assert.equal((await request(base, '/read', signedIn)).body, 'count=1', 'the signed-in session is whole');
+      }));
+
+    it('a logout that lands while a key rotation is in flight wins: no session comes back', () =>
+      withServer({}, async (base, probe) => {
+        const old = pairOf(sessionCookieOf(await request(base, '/incr')));
+        let release!: () => void;
+        probe.holdNextCreate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const held = new Promise<void>((resolve) => {
+          probe.onHeld = resolve;
+        });
+        const cycling = request(base, '/cycle', old);
+        await held; // the rotation waits to write its new key
+        const logout = await request(base, '/flush', old);
+        assert.equal(logout.body, 'flushed');
+        release();
+        const rotated = await cycling;
+        assert.notEqual(rotated.body, 'cycled', 'the rotation that lost to the logout is refused');
+        for (const header of rotated.setCookie.filter((c) => c.startsWith('sessionid='))) {
+          const pair = header.split(';')[0]!;
+          if (pair === 'sessionid=') continue;
+          assert.equal((await request(base, '/read', pair)).body, 'count=0', 'a cookie the rotation sent loads nothing');
+        }
+        assert.equal((await request(base, '/read', old)).body, 'count=0', 'the old cookie loads nothing');
+        const oldKey = old.split('=')[1]!;
+        assert.equal(await probe.inner.exists(oldKey), false, 'the old record is gone');
+        const tombstone = (await probe.inner.exists(tombstoneKey(digestKey(oldKey)))) ? 1 : 0;
+        assert.equal((await probe.inner.stats()).count, tombstone, 'no session record is left, only the marker of the replaced key');
       }));
 
     it('a response with status 500 or above saves nothing', () =>

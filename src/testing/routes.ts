@@ -59,6 +59,12 @@ export function routesFor(store: SessionStore): Routes {
       case '/cycle':
         await session.cycleKey();
         return { status: 200, body: 'cycled' };
+      case '/login':
+        await session.login(query.get('user') ?? 'alice');
+        return { status: 200, body: `user=${session.userId}` };
+      case '/id':
+        session.set('seen', true);
+        return { status: 200, body: `id=${session.id}` };
       case '/browser-close':
         session.setExpiry(0);
         session.set('x', 1);
