@@ -16,6 +16,7 @@ import { CachedStore } from '../src/stores/cached.js';
 import { RedisStore } from '../src/stores/redis.js';
 import { SqliteStore } from '../src/stores/sqlite.js';
 import { type RedisServer, rawCommand, startRedis, stopAll } from './support/redis.js';
+import { eventually } from './support/eventually.js';
 
 type Data = Record<string, any>;
 const TIMEOUT = 500;
@@ -31,18 +32,6 @@ function timedLogger(): Logger & { lines: { at: number; message: string; details
 async function keyspaceHits(redis: RedisServer): Promise<number> {
   const info = await rawCommand(redis.port, 'INFO stats');
   return Number(/keyspace_hits:(\d+)/.exec(info)![1]);
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what} did not happen in ${ms} ms`, { cause: err });
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }
 
 describe('CachedStore with its Redis cache frozen (SIGSTOP), over SQLite', () => {

@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { digestKey } from '../src/core/keys.js';
 import { SqliteStore } from '../src/stores/sqlite.js';
 import { type RedisServer, rawCommand, startRedis, stopAll } from './support/redis.js';
+import { eventually } from './support/eventually.js';
 
 const worker = join(import.meta.dirname, 'support', 'cached-worker.ts');
 
@@ -60,19 +61,6 @@ class App {
     const exited = once(this.child, 'exit');
     this.child.kill('SIGKILL');
     await exited;
-  }
-}
-
-/** Retries `fn` while the cache client reconnects (bounded). */
-async function eventually<T>(fn: () => Promise<T>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
   }
 }
 
@@ -123,8 +111,8 @@ describe('CachedStore: a logout always wins, across processes and a Redis cache 
     // The cache comes back with everything it had (append-only file), the old entry included.
     await redis.restart();
     assert.equal(await cached(redis, key), true, 'the restarted cache holds the logged-out session');
-    assert.deepEqual(await eventually(() => b.load(cookie)), {}, 'the process that had it cached does not serve it');
-    assert.deepEqual(await eventually(() => c.load(cookie)), {});
+    assert.deepEqual(await eventually('a store call', () => b.load(cookie)), {}, 'the process that had it cached does not serve it');
+    assert.deepEqual(await eventually('a store call', () => c.load(cookie)), {});
     const d = await App.start(redis.url, path); // a process started after the outage
     apps.push(d);
     assert.deepEqual(await d.load(cookie), {});
@@ -133,21 +121,21 @@ describe('CachedStore: a logout always wins, across processes and a Redis cache 
   it('a revoke while the cache is down answers true, and no process serves the session once the cache is back from its AOF', async () => {
     const [a, b] = await Promise.all([App.start(redis.url, path), App.start(redis.url, path)]);
     apps.push(a, b);
-    const { cookie } = await eventually(() => succeeded(a.send('save', { data: { user: 'bob' } })));
+    const { cookie } = await eventually('a store call', () => succeeded(a.send('save', { data: { user: 'bob' } })));
     const key = keyOf(cookie!);
     assert.deepEqual(await b.load(cookie!), { user: 'bob' });
     await redis.kill();
     assert.equal((await succeeded(a.send('revoke', { sessionId: digestKey(key) }))).revoked, true);
     await redis.restart();
     assert.equal(await cached(redis, key), true, 'the restarted cache holds the revoked session');
-    assert.deepEqual(await eventually(() => b.load(cookie!)), {});
-    assert.deepEqual(await eventually(() => a.load(cookie!)), {});
+    assert.deepEqual(await eventually('a store call', () => b.load(cookie!)), {});
+    assert.deepEqual(await eventually('a store call', () => a.load(cookie!)), {});
   });
 
   it('a logout while the cache hangs (SIGSTOP) answers, and no process serves the session once the cache resumes', async () => {
     const [a, b] = await Promise.all([App.start(redis.url, path), App.start(redis.url, path)]);
     apps.push(a, b);
-    const { cookie } = await eventually(() => succeeded(a.send('save', { data: { user: 'carol' } })));
+    const { cookie } = await eventually('a store call', () => succeeded(a.send('save', { data: { user: 'carol' } })));
     const key = keyOf(cookie!);
     assert.deepEqual(await b.load(cookie!), { user: 'carol' });
     process.kill(redis.pid!, 'SIGSTOP');
@@ -160,8 +148,8 @@ describe('CachedStore: a logout always wins, across processes and a Redis cache 
       process.kill(redis.pid!, 'SIGCONT');
     }
     assert.equal(await cached(redis, key), true, 'the resumed cache still holds the session');
-    assert.deepEqual(await eventually(() => b.load(cookie!)), {});
-    assert.deepEqual(await eventually(() => a.load(cookie!)), {});
+    assert.deepEqual(await eventually('a store call', () => b.load(cookie!)), {});
+    assert.deepEqual(await eventually('a store call', () => a.load(cookie!)), {});
   });
 });
 
@@ -206,9 +194,9 @@ describe('CachedStore: a cache restored from a snapshot taken before a logout an
     const c = await App.start(redis.url, path);
     apps.push(c);
     for (const app of [a, b, c]) {
-      assert.deepEqual(await eventually(() => app.load(out)), {}, 'the logged-out session');
-      assert.deepEqual(await eventually(() => app.load(revoked)), {}, 'the revoked session');
-      assert.deepEqual(await eventually(() => app.load(kept)), { user: 'frank' });
+      assert.deepEqual(await eventually('a store call', () => app.load(out)), {}, 'the logged-out session');
+      assert.deepEqual(await eventually('a store call', () => app.load(revoked)), {}, 'the revoked session');
+      assert.deepEqual(await eventually('a store call', () => app.load(kept)), { user: 'frank' });
     }
   });
 });

@@ -40,6 +40,7 @@ import { SqliteStore } from '../src/stores/sqlite.js';
 import { DbscClient, makeKey, parseChallenge, proof } from './support/dbsc-client.js';
 import { startPostgres, type RunningPostgres } from './support/postgres.js';
 import { startRedis, stopAll } from './support/redis.js';
+import { listen, type Running } from './support/listen.js';
 
 type Data = { count: number };
 
@@ -69,29 +70,10 @@ async function route(session: Session<Data>, path: string, query: URLSearchParam
 
 const text = (r: { status: number; body: string }) => new Response(r.body, { status: r.status, headers: { 'Content-Type': 'text/plain' } });
 
-interface Running {
-  url: string;
-  close(): Promise<void>;
-}
-
-function listen(server: Server): Promise<Running> {
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () => new Promise<void>((done) => server.close(() => done())),
-      }),
-    ),
-  );
-}
-
 async function fetchServer(fetch: (request: Request) => Response | Promise<Response>): Promise<Running> {
   const server = serveFetch({ fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return listen(server as Server);
 }
 
 const split = (url: string) => {

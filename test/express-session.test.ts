@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import express from 'express';
@@ -11,20 +10,13 @@ import { getSession, sessionMiddleware } from '../src/adapters/express.js';
 import { fromExpressSession } from '../src/express-session/index.js';
 import { ConfigError, createSessions, MemoryStore, RedisStore } from '../src/index.js';
 import { startRedis, stopAll } from './support/redis.js';
+import { listen as listenOn } from './support/listen.js';
 
 const OLD_SECRET = 'an express-session secret of the old app, 32+ bytes long';
 const OLDER_SECRET = 'the secret before that one, still verifying as a fallback';
 
-function listen(app: express.Express): Promise<{ url: string; close(): Promise<void> }> {
-  return new Promise((resolve) => {
-    const server: Server = app.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () => new Promise<void>((done) => server.close(() => done())),
-      }),
-    );
-  });
-}
+/** Express's app on a free port of 127.0.0.1. */
+const listen = (app: express.Express) => listenOn(createServer(app));
 
 const pair = (setCookie: string | undefined) => setCookie!.split(';')[0]!;
 const cookieNamed = (res: Response, name: string) => res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));

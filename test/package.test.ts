@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { bundleForEdge } from './support/bundle.js';
 import { bin, freshProject, installedProject, packedTarball, root } from './support/package.js';
 
 const run = promisify(execFile);
@@ -181,18 +182,7 @@ describe('the packed package', () => {
       entry,
       `import { createSessions } from 'sessionkit'; try { createSessions(); } catch (e) { globalThis.refused = e.message; }`,
     );
-    const outfile = join(project, 'worker-default.bundle.mjs');
-    await build({
-      entryPoints: [entry],
-      absWorkingDir: project,
-      bundle: true,
-      platform: 'neutral',
-      format: 'esm',
-      conditions: ['worker'],
-      mainFields: ['module', 'main'],
-      outfile,
-      logLevel: 'error',
-    });
+    const outfile = await bundleForEdge(project, entry, 'worker-default.bundle.mjs');
     await import(outfile);
     assert.match(
       (globalThis as { refused?: string }).refused ?? '',

@@ -6,9 +6,8 @@
  * cookie share one migrated session, and a "remember me" expiry survives.
  */
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import express from 'express';
@@ -18,6 +17,7 @@ import { getSession, sessionMiddleware } from '../src/adapters/express.js';
 import { fromExpressSession } from '../src/express-session/index.js';
 import { createSessions, RedisStore, type Sessions } from '../src/index.js';
 import { startRedis, stopAll } from './support/redis.js';
+import { listen as listenOn } from './support/listen.js';
 
 const require = createRequire(import.meta.url);
 const flash = require('connect-flash') as () => express.RequestHandler;
@@ -76,16 +76,8 @@ function site(
   return app;
 }
 
-function listen(app: express.Express): Promise<{ url: string; close(): Promise<void> }> {
-  return new Promise((resolve) => {
-    const server: Server = app.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () => new Promise<void>((done) => server.close(() => done())),
-      }),
-    );
-  });
-}
+/** Express's app on a free port of 127.0.0.1. */
+const listen = (app: express.Express) => listenOn(createServer(app));
 
 const cookieNamed = (res: Response, name: string) => res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
 const pair = (setCookie: string | undefined) => setCookie?.split(';')[0];

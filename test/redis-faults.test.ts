@@ -13,6 +13,7 @@ import { recordingLogger } from '../src/testing/store-suite.js';
 import { digestKey } from '../src/core/keys.js';
 import { rawCommand, type RedisCluster, type RedisServer, startCluster, startRedis, stopAll } from './support/redis.js';
 import { type ConnectedClient, redisClients } from './support/redis-clients.js';
+import { eventually } from './support/eventually.js';
 
 type Data = Record<string, any>;
 const TIMEOUT = 1000;
@@ -34,19 +35,6 @@ async function saveSession(sessions: Sessions<Data>, data: Record<string, unknow
   const header = await sessions.commit(s);
   assert.ok(header);
   return header.split(';')[0]!;
-}
-
-/** Resolves when `fn` stops throwing, polling as the client reconnects (bounded). */
-async function eventually<T>(what: string, fn: () => Promise<T>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what} did not recover in ${ms} ms`, { cause: err });
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }
 
 async function assertUnavailableWithin(promise: Promise<unknown>, limit: number): Promise<number> {

@@ -21,11 +21,9 @@ import * as honoAdapter from './hono.js';
 import * as koaAdapter from './koa.js';
 import * as nodeAdapter from './node.js';
 import * as webAdapter from './web.js';
+import { listen, type Running } from '../../test/support/listen.js';
 
-interface Server {
-  url: string;
-  close(): Promise<void>;
-}
+type Server = Running;
 
 /** How a server is set up: the second server of each adapter has its own refusal page and trusts a proxy. */
 interface Setup {
@@ -42,18 +40,6 @@ function answer(session: Session<any>, method: string, path: string): string {
 
 /** The site's own refusal page, through `onRefused`. */
 const PAGE = (reason: string) => `<h1>Refused (${reason})</h1>`;
-
-const listen = async (server: http.Server): Promise<Server> => {
-  await new Promise<void>((resolve) => (server.listening ? resolve() : server.listen(0, '127.0.0.1', resolve)));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-};
 
 const onHono = async (fetch: (request: Request) => Response | Promise<Response>) => {
   const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }) as http.Server;
@@ -169,7 +155,7 @@ export const csrfServers: Record<string, (sessions: Sessions<any>, setup: Setup)
       ctx.type = 'text/plain';
       ctx.body = answer(ctx.session, ctx.method, ctx.path);
     });
-    return listen(app.listen(0, '127.0.0.1'));
+    return listen(http.createServer(app.callback()));
   },
   async h3(sessions, setup) {
     const app = new H3();

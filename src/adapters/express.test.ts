@@ -1,11 +1,15 @@
+import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import express from 'express';
 import { describeAdapter } from '../testing/adapter-suite.js';
 import { createSessions, MemoryStore, Session, SessionDataError, verifyCsrfToken } from '../index.js';
 import { sessionErrorHandler, sessionMiddleware } from './express.js';
+import { listen } from '../../test/support/listen.js';
+
+/** Express's app on a free port of 127.0.0.1. */
+const serve = (app: express.Express) => listen(createServer(app));
 
 // The same behaviour table on Express 4 (installed as the npm alias express4) and 5.
 const express4 = createRequire(import.meta.url)('express4') as typeof express;
@@ -19,8 +23,8 @@ for (const [name, makeApp] of [
       const app = makeApp();
       app.use(sessionMiddleware(sessions));
       // Express 4 does not catch a rejected handler: pass it on as Express 4 apps do
-      app.use((req, res, next) => void serve(req, res).catch(next));
-      const serve = async (req: express.Request, res: express.Response) => {
+      app.use((req, res, next) => void handle(req, res).catch(next));
+      const handle = async (req: express.Request, res: express.Response) => {
         const url = new URL(req.originalUrl, 'http://localhost');
         const r = await routes({ session: req.session, method: req.method, path: url.pathname, query: url.searchParams });
         res.status(r.status);
@@ -34,26 +38,12 @@ for (const [name, makeApp] of [
         } else res.send(r.body);
       };
       app.use(sessionErrorHandler());
-      const server = app.listen(0, '127.0.0.1');
-      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-      return {
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-      };
+      return serve(app);
     },
   });
 }
 
 describe('Express specifics', () => {
-  async function serve(app: express.Express): Promise<{ url: string; close: () => Promise<void> }> {
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-    };
-  }
-
   it('commits for a response written inside a mounted sub-app, and behind a middleware that wraps res.end', async () => {
     const sessions = createSessions({ store: new MemoryStore() });
     const app = express();
@@ -104,14 +94,6 @@ describe('Express specifics', () => {
 });
 
 describe('req.session speaks express-session (passport, connect-flash) on the same Session', () => {
-  async function serve(app: express.Express): Promise<{ url: string; close: () => Promise<void> }> {
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-    };
-  }
   const pair = (r: Response) => r.headers.getSetCookie()[0]?.split(';')[0];
 
   /** An app whose routes run `fn(req.session, req)` and answer what it returns, as JSON. */
