@@ -216,13 +216,8 @@ export class CachedStore implements SessionStore, UserIndexedStore {
       throw new ConfigError('clock', 'give a function that returns milliseconds since the epoch, e.g. () => Date.now()');
     this.#cache = options.cache;
     this.#store = options.store;
-    const durable = options.store as Partial<UserIndexedStore> & { noUserIndex?: string };
-    this.noUserIndex = durable.noUserIndex
-      ? `CachedStore over a store that cannot: ${durable.noUserIndex}`
-      : !durable.listByUser || !durable.revoke || !durable.touch
-        ? 'the durable store of this CachedStore cannot find sessions by user'
-        : undefined;
     const durableCan = capabilitiesOf(options.store);
+    this.noUserIndex = durableCan.userIndex === true ? undefined : `CachedStore over a store that cannot: ${durableCan.userIndex}`;
     this.capabilities = {
       userIndex: this.noUserIndex ?? true,
       synchronous: false,

@@ -80,7 +80,7 @@ export function committedFor(c: Core, s: SessionState, vary: boolean, expireCook
 /**
  * The save of an existing session through the store's synchronous `update`, when it has one and no
  * other commit of this key is in progress here: true when written. A conflict (a write from
- * another process) goes on in `#save`, which reloads, merges and retries.
+ * another process) goes on in `write`, which reloads, merges and retries.
  */
 export function savedSync(c: Core, s: SessionState): boolean {
   const updateSync = c.updateSync;
