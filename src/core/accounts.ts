@@ -40,6 +40,11 @@ export function isTombstone(data: SessionData): boolean {
   return Object.hasOwn(data, REPLACED_KEY);
 }
 
+/** Why a tombstone's session is gone for a request that carries its key: a logout is ending it (`''`), or login/cycleKey replaced it. */
+export function tombstoneReason(data: SessionData): 'revoked' | 'replaced' {
+  return data[REPLACED_KEY] === '' ? 'revoked' : 'replaced';
+}
+
 /** The reserved key of the session's CSRF token (Django's, with CSRF_USE_SESSIONS); see csrf.ts. */
 export const CSRF_KEY = '_csrftoken';
 

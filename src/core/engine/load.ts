@@ -1,5 +1,5 @@
 // Loading a request's session: the cookie, the store (or its synchronous facet), tombstones, migration.
-import { checkUserId, isTombstone, META_KEY, REPLACED_KEY, tombstoneKey } from '../accounts.js';
+import { checkUserId, isTombstone, META_KEY, tombstoneKey, tombstoneReason } from '../accounts.js';
 import { digestKey, isWellFormedKey } from '../keys.js';
 import type { StoredSession } from '../store.js';
 import { ownData } from '../codec.js';
@@ -55,8 +55,7 @@ export function loadNow(c: Core, req?: RequestLike): Session<any> | Promise<Sess
 
 export function fromStore(c: Core, state: SessionState, key: string, found: StoredSession | null): Session<any> {
   if (found && isTombstone(found.data)) {
-    const successor = found.data[REPLACED_KEY];
-    lost(state, successor === '' ? 'revoked' : 'replaced');
+    lost(state, tombstoneReason(found.data));
     state.replacedBy = digestKey(key);
   } else if (found) {
     // a bound session without its good bound cookie (a copied session cookie): an empty session, nothing written

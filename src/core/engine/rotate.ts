@@ -1,5 +1,5 @@
 // Logout and key rotation: conditional on the record as the request loaded it, so a logout always wins.
-import { isTombstone, REPLACED_FOR, REPLACED_KEY, SUCCESSOR_KEY, tombstoneKey, userIdOf } from '../accounts.js';
+import { isTombstone, REPLACED_FOR, REPLACED_KEY, SUCCESSOR_KEY, tombstoneKey, tombstoneReason, userIdOf } from '../accounts.js';
 import { digestKey } from '../keys.js';
 import type { SessionData } from '../codec.js';
 import { SessionInterruptedError, StoreUnavailableError } from '../errors.js';
@@ -124,7 +124,7 @@ export async function rotate(c: Core, s: SessionState, old: string): Promise<voi
       if (result.status === 'missing') return await giveUp(await whyGone(c, old));
       const fresh = await store.load(old, now).catch(rethrowUnavailable);
       if (fresh === null) return await giveUp(await whyGone(c, old));
-      if (isTombstone(fresh.data)) return await giveUp(fresh.data[REPLACED_KEY] === '' ? 'revoked' : 'replaced');
+      if (isTombstone(fresh.data)) return await giveUp(tombstoneReason(fresh.data));
       // A parallel commit changed the old record: carry its change over to the new one.
       rebased(s, storedData(c, fresh), fresh.version);
       const json = checkSize(c, s.data);

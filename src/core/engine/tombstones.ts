@@ -9,13 +9,13 @@ export async function whyGone(c: Core, key: string): Promise<'revoked' | 'replac
   return (await successorOf(c, digestKey(key), c.now())) === null ? 'revoked' : 'replaced';
 }
 
+/** The public id of the session that replaced the session `id` moments ago, if any. */
 export async function successorOf(c: Core, id: string, now: number): Promise<string | null> {
   const tomb = await c.server!.load(tombstoneKey(id), now).catch(rethrowUnavailable);
   const successor = tomb?.data[REPLACED_KEY];
   return typeof successor === 'string' && successor !== '' ? successor : null;
 }
 
-/** The public id of the session that replaced the session `id` moments ago, if any. */
 /**
  * Ends the session that replaced the session `id` moments ago, if any: by its key where the
  * store keeps keys in clear anyway (DjangoStore), else by its public id.

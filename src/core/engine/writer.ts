@@ -1,5 +1,5 @@
 // The writer: every write of a session's data goes through here, conditional on the version loaded.
-import { capExpiry, metaOf, isTombstone, META_KEY, REPLACED_KEY, type SessionMeta } from '../accounts.js';
+import { capExpiry, metaOf, isTombstone, META_KEY, type SessionMeta, tombstoneReason } from '../accounts.js';
 import { newSessionKey } from '../keys.js';
 import { encodeData, ownData, type SessionData } from '../codec.js';
 import { CONTENTION_TEXT, SessionDataError, SessionInterruptedError, StoreUnavailableError } from '../errors.js';
@@ -93,7 +93,7 @@ export async function updateLoop(c: Core, s: SessionState, key: string, now: num
     if (attempt > 0) await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
     const fresh = await store.load(key, now).catch(rethrowUnavailable);
     if (!fresh) throw interrupted(s, await whyGone(c, key));
-    if (isTombstone(fresh.data)) throw interrupted(s, fresh.data[REPLACED_KEY] === '' ? 'revoked' : 'replaced');
+    if (isTombstone(fresh.data)) throw interrupted(s, tombstoneReason(fresh.data));
     rebased(s, storedData(c, fresh), fresh.version);
   }
   c.logger.error('gave up a commit after conflicting writes', { attempts: MAX_COMMIT_ATTEMPTS });
