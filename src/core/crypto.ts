@@ -1,5 +1,4 @@
 import { hmac } from '@noble/hashes/hmac';
-import { sha1 } from '@noble/hashes/legacy';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from '@noble/hashes/utils';
 import { builtin } from './require.js';
@@ -14,8 +13,6 @@ import { builtin } from './require.js';
 export interface Hashing {
   /** SHA-256 of a UTF-8 string, as lowercase hex. */
   sha256Hex(text: string): string;
-  /** SHA-1 of a UTF-8 string, as lowercase hex (Redis script digests; not for secrets). */
-  sha1Hex(text: string): string;
   /** SHA-256 of a UTF-8 string. */
   sha256(text: string): Uint8Array;
   /** HMAC-SHA256 of `data` (a string is UTF-8) under `key`. */
@@ -36,7 +33,6 @@ export function makeHashing(node: NodeCrypto | undefined): Hashing {
     const oneShot = typeof node.hash === 'function' ? node.hash : undefined;
     return {
       sha256Hex: oneShot ? (text) => oneShot('sha256', text, 'hex') : (text) => createHash('sha256').update(text, 'utf8').digest('hex'),
-      sha1Hex: (text) => createHash('sha1').update(text, 'utf8').digest('hex'),
       sha256: (text) => createHash('sha256').update(text, 'utf8').digest(),
       hmacSha256: (key, data) => createHmac('sha256', key).update(data).digest(),
       hmacSha256Base64url: (key, data) => createHmac('sha256', key).update(data, 'utf8').digest('base64url'),
@@ -44,7 +40,6 @@ export function makeHashing(node: NodeCrypto | undefined): Hashing {
   }
   return {
     sha256Hex: (text) => bytesToHex(sha256(text)),
-    sha1Hex: (text) => bytesToHex(sha1(text)),
     sha256: (text) => sha256(text),
     hmacSha256: (key, data) => hmac(sha256, key, data),
     hmacSha256Base64url: (key, data) => toBase64url(hmac(sha256, key, data)),

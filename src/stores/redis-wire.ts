@@ -2,7 +2,9 @@
 // each write conditional, plus the small helpers around them.
 import { encodeData, type SessionData } from '../core/codec.js';
 import { ConfigError, StoreUnavailableError } from '../core/errors.js';
-import { hashing } from '../core/crypto.js';
+import { sha1 as nobleSha1 } from '@noble/hashes/legacy';
+import { toHex } from '../core/crypto.js';
+import { builtin } from '../core/require.js';
 import type { StoredSession, UpdateResult } from '../core/store.js';
 import type { Logger } from '../core/log.js';
 import type { RedisStoreClient } from './redis-client.js';
@@ -74,7 +76,22 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KE
 return 1
 `;
 
-export const sha1 = (text: string) => hashing.sha1Hex(text);
+type NodeHash = Pick<typeof import('node:crypto'), 'createHash'>;
+
+/**
+ * SHA-1 of a UTF-8 string, as lowercase hex: the digest Redis names a script by (EVALSHA; not for
+ * secrets), through `node` (a `node:crypto` module) when given, @noble/hashes otherwise. Here
+ * rather than in core/crypto.ts, so that bundles without a RedisStore hold no SHA-1.
+ */
+export function makeSha1(node: NodeHash | undefined): (text: string) => string {
+  if (node && typeof node.createHash === 'function') {
+    const { createHash } = node;
+    return (text) => createHash('sha1').update(text, 'utf8').digest('hex');
+  }
+  return (text) => toHex(nobleSha1(text));
+}
+
+export const sha1 = makeSha1(builtin<NodeHash>('node:crypto'));
 export const UPDATE_SHA = sha1(UPDATE_SCRIPT);
 export const CLEAR_SHA = sha1(CLEAR_SCRIPT);
 export const TOUCH_SHA = sha1(TOUCH_SCRIPT);
